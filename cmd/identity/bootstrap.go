@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cf/identity/bootstrap"
+	"github.com/cf/identity/migrations"
+	"github.com/cf/identity/storage"
+)
+
+func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("bootstrap", "bootstrap --email EMAIL [flags]", stderr)
+	var c commonFlags
+	c.register(fs)
+	email := fs.String("email", env("IDENTITY_BOOTSTRAP_EMAIL", ""), "email of the superadmin to create or promote (env IDENTITY_BOOTSTRAP_EMAIL)")
+	name := fs.String("name", "", "display name for a new user")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("%w: bootstrap needs --email", errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: bootstrap takes no arguments, got %q", errUsage, fs.Args())
+	}
+	applied, err := migrations.Apply(ctx, c.databaseURL)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		fmt.Fprintf(stderr, "applied %d migration(s)\n", len(applied))
+	}
+	client, _, _, err := storage.Open(ctx, c.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	res, err := bootstrap.Superadmin(ctx, client, *email, *name)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	verb := "promoted existing user"
+	if res.Created {
+		verb = "created user"
+	}
+	fmt.Fprintf(stderr, "%s %s (%s) to platform superadmin\nnew personal API key %s; it is shown once, below on stdout:\n", verb, res.Email, res.UserID, res.KeyID)
+	fmt.Fprintln(stdout, res.Key)
+	return nil
+}

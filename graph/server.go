@@ -1,0 +1,200 @@
+package graph
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/graph/generated"
+)
+
+// Options configures the HTTP handler.
+type Options struct {
+	// Logger receives request and error logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Ready reports whether the server can take traffic (for /readyz).
+	Ready func(context.Context) error
+	// ComplexityLimit caps the cost of one query; 0 means 2000.
+	ComplexityLimit int
+}
+
+// NewSchema returns the executable GraphQL schema over client.
+func NewSchema(client *ent.Client) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{client: client}})
+}
+
+// NewGraphQLHandler returns the /graphql handler: POST and GET transports,
+// one transaction per mutation, errors through PresentError, panics
+// recovered as INTERNAL errors, and a complexity limit. It expects the
+// actor on the request context (see Authenticate) and refuses requests
+// without one.
+func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	limit := opts.ComplexityLimit
+	if limit == 0 {
+		limit = 2000
+	}
+	srv := handler.New(NewSchema(client))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.FixedComplexityLimit(limit))
+	srv.Use(entgql.Transactioner{TxOpener: client})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if actor.FromContext(ctx) == nil {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{unauthenticated("authentication required: send Authorization: Bearer <API key>")}})
+		}
+		return next(ctx)
+	})
+	srv.SetErrorPresenter(PresentError)
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		log.ErrorContext(ctx, "graphql: panic", "panic", v, "request_id", RequestID(ctx), "stack", string(debug.Stack()))
+		return errors.New("internal error")
+	})
+	return srv
+}
+
+func unauthenticated(msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeUnauthenticated}}
+}
+
+// NewHandler returns the whole HTTP surface of the server: /graphql, a
+// GraphiQL page at /, /healthz and /readyz, with request IDs, API-key
+// authentication and access logs.
+func NewHandler(client *ent.Client, opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", Authenticate(client, log, NewGraphQLHandler(client, opts)))
+	mux.Handle("GET /{$}", playground.Handler("cf identity", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := opts.Ready(ctx); err != nil {
+				log.WarnContext(r.Context(), "not ready", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("not ready\n"))
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return withRequestLog(log, mux)
+}
+
+// Authenticate reads "Authorization: Bearer <API key>" and puts the key's
+// actor on the request context. A request without a valid credential gets
+// HTTP 401 with a GraphQL error whose extensions.code is UNAUTHENTICATED,
+// and next never runs.
+func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if h == "" {
+			refuse(w, "authentication required: send Authorization: Bearer <API key>")
+			return
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			refuse(w, "malformed Authorization header: want Bearer <API key>")
+			return
+		}
+		a, err := apikey.Authenticate(r.Context(), client, strings.TrimSpace(token), time.Now())
+		if err != nil {
+			log.InfoContext(r.Context(), "authentication failed", "reason", err, "request_id", RequestID(r.Context()))
+			refuse(w, "invalid, revoked or expired API key")
+			return
+		}
+		setActor(r.Context(), a)
+		next.ServeHTTP(w, r.WithContext(actor.NewContext(r.Context(), a)))
+	})
+}
+
+func refuse(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="cf identity"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{unauthenticated(msg)}})
+}
+
+type requestIDKey struct{}
+type logInfoKey struct{}
+
+type logInfo struct{ actor string }
+
+// RequestID returns the ID of the HTTP request of ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func setActor(ctx context.Context, a *actor.Actor) {
+	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
+		li.actor = a.String()
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		li := &logInfo{actor: "nobody"}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), logInfoKey{}, li)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", time.Since(start).Milliseconds(), "actor", li.actor, "request_id", id)
+	})
+}
