@@ -24,6 +24,7 @@ type Migrator struct {
 	db      *sql.DB
 	dialect string
 	dir     migrate.Dir
+	schema  string // PostgreSQL schema holding the revision table
 }
 
 // NewMigrator returns a Migrator of dir for db, a database of dialect d.
@@ -97,7 +98,7 @@ func (m *Migrator) pending(ctx context.Context) ([]migrate.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := migrate.NewExecutor(drv, m.dir, &revisions{q: m.db, dialect: m.dialect})
+	ex, err := migrate.NewExecutor(drv, m.dir, m.revisions(m.db))
 	if err != nil {
 		return nil, fmt.Errorf("migration: %w", err)
 	}
@@ -139,7 +140,7 @@ func (m *Migrator) applyFile(ctx context.Context, f migrate.File) (int, error) {
 		_ = tx.Rollback()
 		return 0, err
 	}
-	ex, err := migrate.NewExecutor(drv, m.dir, &revisions{q: tx, dialect: m.dialect},
+	ex, err := migrate.NewExecutor(drv, m.dir, m.revisions(tx),
 		migrate.WithOperatorVersion("cf-identity"), migrate.WithAllowDirty(true))
 	if err != nil {
 		_ = tx.Rollback()
@@ -193,7 +194,7 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 	if err := m.ensureRevisionTable(ctx); err != nil {
 		return nil, err
 	}
-	revs, err := (&revisions{q: m.db, dialect: m.dialect}).ReadRevisions(ctx)
+	revs, err := m.revisions(m.db).ReadRevisions(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +223,7 @@ func (m *Migrator) Validate(ctx context.Context) error {
 	if err := m.ensureRevisionTable(ctx); err != nil {
 		return err
 	}
-	revs, err := (&revisions{q: m.db, dialect: m.dialect}).ReadRevisions(ctx)
+	revs, err := m.revisions(m.db).ReadRevisions(ctx)
 	if err != nil {
 		return err
 	}

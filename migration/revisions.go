@@ -22,6 +22,7 @@ type querier interface {
 type revisions struct {
 	q       querier
 	dialect string
+	schema  string // PostgreSQL schema of the table; "" for SQLite
 }
 
 var _ migrate.RevisionReadWriter = (*revisions)(nil)
@@ -48,7 +49,16 @@ func (m *Migrator) ensureRevisionTable(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migration: creating %s: %w", RevisionTable, err)
 	}
+	if m.dialect == dialect.Postgres && m.schema == "" {
+		if err := m.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&m.schema); err != nil {
+			return fmt.Errorf("migration: reading current schema: %w", err)
+		}
+	}
 	return nil
+}
+
+func (m *Migrator) revisions(q querier) *revisions {
+	return &revisions{q: q, dialect: m.dialect, schema: m.schema}
 }
 
 func (r *revisions) ph(n int) string {
@@ -58,7 +68,9 @@ func (r *revisions) ph(n int) string {
 	return "?"
 }
 
-func (r *revisions) Ident() *migrate.TableIdent { return &migrate.TableIdent{Name: RevisionTable} }
+func (r *revisions) Ident() *migrate.TableIdent {
+	return &migrate.TableIdent{Name: RevisionTable, Schema: r.schema}
+}
 
 const revColumns = "version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, partial_hashes, operator_version"
 

@@ -35,7 +35,9 @@ func Dir(d string) (migrate.Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := migrate.OpenMemDir("cf-identity-embedded-" + name)
+	// A private directory per call: migrate.OpenMemDir would hand every
+	// caller the same process-wide, unsynchronized directory.
+	dir := &migrate.MemDir{}
 	for _, e := range entries {
 		b, err := fs.ReadFile(files, name+"/"+e.Name())
 		if err != nil {

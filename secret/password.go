@@ -90,6 +90,8 @@ func (h *PasswordHash) Scan(src any) error {
 		h.phc = v
 	case []byte:
 		h.phc = string(v)
+	case nil:
+		h.phc = ""
 	default:
 		return fmt.Errorf("secret: cannot scan %T into PasswordHash", src)
 	}

@@ -65,6 +65,8 @@ func (d *Digest) Scan(src any) error {
 		d.sum = append([]byte(nil), v...)
 	case string:
 		d.sum = []byte(v)
+	case nil:
+		d.sum = nil
 	default:
 		return fmt.Errorf("secret: cannot scan %T into Digest", src)
 	}
