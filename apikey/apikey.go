@@ -79,7 +79,9 @@ func Authenticate(ctx context.Context, client *ent.Client, token string, now tim
 	sys := actor.NewContext(ctx, actor.System("authenticate"))
 	k, err := client.APIKey.Query().
 		Where(apikey.Prefix(prefix)).
-		WithOwner(func(q *ent.UserQuery) { q.Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt) }).
+		WithOwner(func(q *ent.UserQuery) {
+			q.Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt)
+		}).
 		Only(sys)
 	switch {
 	case ent.IsNotFound(err):

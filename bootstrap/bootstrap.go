@@ -10,6 +10,7 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/audit"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
@@ -27,14 +28,17 @@ type Result struct {
 
 // Superadmin creates the user with email, or promotes the existing one, to
 // platform superadmin with status active, and issues a personal API key with
-// every scope. It runs as the system actor "bootstrap" in one transaction
-// and records what it did in the activity trail.
+// every scope. It runs as the system actor "bootstrap" in one transaction;
+// the activity trail records the user and key writes.
 func Superadmin(ctx context.Context, client *ent.Client, email, name string) (*Result, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
 		return nil, errors.New("bootstrap: an email is required")
 	}
 	ctx = actor.NewContext(ctx, actor.System("bootstrap"))
+	if audit.FromContext(ctx).Channel == audit.ChannelClient {
+		ctx = audit.WithRequest(ctx, audit.Request{Channel: audit.ChannelCLI})
+	}
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -85,27 +89,6 @@ func superadmin(ctx context.Context, c *ent.Client, email, name string) (*Result
 	})
 	if err != nil {
 		return nil, err
-	}
-	verb := "user.promoted"
-	if res.Created {
-		verb = "user.created"
-	}
-	for _, a := range []struct {
-		verb, typ string
-		id        pulid.ID
-	}{{verb, "User", u.ID}, {"api_key.created", "APIKey", k.ID}} {
-		err := c.Activity.Create().
-			SetActorType("system").
-			SetActorLabel("bootstrap").
-			SetVerb(a.verb).
-			SetObjectType(a.typ).
-			SetObjectID(string(a.id)).
-			SetChannel("cli").
-			SetData(map[string]any{"platform_role": "superadmin"}).
-			Exec(ctx)
-		if err != nil {
-			return nil, err
-		}
 	}
 	res.UserID, res.Email, res.KeyID, res.Key = u.ID, u.Email, k.ID, key
 	return res, nil

@@ -4,4 +4,3 @@
 // generate.go is generated: change the schema and run `go generate ./...`
 // from the module root.
 package ent
-

@@ -7,7 +7,6 @@ import (
 	"github.com/cf/identity/ent"
 )
 
-
 // Resolver is the root resolver. Resolvers run inside the request's
 // transaction (entgql.Transactioner) and reach the database only through
 // ent.FromContext(ctx) in mutations, or the client in queries.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/audit"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
 )
@@ -142,8 +144,31 @@ func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.
 			return
 		}
 		setActor(r.Context(), a)
-		next.ServeHTTP(w, r.WithContext(actor.NewContext(r.Context(), a)))
+		ctx := audit.WithRequest(actor.NewContext(r.Context(), a), audit.Request{
+			Channel:   audit.ChannelGraphQL,
+			IP:        clientIP(r),
+			UserAgent: truncate(r.UserAgent(), 512),
+			RequestID: RequestID(r.Context()),
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientIP returns the peer address of r. Proxies' forwarding headers are
+// not trusted: put the real client address in RemoteAddr at the proxy.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return truncate(r.RemoteAddr, 45)
+	}
+	return truncate(host, 45)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 func refuse(w http.ResponseWriter, msg string) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func (e *env) newUserKey(t *testing.T, email string) (*ent.User, string, *ent.AP
 // dialect of e.
 func (e *env) q(n int) string {
 	if e.db.Dialect == dialect.Postgres {
-		return "$" + string(rune('0'+n))
+		return "$" + strconv.Itoa(n)
 	}
 	return "?"
 }

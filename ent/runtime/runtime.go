@@ -36,6 +36,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	apikeyMixinHooks2 := apikeyMixin[2].Hooks()
+
+	apikey.Hooks[1] = apikeyMixinHooks2[0]
 	apikeyMixinFields0 := apikeyMixin[0].Fields()
 	_ = apikeyMixinFields0
 	apikeyMixinFields1 := apikeyMixin[1].Fields()
@@ -176,6 +179,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	membershipMixinHooks2 := membershipMixin[2].Hooks()
+
+	membership.Hooks[1] = membershipMixinHooks2[0]
 	membershipMixinFields0 := membershipMixin[0].Fields()
 	_ = membershipMixinFields0
 	membershipMixinFields1 := membershipMixin[1].Fields()
@@ -220,6 +226,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	oauthaccountMixinHooks2 := oauthaccountMixin[2].Hooks()
+
+	oauthaccount.Hooks[1] = oauthaccountMixinHooks2[0]
 	oauthaccountMixinFields0 := oauthaccountMixin[0].Fields()
 	_ = oauthaccountMixinFields0
 	oauthaccountMixinFields1 := oauthaccountMixin[1].Fields()
@@ -299,11 +308,14 @@ func init() {
 		})
 	}
 	organizationMixinHooks2 := organizationMixin[2].Hooks()
+	organizationMixinHooks3 := organizationMixin[3].Hooks()
 	organizationHooks := schema.Organization{}.Hooks()
 
 	organization.Hooks[1] = organizationMixinHooks2[0]
 
-	organization.Hooks[2] = organizationHooks[0]
+	organization.Hooks[2] = organizationMixinHooks3[0]
+
+	organization.Hooks[3] = organizationHooks[0]
 	organizationMixinInters2 := organizationMixin[2].Interceptors()
 	organization.Interceptors[0] = organizationMixinInters2[0]
 	organizationMixinFields0 := organizationMixin[0].Fields()
@@ -366,11 +378,14 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	preferenceMixinHooks2 := preferenceMixin[2].Hooks()
 	preferenceHooks := schema.Preference{}.Hooks()
 
-	preference.Hooks[1] = preferenceHooks[0]
+	preference.Hooks[1] = preferenceMixinHooks2[0]
 
-	preference.Hooks[2] = preferenceHooks[1]
+	preference.Hooks[2] = preferenceHooks[0]
+
+	preference.Hooks[3] = preferenceHooks[1]
 	preferenceMixinFields0 := preferenceMixin[0].Fields()
 	_ = preferenceMixinFields0
 	preferenceMixinFields1 := preferenceMixin[1].Fields()
@@ -413,6 +428,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	refreshtokenMixinHooks2 := refreshtokenMixin[2].Hooks()
+
+	refreshtoken.Hooks[1] = refreshtokenMixinHooks2[0]
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0
 	refreshtokenMixinFields1 := refreshtokenMixin[1].Fields()
@@ -475,6 +493,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	roleMixinHooks2 := roleMixin[2].Hooks()
+
+	role.Hooks[1] = roleMixinHooks2[0]
 	roleMixinFields0 := roleMixin[0].Fields()
 	_ = roleMixinFields0
 	roleMixinFields1 := roleMixin[1].Fields()
@@ -556,11 +577,14 @@ func init() {
 		})
 	}
 	userMixinHooks2 := userMixin[2].Hooks()
+	userMixinHooks3 := userMixin[3].Hooks()
 	userHooks := schema.User{}.Hooks()
 
 	user.Hooks[1] = userMixinHooks2[0]
 
-	user.Hooks[2] = userHooks[0]
+	user.Hooks[2] = userMixinHooks3[0]
+
+	user.Hooks[3] = userHooks[0]
 	userMixinInters2 := userMixin[2].Interceptors()
 	user.Interceptors[0] = userMixinInters2[0]
 	userMixinFields0 := userMixin[0].Fields()

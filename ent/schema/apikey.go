@@ -20,7 +20,7 @@ type APIKey struct{ ent.Schema }
 
 // Mixin of the APIKey.
 func (APIKey) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("key"), timeMixin{}}
+	return []ent.Mixin{withPrefix("key"), timeMixin{}, auditMixin{}}
 }
 
 // Fields of the APIKey.

@@ -17,7 +17,7 @@ type Membership struct{ ent.Schema }
 
 // Mixin of the Membership.
 func (Membership) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("mem"), timeMixin{}}
+	return []ent.Mixin{withPrefix("mem"), timeMixin{}, auditMixin{}}
 }
 
 // Fields of the Membership.

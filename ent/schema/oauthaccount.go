@@ -19,7 +19,7 @@ type OAuthAccount struct{ ent.Schema }
 
 // Mixin of the OAuthAccount.
 func (OAuthAccount) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("oac"), timeMixin{}}
+	return []ent.Mixin{withPrefix("oac"), timeMixin{}, auditMixin{}}
 }
 
 // Fields of the OAuthAccount.

@@ -18,7 +18,7 @@ type Organization struct{ ent.Schema }
 
 // Mixin of the Organization.
 func (Organization) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("org"), timeMixin{}, softDeleteMixin{}}
+	return []ent.Mixin{withPrefix("org"), timeMixin{}, softDeleteMixin{}, auditMixin{}}
 }
 
 // Fields of the Organization.

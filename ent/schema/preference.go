@@ -24,7 +24,7 @@ type Preference struct{ ent.Schema }
 
 // Mixin of the Preference.
 func (Preference) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("prf"), timeMixin{}}
+	return []ent.Mixin{withPrefix("prf"), timeMixin{}, auditMixin{}}
 }
 
 // Fields of the Preference.

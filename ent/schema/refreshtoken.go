@@ -19,7 +19,7 @@ type RefreshToken struct{ ent.Schema }
 
 // Mixin of the RefreshToken.
 func (RefreshToken) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("rtk"), createdMixin{}}
+	return []ent.Mixin{withPrefix("rtk"), createdMixin{}, auditMixin{}}
 }
 
 // Fields of the RefreshToken.

@@ -20,7 +20,7 @@ type Role struct{ ent.Schema }
 
 // Mixin of the Role.
 func (Role) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("rol"), timeMixin{}}
+	return []ent.Mixin{withPrefix("rol"), timeMixin{}, auditMixin{}}
 }
 
 // Fields of the Role.

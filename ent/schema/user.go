@@ -18,7 +18,7 @@ type User struct{ ent.Schema }
 
 // Mixin of the User.
 func (User) Mixin() []ent.Mixin {
-	return []ent.Mixin{withPrefix("usr"), timeMixin{}, softDeleteMixin{}}
+	return []ent.Mixin{withPrefix("usr"), timeMixin{}, softDeleteMixin{}, auditMixin{}}
 }
 
 // Fields of the User.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/bootstrap"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/migrate"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/internal/testdb"
@@ -355,8 +357,14 @@ func TestBootstrapAndAPIKeys(t *testing.T) {
 		if u.PlatformRole != user.PlatformRoleSuperadmin || u.Status != user.StatusActive {
 			t.Fatalf("user = %s/%s, want superadmin/active", u.PlatformRole, u.Status)
 		}
-		if n := c.Activity.Query().CountX(sys); n != 2 {
-			t.Fatalf("activities = %d, want 2 (user.promoted, api_key.created)", n)
+		acts := c.Activity.Query().Where(activity.ActorLabel("bootstrap")).Order(activity.ByVerb()).AllX(sys)
+		var got []string
+		for _, a := range acts {
+			got = append(got, a.Verb+"/"+a.Channel+"/"+a.ObjectID)
+		}
+		want := []string{"api_key.created/cli/" + string(res.KeyID), "user.updated/cli/" + string(pending.ID)}
+		if !slices.Equal(got, want) {
+			t.Fatalf("bootstrap activities = %v, want %v", got, want)
 		}
 		now := time.Now()
 		a, err := apikey.Authenticate(context.Background(), c, res.Key, now)
@@ -403,6 +411,71 @@ func TestBuiltinRolesHaveFixedIDs(t *testing.T) {
 			if r.Key != b.Key || r.Level != b.Level || !r.System || r.OrganizationID != nil || len(r.Permissions) != len(b.Permissions) {
 				t.Errorf("role %s = %+v, want %+v", b.ID, r, b)
 			}
+		}
+	})
+}
+
+func TestEveryWriteIsRecorded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		c, _ := testdb.Migrated(t, db)
+		sys := actor.NewContext(context.Background(), actor.System("test"))
+		f := setup(t, c)
+		super := actor.NewContext(context.Background(), actor.User(f.user, actor.PlatformSuperadmin))
+		before := c.Activity.Query().CountX(sys)
+		key, k, err := apikey.Create(super, c, apikey.Params{Name: "k", OwnerID: f.user, Scopes: []string{"*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			name  string
+			do    func() error
+			verbs []string // activities the step must add, in order
+		}{
+			{"create", func() error {
+				return c.Membership.Create().SetUserID(f.user).SetOrganizationID(f.org).Exec(super)
+			}, []string{"membership.created"}},
+			{"update", func() error { return c.User.UpdateOneID(f.user).SetLocale("de").Exec(super) }, []string{"user.updated"}},
+			{"bulk update", func() error {
+				_, err := c.User.Update().Where(user.StatusEQ(user.StatusActive)).SetTimezone("Europe/Berlin").Save(super)
+				return err
+			}, []string{"user.updated", "user.updated"}},
+			{"soft delete", func() error { return c.User.DeleteOneID(f.user2).Exec(super) }, []string{"user.deleted"}},
+			{"failed write", func() error {
+				if err := c.User.Create().SetEmail("bad").Exec(super); err == nil {
+					return errors.New("bad email accepted")
+				}
+				return nil
+			}, nil},
+			{"authentication touches last_used_at only", func() error {
+				_, err := apikey.Authenticate(context.Background(), c, key, time.Now())
+				return err
+			}, nil},
+		}
+		seen := before + 1 // the key creation
+		for _, s := range steps {
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			acts := c.Activity.Query().Order(activity.ByCreatedAt(), activity.ByID()).Offset(seen).AllX(sys)
+			var verbs []string
+			for _, a := range acts {
+				verbs = append(verbs, a.Verb)
+				if a.ActorType != activity.ActorTypeUser || a.ActorUserID == nil || *a.ActorUserID != f.user || a.Channel != "client" {
+					t.Errorf("%s: activity %s has actor %s/%v channel %q", s.name, a.Verb, a.ActorType, a.ActorUserID, a.Channel)
+				}
+			}
+			if !slices.Equal(verbs, s.verbs) {
+				t.Errorf("%s: recorded %v, want %v", s.name, verbs, s.verbs)
+			}
+			seen += len(acts)
+		}
+		keyAct := c.Activity.Query().Where(activity.ObjectID(string(k.ID))).OnlyX(sys)
+		if keyAct.Verb != "api_key.created" || keyAct.ObjectType != "APIKey" {
+			t.Errorf("key activity = %s %s", keyAct.Verb, keyAct.ObjectType)
+		}
+		mem := c.Activity.Query().Where(activity.Verb("membership.created")).OnlyX(sys)
+		if mem.OrganizationID == nil || *mem.OrganizationID != f.org {
+			t.Errorf("membership activity organization = %v, want %s", mem.OrganizationID, f.org)
 		}
 	})
 }
