@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,12 +74,48 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		return next(ctx)
 	})
+	srv.AroundFields(limitPages)
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		log.ErrorContext(ctx, "graphql: panic", "panic", v, "request_id", RequestID(ctx), "stack", string(debug.Stack()))
 		return errors.New("internal error")
 	})
 	return srv
+}
+
+// Page sizes of connections: a connection asked for without first or last
+// returns DefaultPageSize items; more than MaxPageSize is refused.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// limitPages bounds every Relay connection field: no first/last means the
+// first DefaultPageSize items, and first or last above MaxPageSize is a
+// BAD_USER_INPUT error.
+func limitPages(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Args == nil {
+		return next(ctx)
+	}
+	first, okFirst := fc.Args["first"].(*int)
+	last, okLast := fc.Args["last"].(*int)
+	if !okFirst || !okLast {
+		return next(ctx)
+	}
+	for _, n := range []*int{first, last} {
+		if n != nil && (*n < 0 || *n > MaxPageSize) {
+			return nil, &gqlerror.Error{
+				Message:    fmt.Sprintf("first and last must be between 0 and %d", MaxPageSize),
+				Extensions: map[string]any{"code": CodeBadUserInput},
+			}
+		}
+	}
+	if first == nil && last == nil {
+		n := DefaultPageSize
+		fc.Args["first"] = &n
+	}
+	return next(ctx)
 }
 
 func unauthenticated(msg string) *gqlerror.Error {
