@@ -106,11 +106,11 @@ func atlasDriver(d string, db interface {
 	return nil, fmt.Errorf("%w: %q", ErrUnknownDialect, d)
 }
 
-func entMigrate(db *sql.DB, d string, dir migrate.Dir, mode entschema.Mode) (*entschema.Atlas, error) {
+func entMigrate(db *sql.DB, d string, dir migrate.Dir, mode entschema.Mode, extra ...entschema.MigrateOption) (*entschema.Atlas, error) {
 	if _, err := DirName(d); err != nil {
 		return nil, err
 	}
-	return entschema.NewMigrate(entsql.OpenDB(d, db),
+	return entschema.NewMigrate(entsql.OpenDB(d, db), append([]entschema.MigrateOption{
 		entschema.WithDir(dir),
 		entschema.WithMigrationMode(mode),
 		entschema.WithDialect(d),
@@ -118,7 +118,7 @@ func entMigrate(db *sql.DB, d string, dir migrate.Dir, mode entschema.Mode) (*en
 		entschema.WithDropColumn(true),
 		entschema.WithDropIndex(true),
 		entschema.WithForeignKeys(true),
-	)
+	}, extra...)...)
 }
 
 // Plan writes the next migration file, named name, into dir: the changes

@@ -789,3 +789,56 @@ func TestEmbeddedDirIsPrivate(t *testing.T) {
 		})
 	}
 }
+
+// TestDriftOnEditedDatabase edits a migrated database by hand: Drift must
+// name what differs from the ent schema, and leave nothing behind.
+func TestDriftOnEditedDatabase(t *testing.T) {
+	tests := []struct {
+		name string
+		edit string
+		want []string
+	}{
+		{"index dropped", `DROP INDEX cf_users_platform_role`, []string{"CREATE INDEX", "cf_users_platform_role"}},
+		{"partial index dropped", `DROP INDEX cf_preferences_system_key`, []string{"CREATE UNIQUE INDEX", "cf_preferences_system_key", "'system'"}},
+		{"column added", `ALTER TABLE cf_users ADD COLUMN nickname text`, []string{"cf_users"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, target testdb.Target) {
+				ctx := context.Background()
+				db := openDB(t, target)
+				dir, err := migrations.Dir(target.Dialect)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := newMigrator(t, db, target.Dialect, dir)
+				if _, err := m.Apply(ctx); err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if _, err := db.ExecContext(ctx, tt.edit); err != nil {
+					t.Fatalf("%s: %v", tt.edit, err)
+				}
+				err = m.Drift(ctx)
+				var de *migration.DriftError
+				if !errors.As(err, &de) || !errors.Is(err, migration.ErrDrift) {
+					t.Fatalf("Drift = %v, want a *DriftError", err)
+				}
+				t.Logf("drift:\n%s", de.SQL)
+				for _, w := range tt.want {
+					if !strings.Contains(de.SQL, w) {
+						t.Errorf("DriftError.SQL does not contain %q:\n%s", w, de.SQL)
+					}
+				}
+				if target.Dialect == dialect.Postgres {
+					var n int
+					if err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'cf\_drift\_%' ESCAPE '\'`).Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					if n != 0 {
+						t.Errorf("Drift left %d scratch schemas behind", n)
+					}
+				}
+			})
+		})
+	}
+}

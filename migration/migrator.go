@@ -2,12 +2,15 @@ package migration
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlite"
 	"entgo.io/ent/dialect"
@@ -263,7 +266,23 @@ func (m *Migrator) Drift(ctx context.Context) error {
 	if err := migrate.WriteSumFile(mem, migrate.HashFile{}); err != nil {
 		return err
 	}
-	a, err := entMigrate(m.db, m.dialect, mem, entschema.ModeInspect)
+	var opts []entschema.MigrateOption
+	if m.dialect == dialect.Postgres {
+		// The inspected database holds expressions as PostgreSQL rewrote
+		// them (an index predicate scope = 'system' reads back as
+		// ((scope)::text = 'system'::text)); compare it with the ent schema
+		// rewritten the same way, or every such index reads as drift.
+		opts = append(opts, entschema.WithDiffHook(func(next entschema.Differ) entschema.Differ {
+			return entschema.DiffFunc(func(current, desired *schema.Schema) ([]schema.Change, error) {
+				n, err := normalizePostgres(ctx, m.db, desired)
+				if err != nil {
+					return nil, fmt.Errorf("migration: normalizing the ent schema: %w", err)
+				}
+				return next.Diff(current, n)
+			})
+		}))
+	}
+	a, err := entMigrate(m.db, m.dialect, mem, entschema.ModeInspect, opts...)
 	if err != nil {
 		return err
 	}
@@ -271,4 +290,45 @@ func (m *Migrator) Drift(ctx context.Context) error {
 		return fmt.Errorf("migration: comparing %s database: %w", m.dialect, err)
 	}
 	return driftFrom(mem, nil, m.dialect, "database")
+}
+
+// normalizePostgres returns desired as PostgreSQL stores it: it creates its
+// tables in a scratch schema, inside a transaction that is rolled back, and
+// inspects them.
+func normalizePostgres(ctx context.Context, db *sql.DB, desired *schema.Schema) (*schema.Schema, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	scratch := "cf_drift_" + hex.EncodeToString(b[:])
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+scratch); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+scratch); err != nil {
+		return nil, err
+	}
+	drv, err := postgres.Open(tx)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]schema.Change, 0, len(desired.Tables))
+	for _, t := range desired.Tables {
+		changes = append(changes, &schema.AddTable{T: t})
+	}
+	if err := drv.ApplyChanges(ctx, changes, func(o *migrate.PlanOptions) {
+		noQualifier := ""
+		o.SchemaQualifier = &noQualifier
+		o.Mode = migrate.PlanModeInPlace
+	}); err != nil {
+		return nil, err
+	}
+	n, err := drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	n.Name, n.Attrs = desired.Name, desired.Attrs
+	return n, nil
 }
