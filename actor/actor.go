@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cf/identity/pulid"
 )
@@ -79,11 +80,18 @@ type Actor struct {
 	organizationID pulid.ID
 	scopes         []string
 	reason         string
+	activeOrg      pulid.ID
+	memo           *memo
+}
+
+type memo struct {
+	mu     sync.Mutex
+	values map[any]any
 }
 
 // User returns the actor of a signed-in user with the given platform role.
 func User(id pulid.ID, role PlatformRole) *Actor {
-	return &Actor{kind: KindUser, userID: id, platformRole: role}
+	return &Actor{kind: KindUser, userID: id, platformRole: role, memo: &memo{}}
 }
 
 // APIKey returns the actor of a request authenticated by an API key. owner
@@ -98,6 +106,8 @@ func APIKey(key, owner pulid.ID, role PlatformRole, organization pulid.ID, scope
 		apiKeyID:       key,
 		organizationID: organization,
 		scopes:         slices.Clone(scopes),
+		activeOrg:      organization,
+		memo:           &memo{},
 	}
 }
 
@@ -108,7 +118,67 @@ func System(reason string) *Actor {
 	if reason == "" {
 		panic("actor: System needs a reason")
 	}
-	return &Actor{kind: KindSystem, reason: reason}
+	return &Actor{kind: KindSystem, reason: reason, memo: &memo{}}
+}
+
+// WithOrganization returns a copy of a whose active organization is org:
+// organization-scoped permissions then apply in org only. An organization
+// API key is always active in its own organization; asking for another one
+// returns nil.
+func (a *Actor) WithOrganization(org pulid.ID) *Actor {
+	if a == nil {
+		return nil
+	}
+	if a.kind == KindAPIKey && a.organizationID != "" && org != a.organizationID {
+		return nil
+	}
+	c := *a
+	c.activeOrg = org
+	c.memo = &memo{}
+	return &c
+}
+
+// ActiveOrganization returns the organization the actor acts in, or "" when
+// it acts in all of its organizations.
+func (a *Actor) ActiveOrganization() pulid.ID {
+	if a == nil {
+		return ""
+	}
+	return a.activeOrg
+}
+
+// Memo returns the value stored under key for this actor, computing it with
+// load the first time. Package authz keeps the actor's resolved permissions
+// here, so that they are loaded once per actor (once per request).
+func (a *Actor) Memo(key any, load func() (any, error)) (any, error) {
+	if a == nil || a.memo == nil {
+		return load()
+	}
+	a.memo.mu.Lock()
+	defer a.memo.mu.Unlock()
+	if v, ok := a.memo.values[key]; ok {
+		return v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if a.memo.values == nil {
+		a.memo.values = map[any]any{}
+	}
+	a.memo.values[key] = v
+	return v, nil
+}
+
+// Forget drops the value memoized under key, so that the next Memo call
+// loads it again (after the actor's memberships changed, say).
+func (a *Actor) Forget(key any) {
+	if a == nil || a.memo == nil {
+		return
+	}
+	a.memo.mu.Lock()
+	delete(a.memo.values, key)
+	a.memo.mu.Unlock()
 }
 
 // Kind reports the kind of principal.

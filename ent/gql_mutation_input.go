@@ -96,6 +96,88 @@ func (c *OrganizationUpdateOne) SetInput(i UpdateOrganizationInput) *Organizatio
 	return c
 }
 
+// CreateRoleInput represents a mutation input for creating roles.
+type CreateRoleInput struct {
+	Key            string
+	Name           string
+	Description    *string
+	Permissions    []string
+	Level          *int
+	FullDataAccess *bool
+	OrganizationID *pulid.ID
+}
+
+// Mutate applies the CreateRoleInput on the RoleMutation builder.
+func (i *CreateRoleInput) Mutate(m *RoleMutation) {
+	m.SetKey(i.Key)
+	m.SetName(i.Name)
+	if v := i.Description; v != nil {
+		m.SetDescription(*v)
+	}
+	if v := i.Permissions; v != nil {
+		m.SetPermissions(v)
+	}
+	if v := i.Level; v != nil {
+		m.SetLevel(*v)
+	}
+	if v := i.FullDataAccess; v != nil {
+		m.SetFullDataAccess(*v)
+	}
+	if v := i.OrganizationID; v != nil {
+		m.SetOrganizationID(*v)
+	}
+}
+
+// SetInput applies the change-set in the CreateRoleInput on the RoleCreate builder.
+func (c *RoleCreate) SetInput(i CreateRoleInput) *RoleCreate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// UpdateRoleInput represents a mutation input for updating roles.
+type UpdateRoleInput struct {
+	Name              *string
+	Description       *string
+	Permissions       []string
+	AppendPermissions []string
+	Level             *int
+	FullDataAccess    *bool
+}
+
+// Mutate applies the UpdateRoleInput on the RoleMutation builder.
+func (i *UpdateRoleInput) Mutate(m *RoleMutation) {
+	if v := i.Name; v != nil {
+		m.SetName(*v)
+	}
+	if v := i.Description; v != nil {
+		m.SetDescription(*v)
+	}
+	if v := i.Permissions; v != nil {
+		m.SetPermissions(v)
+	}
+	if i.AppendPermissions != nil {
+		m.AppendPermissions(i.Permissions)
+	}
+	if v := i.Level; v != nil {
+		m.SetLevel(*v)
+	}
+	if v := i.FullDataAccess; v != nil {
+		m.SetFullDataAccess(*v)
+	}
+}
+
+// SetInput applies the change-set in the UpdateRoleInput on the RoleUpdate builder.
+func (c *RoleUpdate) SetInput(i UpdateRoleInput) *RoleUpdate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// SetInput applies the change-set in the UpdateRoleInput on the RoleUpdateOne builder.
+func (c *RoleUpdateOne) SetInput(i UpdateRoleInput) *RoleUpdateOne {
+	i.Mutate(c.Mutation())
+	return c
+}
+
 // CreateUserInput represents a mutation input for creating users.
 type CreateUserInput struct {
 	Email           string

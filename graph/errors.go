@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/validation"
@@ -114,15 +115,30 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "more than one object matched"
 	case errors.As(err, &cerr):
 		return constraint(cerr)
+	case errors.Is(err, authz.ErrBuiltinRole), errors.Is(err, authz.ErrAboveLevel), errors.Is(err, authz.ErrExceedsOwn):
+		return CodeForbidden, tidy(err)
+	case errors.Is(err, authz.ErrRoleInUse), errors.Is(err, authz.ErrLastOwner):
+		return CodeConflict, tidy(err)
+	case errors.Is(err, authz.ErrForeignRole):
+		return CodeBadUserInput, tidy(err)
 	case errors.Is(err, privacy.Deny):
 		if actor.FromContext(ctx) == nil {
 			return CodeUnauthenticated, "authentication required: send Authorization: Bearer <API key>"
 		}
-		return CodeForbidden, "forbidden: you are not allowed to do this"
+		msg := "forbidden: you are not allowed to do this"
+		if _, reason, ok := strings.Cut(err.Error(), "deny rule, "); ok {
+			msg = "forbidden: " + reason
+		}
+		return CodeForbidden, msg
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return CodeInternal, "request canceled or timed out"
 	}
 	return "", ""
+}
+
+// tidy drops package prefixes from an error message meant for a person.
+func tidy(err error) string {
+	return strings.NewReplacer("authz: ", "", "ent: ", "").Replace(err.Error())
 }
 
 // fieldName turns ent's "User.email" into "email".

@@ -11,6 +11,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/tenancy"
 )
 
 // CreateUser is the resolver for the createUser field.
@@ -30,7 +31,7 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.I
 
 // CreateOrganization is the resolver for the createOrganization field.
 func (r *mutationResolver) CreateOrganization(ctx context.Context, input ent.CreateOrganizationInput) (*ent.Organization, error) {
-	return ent.FromContext(ctx).Organization.Create().SetInput(input).Save(ctx)
+	return tenancy.CreateOrganization(ctx, ent.FromContext(ctx), input)
 }
 
 // UpdateOrganization is the resolver for the updateOrganization field.

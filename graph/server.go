@@ -27,8 +27,10 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/audit"
+	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
+	"github.com/cf/identity/pulid"
 )
 
 // Options configures the HTTP handler.
@@ -180,8 +182,32 @@ func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.
 			refuse(w, "invalid, revoked or expired API key")
 			return
 		}
+		if h := r.Header.Get("X-Organization-ID"); h != "" {
+			org, err := pulid.Parse(h)
+			if err != nil || org.Prefix() != "org" {
+				forbid(w, http.StatusBadRequest, CodeBadUserInput, "malformed X-Organization-ID header: want an organization ID (org_...)")
+				return
+			}
+			if a = a.WithOrganization(org); a == nil {
+				forbid(w, http.StatusForbidden, CodeForbidden, "this API key belongs to another organization")
+				return
+			}
+		}
+		ctx, err := authz.NewContext(r.Context(), client, a)
+		switch {
+		case errors.Is(err, authz.ErrNotMember):
+			forbid(w, http.StatusForbidden, CodeForbidden, "you are not a member of the organization in X-Organization-ID")
+			return
+		case errors.Is(err, authz.ErrInactive):
+			refuse(w, "the key's owner cannot sign in")
+			return
+		case err != nil:
+			log.ErrorContext(r.Context(), "resolving permissions", "err", err, "request_id", RequestID(r.Context()))
+			forbid(w, http.StatusInternalServerError, CodeInternal, "internal error (request "+RequestID(r.Context())+")")
+			return
+		}
 		setActor(r.Context(), a)
-		ctx := audit.WithRequest(actor.NewContext(r.Context(), a), audit.Request{
+		ctx = audit.WithRequest(ctx, audit.Request{
 			Channel:   audit.ChannelGraphQL,
 			IP:        clientIP(r),
 			UserAgent: truncate(r.UserAgent(), 512),
@@ -206,6 +232,12 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func forbid(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
 }
 
 func refuse(w http.ResponseWriter, msg string) {

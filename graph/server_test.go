@@ -796,57 +796,74 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func TestNonSuperadminForbidden(t *testing.T) {
-	cases := []struct {
-		name     string
-		query    string
-		wantData string
+// A user without platform role and without memberships sees its own rows
+// only, and every write beyond its own profile is refused.
+func TestPlainUserSeesOnlyItself(t *testing.T) {
+	reads := []struct {
+		name, query, wantData string
 	}{
-		{"users", `{ users { totalCount edges { node { id email } } } }`, `null`},
-		{"organizations", `{ organizations { totalCount } }`, `null`},
-		{"apiKeys", `{ apiKeys { totalCount edges { node { id prefix } } } }`, `null`},
-		{"createOrganization", `mutation { createOrganization(input: {name: "Evil", slug: "evil"}) { id } }`, `null`},
-		{"createUser", `mutation { createUser(input: {email: "evil@example.com", platformRole: superadmin}) { id } }`, `null`},
-		{"deleteUser admin", `mutation ($id: ID!) { deleteUser(id: $id) }`, `null`},
+		{"users", `{ users { totalCount edges { node { email } } } }`, `{"users":{"totalCount":1,"edges":[{"node":{"email":"plain@example.com"}}]}}`},
+		{"organizations", `{ organizations { totalCount } }`, `{"organizations":{"totalCount":0}}`},
+		{"apiKeys", `{ apiKeys { totalCount edges { node { name } } } }`, `{"apiKeys":{"totalCount":1,"edges":[{"node":{"name":"test"}}]}}`},
+		{"memberships", `{ memberships { totalCount } }`, `{"memberships":{"totalCount":0}}`},
+		{"activities", `{ activities { totalCount } }`, `{"activities":{"totalCount":0}}`},
+	}
+	writes := []struct {
+		name, query string
+	}{
+		{"createUser", `mutation { createUser(input: {email: "evil@example.com", platformRole: superadmin}) { id } }`},
+		{"deleteUser admin", `mutation ($id: ID!) { deleteUser(id: $id) }`},
+		{"promote self", `mutation ($me: ID!) { updateUser(id: $me, input: {platformRole: superadmin}) { id } }`},
 	}
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := setup(t, db)
-		_, key, _ := e.newUserKey(t, "plain@example.com")
-		for _, tc := range cases {
+		plain, key, _ := e.newUserKey(t, "plain@example.com")
+		for _, tc := range reads {
 			t.Run(tc.name, func(t *testing.T) {
-				var vars map[string]any
-				if strings.Contains(tc.query, "$id") {
-					vars = map[string]any{"id": string(e.adminID)}
-				}
-				r := e.post(t, bearer(key), tc.query, vars)
-				if r.status != http.StatusOK {
-					t.Errorf("status = %d, want 200", r.status)
-				}
-				assertNoLeak(t, r)
-				g := r.onlyError(t)
-				if g.code() != graph.CodeForbidden {
-					t.Errorf("code = %q, want %s (message %q)", g.code(), graph.CodeForbidden, g.Message)
+				r := e.post(t, bearer(key), tc.query, nil)
+				if r.status != http.StatusOK || len(r.errors) > 0 {
+					t.Fatalf("HTTP %d: %s", r.status, r.raw)
 				}
 				var data bytes.Buffer
 				if err := json.Compact(&data, r.data); err != nil || data.String() != tc.wantData {
 					t.Errorf("data = %s, want %s", r.data, tc.wantData)
 				}
-				for _, leak := range []string{adminEmail, string(e.adminID), "totalCount"} {
+				for _, leak := range []string{adminEmail, string(e.adminID)} {
 					if bytes.Contains(r.raw, []byte(leak)) {
 						t.Errorf("response leaks %q: %s", leak, r.raw)
 					}
 				}
 			})
 		}
-		// The refused mutations changed nothing.
-		if n := e.client.Organization.Query().CountX(sys()); n != 0 {
-			t.Errorf("organizations = %d, want 0", n)
+		for _, tc := range writes {
+			t.Run(tc.name, func(t *testing.T) {
+				vars := map[string]any{}
+				if strings.Contains(tc.query, "$id") {
+					vars["id"] = string(e.adminID)
+				}
+				if strings.Contains(tc.query, "$me") {
+					vars["me"] = string(plain.ID)
+				}
+				r := e.post(t, bearer(key), tc.query, vars)
+				assertNoLeak(t, r)
+				g := r.onlyError(t)
+				if g.code() != graph.CodeForbidden && g.code() != graph.CodeNotFound {
+					t.Errorf("code = %q, want FORBIDDEN or NOT_FOUND (message %q)", g.code(), g.Message)
+				}
+				if bytes.Contains(r.raw, []byte(adminEmail)) {
+					t.Errorf("response leaks the admin: %s", r.raw)
+				}
+			})
 		}
+		// The refused mutations changed nothing.
 		if _, err := e.client.User.Get(sys(), e.adminID); err != nil {
 			t.Errorf("admin user after refused delete: %v", err)
 		}
 		if n := e.client.User.Query().CountX(sys()); n != 2 {
 			t.Errorf("users = %d, want 2", n)
+		}
+		if u := e.client.User.GetX(sys(), plain.ID); u.PlatformRole != user.PlatformRoleNone {
+			t.Errorf("plain user promoted itself to %s", u.PlatformRole)
 		}
 	})
 }

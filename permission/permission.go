@@ -154,3 +154,20 @@ var Builtins = []Builtin{
 		Permissions: []string{OrganizationRead, MemberRead},
 	},
 }
+
+// Platform returns the platform permissions of a platform role: support
+// reads, admin also manages users and organizations, superadmin holds every
+// platform permission.
+func Platform(role string) []string {
+	support := []string{PlatformRead, PlatformStatsRead}
+	admin := append(slices.Clone(support), PlatformUserManage, PlatformOrganizationManage)
+	switch role {
+	case "support":
+		return support
+	case "admin":
+		return admin
+	case "superadmin":
+		return append(admin, PlatformImpersonate, PlatformRoleGrant)
+	}
+	return nil
+}

@@ -180,8 +180,11 @@ func init() {
 		})
 	}
 	membershipMixinHooks2 := membershipMixin[2].Hooks()
+	membershipHooks := schema.Membership{}.Hooks()
 
 	membership.Hooks[1] = membershipMixinHooks2[0]
+
+	membership.Hooks[2] = membershipHooks[0]
 	membershipMixinFields0 := membershipMixin[0].Fields()
 	_ = membershipMixinFields0
 	membershipMixinFields1 := membershipMixin[1].Fields()
@@ -494,8 +497,11 @@ func init() {
 		})
 	}
 	roleMixinHooks2 := roleMixin[2].Hooks()
+	roleHooks := schema.Role{}.Hooks()
 
 	role.Hooks[1] = roleMixinHooks2[0]
+
+	role.Hooks[2] = roleHooks[0]
 	roleMixinFields0 := roleMixin[0].Fields()
 	_ = roleMixinFields0
 	roleMixinFields1 := roleMixin[1].Fields()

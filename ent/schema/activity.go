@@ -64,7 +64,7 @@ func (Activity) Indexes() []ent.Index {
 }
 
 // Policy of the Activity: append-only for everyone.
-func (Activity) Policy() ent.Policy { return rule.AppendOnly() }
+func (Activity) Policy() ent.Policy { return rule.Activity() }
 
 // Annotations of the Activity.
 func (Activity) Annotations() []schema.Annotation {

@@ -64,7 +64,7 @@ func (APIKey) Indexes() []ent.Index {
 }
 
 // Policy of the APIKey.
-func (APIKey) Policy() ent.Policy { return rule.Base() }
+func (APIKey) Policy() ent.Policy { return rule.APIKey() }
 
 // Annotations of the APIKey.
 func (APIKey) Annotations() []schema.Annotation {

@@ -66,8 +66,11 @@ func (Membership) Indexes() []ent.Index {
 	}
 }
 
+// Hooks of the Membership.
+func (Membership) Hooks() []ent.Hook { return []ent.Hook{rule.MembershipGuard()} }
+
 // Policy of the Membership.
-func (Membership) Policy() ent.Policy { return rule.Base() }
+func (Membership) Policy() ent.Policy { return rule.Membership() }
 
 // Annotations of the Membership.
 func (Membership) Annotations() []schema.Annotation {

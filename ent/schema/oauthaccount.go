@@ -57,7 +57,7 @@ func (OAuthAccount) Indexes() []ent.Index {
 }
 
 // Policy of the OAuthAccount.
-func (OAuthAccount) Policy() ent.Policy { return rule.Base() }
+func (OAuthAccount) Policy() ent.Policy { return rule.OAuthAccount() }
 
 // Annotations of the OAuthAccount.
 func (OAuthAccount) Annotations() []schema.Annotation {

@@ -75,7 +75,7 @@ func (Organization) Hooks() []ent.Hook {
 }
 
 // Policy of the Organization.
-func (Organization) Policy() ent.Policy { return rule.Base() }
+func (Organization) Policy() ent.Policy { return rule.Organization() }
 
 // Annotations of the Organization.
 func (Organization) Annotations() []schema.Annotation {

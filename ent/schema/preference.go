@@ -96,7 +96,7 @@ func preferenceHook(next ent.Mutator) ent.Mutator {
 }
 
 // Policy of the Preference.
-func (Preference) Policy() ent.Policy { return rule.Base() }
+func (Preference) Policy() ent.Policy { return rule.Preference() }
 
 // Annotations of the Preference.
 func (Preference) Annotations() []schema.Annotation {

@@ -68,7 +68,7 @@ func (RefreshToken) Indexes() []ent.Index {
 }
 
 // Policy of the RefreshToken.
-func (RefreshToken) Policy() ent.Policy { return rule.Base() }
+func (RefreshToken) Policy() ent.Policy { return rule.RefreshToken() }
 
 // Annotations of the RefreshToken.
 func (RefreshToken) Annotations() []schema.Annotation {

@@ -40,7 +40,8 @@ func (Role) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LEVEL")),
 		field.Bool("full_data_access").Default(false),
 		field.Bool("system").Default(false).Immutable().
-			Comment("Built-in roles are system roles and cannot be changed."),
+			Comment("Built-in roles are system roles and cannot be changed.").
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 
@@ -51,7 +52,7 @@ func (Role) Edges() []ent.Edge {
 			Ref("roles").Field("organization_id").Unique().Immutable(),
 		edge.From("memberships", Membership.Type).
 			Ref("roles").
-			Annotations(entgql.RelayConnection()),
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 
@@ -64,10 +65,13 @@ func (Role) Indexes() []ent.Index {
 	}
 }
 
+// Hooks of the Role.
+func (Role) Hooks() []ent.Hook { return []ent.Hook{rule.RoleGuard()} }
+
 // Policy of the Role.
-func (Role) Policy() ent.Policy { return rule.Base() }
+func (Role) Policy() ent.Policy { return rule.Role() }
 
 // Annotations of the Role.
 func (Role) Annotations() []schema.Annotation {
-	return table("cf_roles")
+	return table("cf_roles", entgql.MutationCreate(), entgql.MutationUpdate())
 }

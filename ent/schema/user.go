@@ -97,7 +97,7 @@ func (User) Hooks() []ent.Hook {
 }
 
 // Policy of the User.
-func (User) Policy() ent.Policy { return rule.Base() }
+func (User) Policy() ent.Policy { return rule.User() }
 
 // Annotations of the User.
 func (User) Annotations() []schema.Annotation {

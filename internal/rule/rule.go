@@ -1,18 +1,24 @@
-// Package rule holds the privacy rules shared by every entity of the model.
+// Package rule holds the privacy policies of the model.
 //
-// The rules read the actor from the context (package actor). They are
-// fail-closed: a policy built with Base denies a context without an actor,
-// lets the system and the platform superadmin through, and denies everyone
-// else until an entity adds finer rules in front of the final deny.
+// Every policy is fail-closed: a context without an actor is denied; the
+// system actor is allowed; a user or API key actor needs its grants
+// resolved (package authz) and then sees, through SQL predicates on indexed
+// tenant columns, only the rows its permissions reach, and writes only rows
+// in organizations where it holds the permission. Platform superadmins pass.
 package rule
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/ent"
-	"entgo.io/ent/privacy"
+	"entgo.io/ent/entql"
+	"github.com/cf/identity/ent/privacy"
 
 	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
 )
 
 // DenyIfNoActor denies any query or mutation whose context has no actor.
@@ -35,57 +41,208 @@ func AllowIfSystem() privacy.QueryMutationRule {
 	})
 }
 
-// AllowIfSuperadmin allows a platform superadmin acting with full rights.
+// DenyIfNotLoaded denies a user or API key actor whose grants were not
+// resolved with authz.NewContext.
+func DenyIfNotLoaded() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if _, ok := authz.FromContext(ctx); !ok {
+			return fmt.Errorf("%w: %w", privacy.Deny, authz.ErrNotLoaded)
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfSuperadmin allows a platform superadmin acting with full rights
+// (per the database, not per the caller's claim).
 func AllowIfSuperadmin() privacy.QueryMutationRule {
 	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-		if actor.FromContext(ctx).IsSuperadmin() {
+		if g, ok := authz.FromContext(ctx); ok && g.Platform(permission.PlatformRoleGrant) {
 			return privacy.Allow
 		}
 		return privacy.Skip
 	})
 }
 
-// Base returns the policy every entity starts from: no actor is denied, the
-// system and superadmins are allowed, and everyone else is denied.
-func Base() ent.Policy {
-	return privacy.Policy{
-		Query: privacy.QueryPolicy{
-			DenyIfNoActor(),
-			AllowIfSystem(),
-			AllowIfSuperadmin(),
-			privacy.AlwaysDenyRule(),
-		},
-		Mutation: privacy.MutationPolicy{
-			DenyIfNoActor(),
-			AllowIfSystem(),
-			AllowIfSuperadmin(),
-			privacy.AlwaysDenyRule(),
-		},
-	}
+// head is the start of every policy.
+func head() []privacy.QueryMutationRule {
+	return []privacy.QueryMutationRule{DenyIfNoActor(), AllowIfSystem(), DenyIfNotLoaded()}
 }
 
-// AppendOnly returns a policy for append-only entities: like Base, but no
-// actor, the system included, may update or delete a row.
-func AppendOnly() ent.Policy {
-	deny := privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
-		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne | ent.OpDelete | ent.OpDeleteOne) {
-			return privacy.Denyf("%s is append-only", m.Type())
+// filter is a filter rule built from the actor's grants.
+type filter func(ctx context.Context, g *authz.Grants) entql.P
+
+// filterRule applies the predicate of f to the query or mutation, or allows
+// it when f returns nil.
+func filterRule(f filter) privacy.QueryMutationRule {
+	return privacy.FilterFunc(func(ctx context.Context, fl privacy.Filter) error {
+		g, _ := authz.FromContext(ctx)
+		p := f(ctx, g)
+		if p == nil {
+			return privacy.Allow
+		}
+		fl.Where(p)
+		return privacy.Allow
+	})
+}
+
+// nothing is a predicate no row satisfies (IDs are never empty).
+var nothing = entql.FieldEQ("id", "")
+
+// or combines predicates; a nil entry means "everything".
+func or(ps ...entql.P) entql.P {
+	var out []entql.P
+	for _, p := range ps {
+		if p == nil {
+			return nil
+		}
+		if p != nothing {
+			out = append(out, p)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nothing
+	case 1:
+		return out[0]
+	}
+	return entql.Or(out[0], out[1], out[2:]...)
+}
+
+// inOrgs returns "field IN organizations where the actor holds perm".
+func inOrgs(g *authz.Grants, field, perm string) entql.P {
+	orgs, all := g.OrgsWith(perm)
+	if all {
+		return nil
+	}
+	if len(orgs) == 0 {
+		return nothing
+	}
+	return entql.FieldIn(field, ids(orgs)...)
+}
+
+// self returns "field = acting user" when the actor may use scope on its own
+// rows.
+func self(g *authz.Grants, field, scope string) entql.P {
+	if id := g.Self(scope); id != "" {
+		return entql.FieldEQ(field, string(id))
+	}
+	return nothing
+}
+
+func ids(in []pulid.ID) []any {
+	out := make([]any, len(in))
+	for i, id := range in {
+		out[i] = string(id)
+	}
+	return out
+}
+
+// policy assembles a policy from its read filter and mutation rules.
+func policy(read filter, mutation ...privacy.MutationRule) ent.Policy {
+	q := privacy.QueryPolicy{}
+	for _, r := range head() {
+		q = append(q, r)
+	}
+	q = append(q, AllowIfSuperadmin(), filterRule(read))
+	m := privacy.MutationPolicy{}
+	for _, r := range head() {
+		m = append(m, r)
+	}
+	m = append(m, denyOwnershipEdges(), AllowIfSuperadmin())
+	m = append(m, mutation...)
+	m = append(m, privacy.AlwaysDenyRule())
+	return privacy.Policy{Query: q, Mutation: m}
+}
+
+// editableEdges are the edges a mutation of each type may change; writes
+// through any other edge (which would re-parent rows behind their own
+// policy) are denied for everyone but the system.
+var editableEdges = map[string][]string{
+	"Membership":   {"roles", "manager", "invited_by", "organization", "user"},
+	"Organization": {"parent"},
+	"Preference":   {"updated_by", "organization", "user"},
+	"Role":         {"organization"},
+	"APIKey":       {"organization", "owner"},
+	"OAuthAccount": {"user"},
+	"RefreshToken": {"user", "organization", "parent", "impersonator"},
+	"Activity":     {"organization", "actor_user", "actor_api_key", "impersonator"},
+	"User":         {},
+}
+
+func denyOwnershipEdges() privacy.MutationRule {
+	return privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
+		allowed := editableEdges[m.Type()]
+		for _, list := range [][]string{m.AddedEdges(), m.RemovedEdges(), m.ClearedEdges()} {
+			for _, e := range list {
+				ok := false
+				for _, a := range allowed {
+					ok = ok || a == e
+				}
+				if !ok {
+					return privacy.Denyf("the %s edge of %s cannot be written directly", e, m.Type())
+				}
+			}
 		}
 		return privacy.Skip
 	})
-	return privacy.Policy{
-		Query: privacy.QueryPolicy{
-			DenyIfNoActor(),
-			AllowIfSystem(),
-			AllowIfSuperadmin(),
-			privacy.AlwaysDenyRule(),
-		},
-		Mutation: privacy.MutationPolicy{
-			DenyIfNoActor(),
-			deny,
-			AllowIfSystem(),
-			AllowIfSuperadmin(),
-			privacy.AlwaysDenyRule(),
-		},
+}
+
+// onCreate runs rule for creates only.
+func onCreate(rule func(context.Context, *authz.Grants, ent.Mutation) error) privacy.MutationRule {
+	return privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+		g, _ := authz.FromContext(ctx)
+		return rule(ctx, g, m)
+	}), ent.OpCreate)
+}
+
+// onWrite filters updates and deletes to the rows f allows.
+func onWrite(ops ent.Op, f filter) privacy.MutationRule {
+	return privacy.OnMutationOperation(filterRule(f), ops)
+}
+
+const (
+	opUpdate = ent.OpUpdate | ent.OpUpdateOne
+	opDelete = ent.OpDelete | ent.OpDeleteOne
+)
+
+// fieldID returns the ID value of field f set on m, or "".
+func fieldID(m ent.Mutation, f string) pulid.ID {
+	v, ok := m.Field(f)
+	if !ok {
+		return ""
+	}
+	switch id := v.(type) {
+	case pulid.ID:
+		return id
+	case *pulid.ID:
+		if id != nil {
+			return *id
+		}
+	}
+	return ""
+}
+
+// requireIn allows a create when the actor holds perm in the organization
+// named by the mutation's organization_id field.
+func requireIn(perm string) func(context.Context, *authz.Grants, ent.Mutation) error {
+	return func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+		org := fieldID(m, "organization_id")
+		if org == "" {
+			return privacy.Denyf("%s needs an organization", m.Type())
+		}
+		if ok, why := g.Can(perm, org); !ok {
+			return privacy.Denyf("%s in organization %s: %s", perm, org, why)
+		}
+		return privacy.Allow
+	}
+}
+
+// requireSelf allows a create of a row owned by the acting user.
+func requireSelf(scope string) func(context.Context, *authz.Grants, ent.Mutation) error {
+	return func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+		if me := g.Self(scope); me != "" && fieldID(m, "user_id") == me {
+			return privacy.Allow
+		}
+		return privacy.Skip
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/authz"
 	"github.com/cf/identity/bootstrap"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/activity"
@@ -78,6 +79,16 @@ func entityOps(c *ent.Client, f fixture) map[string]struct {
 	}
 }
 
+// as returns a context acting as a, with its grants loaded.
+func as(t *testing.T, c *ent.Client, a *actor.Actor) context.Context {
+	t.Helper()
+	ctx, err := authz.NewContext(context.Background(), c, a)
+	if err != nil {
+		t.Fatalf("authz.NewContext(%s): %v", a, err)
+	}
+	return ctx
+}
+
 type fixture struct {
 	user, user2, org pulid.ID
 }
@@ -85,7 +96,7 @@ type fixture struct {
 func setup(t *testing.T, c *ent.Client) fixture {
 	t.Helper()
 	ctx := actor.NewContext(context.Background(), actor.System("test"))
-	u := c.User.Create().SetEmail("one@example.com").SetStatus(user.StatusActive).SaveX(ctx)
+	u := c.User.Create().SetEmail("one@example.com").SetStatus(user.StatusActive).SetPlatformRole(user.PlatformRoleSuperadmin).SaveX(ctx)
 	u2 := c.User.Create().SetEmail("two@example.com").SetStatus(user.StatusActive).SaveX(ctx)
 	o := c.Organization.Create().SetName("Acme").SetSlug("acme").SaveX(ctx)
 	return fixture{user: u.ID, user2: u2.ID, org: o.ID}
@@ -105,21 +116,15 @@ func TestEveryEntityHasAPolicy(t *testing.T) {
 			}
 		}
 		bg := context.Background()
-		plain := actor.NewContext(bg, actor.User(f.user, actor.PlatformNone))
-		support := actor.NewContext(bg, actor.User(f.user, actor.PlatformSupport))
-		orgKey := actor.NewContext(bg, actor.APIKey(pulid.New("key"), f.user, actor.PlatformSuperadmin, f.org, []string{"*"}))
-		narrow := actor.NewContext(bg, actor.APIKey(pulid.New("key"), f.user, actor.PlatformSuperadmin, "", []string{"user:read"}))
-		super := actor.NewContext(bg, actor.User(f.user, actor.PlatformSuperadmin))
+		notLoaded := actor.NewContext(bg, actor.User(f.user, actor.PlatformSuperadmin))
+		super := as(t, c, actor.User(f.user, actor.PlatformSuperadmin))
 		system := actor.NewContext(bg, actor.System("test"))
 		denied := []struct {
 			name string
 			ctx  context.Context
 		}{
 			{"no actor", bg},
-			{"plain user", plain},
-			{"support (finer rules come later)", support},
-			{"organization key of a superadmin", orgKey},
-			{"personal key narrowed by scopes", narrow},
+			{"actor whose grants were not loaded", notLoaded},
 		}
 		allowed := []struct {
 			name string
@@ -152,9 +157,10 @@ func TestEveryEntityHasAPolicy(t *testing.T) {
 func TestActivityIsAppendOnly(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		c, _ := testdb.Migrated(t, db)
+		f := setup(t, c)
 		for _, ctx := range []context.Context{
 			actor.NewContext(context.Background(), actor.System("test")),
-			actor.NewContext(context.Background(), actor.User(pulid.New("usr"), actor.PlatformSuperadmin)),
+			as(t, c, actor.User(f.user, actor.PlatformSuperadmin)),
 		} {
 			a := c.Activity.Create().SetActorType("system").SetVerb("test.ran").SaveX(ctx)
 			if err := c.Activity.UpdateOne(a).Exec(ctx); !errors.Is(err, privacy.Deny) {
@@ -420,7 +426,7 @@ func TestEveryWriteIsRecorded(t *testing.T) {
 		c, _ := testdb.Migrated(t, db)
 		sys := actor.NewContext(context.Background(), actor.System("test"))
 		f := setup(t, c)
-		super := actor.NewContext(context.Background(), actor.User(f.user, actor.PlatformSuperadmin))
+		super := as(t, c, actor.User(f.user, actor.PlatformSuperadmin))
 		before := c.Activity.Query().CountX(sys)
 		key, k, err := apikey.Create(super, c, apikey.Params{Name: "k", OwnerID: f.user, Scopes: []string{"*"}})
 		if err != nil {

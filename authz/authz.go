@@ -1,0 +1,344 @@
+// Package authz resolves what an actor may do: its permissions in each
+// organization (the union of the roles of its membership there), its
+// platform permissions, and the narrowing by API key scopes and by the
+// active organization.
+//
+// Resolution happens once per actor: NewContext loads the actor's
+// memberships and roles (two SQL statements) and keeps the result on the
+// actor, so that the privacy policies of every query and mutation of a
+// request read it from memory.
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/organization"
+	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
+)
+
+// Errors of the package. Domain functions wrap them with details.
+var (
+	// ErrNotLoaded is returned by policies when a user or API key actor
+	// reaches the client without NewContext having resolved its grants.
+	ErrNotLoaded = errors.New("authz: the actor's permissions are not loaded; build the context with authz.NewContext")
+	// ErrNotMember is returned by NewContext when the active organization
+	// is not one the actor belongs to.
+	ErrNotMember = errors.New("authz: not a member of the organization")
+	// ErrInactive is returned by NewContext for a user who may not act
+	// (not active, banned, or deleted).
+	ErrInactive = errors.New("authz: user is not active")
+)
+
+type grantsKey struct{}
+
+// RoleRef names a role that grants permissions in an organization.
+type RoleRef struct {
+	ID    pulid.ID
+	Key   string
+	Level int
+}
+
+// OrgGrant is what an actor holds in one organization.
+type OrgGrant struct {
+	OrganizationID pulid.ID
+	MembershipID   pulid.ID
+	Roles          []RoleRef
+	// Level is the highest level among Roles.
+	Level          int
+	FullDataAccess bool
+	from           map[string][]string // permission -> keys of the roles granting it
+}
+
+// Permissions returns the permissions held in the organization, sorted.
+func (o *OrgGrant) Permissions() []string {
+	ps := make([]string, 0, len(o.from))
+	for p := range o.from {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// GrantedBy returns the keys of the roles that grant p, sorted.
+func (o *OrgGrant) GrantedBy(p string) []string { return slices.Clone(o.from[p]) }
+
+// Grants is the resolved authority of one actor.
+type Grants struct {
+	actor    *actor.Actor
+	platform map[string]bool
+	orgs     map[pulid.ID]*OrgGrant
+}
+
+// Actor returns the actor the grants belong to.
+func (g *Grants) Actor() *actor.Actor { return g.actor }
+
+// Organizations returns the grants per organization the actor acts in,
+// sorted by organization ID.
+func (g *Grants) Organizations() []*OrgGrant {
+	out := make([]*OrgGrant, 0, len(g.orgs))
+	for _, o := range g.orgs {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OrganizationID < out[j].OrganizationID })
+	return out
+}
+
+// In returns the grant of organization org, or nil.
+func (g *Grants) In(org pulid.ID) *OrgGrant { return g.orgs[org] }
+
+// Platform reports whether the actor holds platform permission p.
+func (g *Grants) Platform(p string) bool { return g.platform[p] }
+
+// IsSystem reports whether the grants are those of the system actor.
+func (g *Grants) IsSystem() bool { return g.actor.IsSystem() }
+
+// UserID returns the acting user, or "" for the system and organization
+// keys (which act for their organization, not for a person).
+func (g *Grants) UserID() pulid.ID {
+	if g.actor.Kind() == actor.KindAPIKey && g.actor.OrganizationID() != "" {
+		return ""
+	}
+	return g.actor.UserID()
+}
+
+// Self returns the acting user when the actor may use scope on the user's
+// own rows (a user always may; a personal key needs the scope), or "".
+func (g *Grants) Self(scope string) pulid.ID {
+	if id := g.UserID(); id != "" && g.actor.HasScope(scope) {
+		return id
+	}
+	return ""
+}
+
+// platformGrants reports whether a platform permission of the actor
+// covers organization permission p in every organization.
+func (g *Grants) platformGrants(p string) (string, bool) {
+	switch {
+	case g.actor.IsSystem():
+		return "system actor " + g.actor.Reason(), true
+	case g.platform[permission.PlatformRoleGrant]: // superadmin
+		return "platform role superadmin", true
+	case g.platform[permission.PlatformOrganizationManage] && manageable(p):
+		return "platform role admin", true
+	case g.platform[permission.PlatformRead] && strings.HasSuffix(p, ":read"):
+		return "platform role " + string(g.actor.PlatformRole()), true
+	}
+	return "", false
+}
+
+func manageable(p string) bool {
+	r, _, _ := strings.Cut(p, ":")
+	return r == "organization" || r == "member" || r == "role" || r == "user" || r == "activity" || r == "preference"
+}
+
+// Can reports whether the actor holds permission p in organization org, and
+// why (the roles or platform role that grant it, or why not).
+func (g *Grants) Can(p string, org pulid.ID) (bool, string) {
+	if a := g.actor.ActiveOrganization(); a != "" && org != a {
+		return false, fmt.Sprintf("the request acts in organization %s only", a)
+	}
+	if why, ok := g.platformGrants(p); ok {
+		return true, why
+	}
+	o := g.orgs[org]
+	if o == nil {
+		return false, "not a member of the organization"
+	}
+	if roles := o.from[p]; len(roles) > 0 {
+		return true, "granted by role " + strings.Join(roles, ", ")
+	}
+	if g.actor.Kind() == actor.KindAPIKey && !g.actor.HasScope(p) {
+		return false, fmt.Sprintf("the API key's scopes do not include %s", p)
+	}
+	return false, fmt.Sprintf("no role of the membership grants %s", p)
+}
+
+// Allowed is Can without the reason.
+func (g *Grants) Allowed(p string, org pulid.ID) bool {
+	ok, _ := g.Can(p, org)
+	return ok
+}
+
+// OrgsWith returns the organizations in which the actor holds p. all is true
+// when a platform role grants p everywhere (restricted to the active
+// organization, if any, in orgs).
+func (g *Grants) OrgsWith(p string) (orgs []pulid.ID, all bool) {
+	if _, ok := g.platformGrants(p); ok {
+		if a := g.actor.ActiveOrganization(); a != "" {
+			return []pulid.ID{a}, false
+		}
+		return nil, true
+	}
+	for id, o := range g.orgs {
+		if len(o.from[p]) > 0 {
+			orgs = append(orgs, id)
+		}
+	}
+	slices.Sort(orgs)
+	return orgs, false
+}
+
+// Level returns the actor's highest role level in org: the level of its
+// own roles, or above every role for the system, superadmins and platform
+// admins.
+func (g *Grants) Level(org pulid.ID) int {
+	if g.actor.IsSystem() || g.platform[permission.PlatformRoleGrant] || g.platform[permission.PlatformOrganizationManage] {
+		return 1 << 20
+	}
+	if o := g.orgs[org]; o != nil {
+		return o.Level
+	}
+	return -1
+}
+
+// FromContext returns the grants of the actor of ctx. The system actor has
+// grants without loading; a user or API key actor has them after
+// NewContext (or Load). ok is false when there is no actor or the grants
+// were not loaded.
+func FromContext(ctx context.Context) (*Grants, bool) {
+	a := actor.FromContext(ctx)
+	if a == nil {
+		return nil, false
+	}
+	if a.IsSystem() {
+		return &Grants{actor: a, platform: map[string]bool{}}, true
+	}
+	v, err := a.Memo(grantsKey{}, func() (any, error) { return nil, ErrNotLoaded })
+	if err != nil || v == nil {
+		return nil, false
+	}
+	return v.(*Grants), true
+}
+
+// NewContext returns a copy of ctx carrying a, with a's grants resolved from
+// the database through client. It fails with ErrInactive for a user who may
+// not act and with ErrNotMember when a's active organization is not one of
+// its organizations (platform staff excepted).
+func NewContext(ctx context.Context, client *ent.Client, a *actor.Actor) (context.Context, error) {
+	ctx = actor.NewContext(ctx, a)
+	if a.IsSystem() {
+		return ctx, nil
+	}
+	g, err := Load(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	if org := a.ActiveOrganization(); org != "" && g.orgs[org] == nil && !g.platform[permission.PlatformRead] {
+		return nil, fmt.Errorf("%w %s", ErrNotMember, org)
+	}
+	return ctx, nil
+}
+
+// Load resolves (or returns the already resolved) grants of the actor of
+// ctx.
+func Load(ctx context.Context, client *ent.Client) (*Grants, error) {
+	a := actor.FromContext(ctx)
+	if a == nil {
+		return nil, errors.New("authz: no actor on the context")
+	}
+	if a.IsSystem() {
+		g, _ := FromContext(ctx)
+		return g, nil
+	}
+	v, err := a.Memo(grantsKey{}, func() (any, error) { return load(ctx, client, a) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Grants), nil
+}
+
+// Reload drops the memoized grants of the actor of ctx and loads them again,
+// after a change of the actor's own memberships.
+func Reload(ctx context.Context, client *ent.Client) (*Grants, error) {
+	actor.FromContext(ctx).Forget(grantsKey{})
+	return Load(ctx, client)
+}
+
+func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, error) {
+	sys := actor.NewContext(ctx, actor.System("authz"))
+	u, err := client.User.Query().Where(user.ID(a.UserID())).
+		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt).
+		Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: user %s does not exist", ErrInactive, a.UserID())
+		}
+		return nil, fmt.Errorf("authz: loading user: %w", err)
+	}
+	if u.Status != user.StatusActive {
+		return nil, fmt.Errorf("%w: user %s is %s", ErrInactive, u.ID, u.Status)
+	}
+	g := &Grants{actor: a, platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}}
+	// The platform role comes from the database, not from the caller's claim.
+	for _, p := range permission.Platform(string(u.PlatformRole)) {
+		if a.Kind() == actor.KindAPIKey && (a.OrganizationID() != "" || !a.HasScope(p)) {
+			continue
+		}
+		g.platform[p] = true
+	}
+	q := client.Membership.Query().
+		Where(
+			membership.UserID(a.UserID()),
+			membership.StatusEQ(membership.StatusActive),
+			membership.HasOrganizationWith(organization.DeletedAtIsNil(), organization.StatusEQ(organization.StatusActive)),
+		).
+		WithRoles()
+	if org := a.OrganizationID(); org != "" {
+		q.Where(membership.OrganizationID(org))
+	} else if org := a.ActiveOrganization(); org != "" {
+		q.Where(membership.OrganizationID(org))
+	}
+	ms, err := q.All(sys)
+	if err != nil {
+		return nil, fmt.Errorf("authz: loading memberships: %w", err)
+	}
+	for _, m := range ms {
+		o := &OrgGrant{OrganizationID: m.OrganizationID, MembershipID: m.ID, Level: -1, from: map[string][]string{}}
+		for _, r := range m.Edges.Roles {
+			o.Roles = append(o.Roles, RoleRef{ID: r.ID, Key: r.Key, Level: r.Level})
+			o.Level = max(o.Level, r.Level)
+			o.FullDataAccess = o.FullDataAccess || r.FullDataAccess
+			for _, p := range r.Permissions {
+				if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
+					continue
+				}
+				if !slices.Contains(o.from[p], r.Key) {
+					o.from[p] = append(o.from[p], r.Key)
+				}
+			}
+		}
+		sort.Slice(o.Roles, func(i, j int) bool { return o.Roles[i].Level > o.Roles[j].Level })
+		g.orgs[m.OrganizationID] = o
+	}
+	return g, nil
+}
+
+// Errors of the role and membership rules.
+var (
+	// ErrBuiltinRole is returned for a change of a built-in role.
+	ErrBuiltinRole = errors.New("authz: built-in roles cannot be changed or deleted")
+	// ErrRoleInUse is returned when deleting a role that members still hold.
+	ErrRoleInUse = errors.New("authz: the role is assigned to members")
+	// ErrLastOwner is returned when a change would leave an organization
+	// without an active owner.
+	ErrLastOwner = errors.New("authz: an organization must keep an owner")
+	// ErrAboveLevel is returned when an actor grants, assigns, edits or acts
+	// on a role or member above its own level.
+	ErrAboveLevel = errors.New("authz: above your role level")
+	// ErrForeignRole is returned when a role of another organization is
+	// assigned.
+	ErrForeignRole = errors.New("authz: the role belongs to another organization")
+	// ErrExceedsOwn is returned when a role or key would hold permissions its
+	// creator does not hold.
+	ErrExceedsOwn = errors.New("authz: permissions exceed your own")
+)

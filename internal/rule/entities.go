@@ -1,0 +1,303 @@
+package rule
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"entgo.io/ent"
+	"entgo.io/ent/entql"
+	"github.com/cf/identity/ent/privacy"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/permission"
+)
+
+// Organization: members see their organizations; organization:update and
+// :delete write them; any user (or personal key with every scope) may create
+// one, and becomes its owner through the domain function that does it.
+func Organization() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return inOrgs(g, "id", permission.OrganizationRead)
+		},
+		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+			if g.Platform(permission.PlatformOrganizationManage) {
+				return privacy.Allow
+			}
+			a := g.Actor()
+			if a.Kind() == actor.KindUser || (a.Kind() == actor.KindAPIKey && a.OrganizationID() == "" && a.HasScope(actor.ScopeAll)) {
+				if parent := fieldID(m, "parent_id"); parent != "" {
+					if ok, why := g.Can(permission.OrganizationUpdate, parent); !ok {
+						return privacy.Denyf("creating a child of %s: %s", parent, why)
+					}
+				}
+				return privacy.Allow
+			}
+			return privacy.Denyf("only users create organizations")
+		}),
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+			g, _ := authz.FromContext(ctx)
+			if parent := fieldID(m, "parent_id"); parent != "" {
+				if ok, why := g.Can(permission.OrganizationUpdate, parent); !ok {
+					return privacy.Denyf("moving under %s: %s", parent, why)
+				}
+			}
+			return privacy.Skip
+		}), opUpdate),
+		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+			return inOrgs(g, "id", permission.OrganizationUpdate)
+		}),
+		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return inOrgs(g, "id", permission.OrganizationDelete)
+		}),
+	)
+}
+
+// Membership: rosters are visible with member:read, one's own memberships
+// always; member:invite creates, member:update and role:assign update,
+// member:remove deletes (and anyone may leave).
+func Membership() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(inOrgs(g, "organization_id", permission.MemberRead), self(g, "user_id", permission.MemberRead))
+		},
+		onCreate(requireIn(permission.MemberInvite)),
+		onWrite(opUpdate, func(ctx context.Context, g *authz.Grants) entql.P {
+			return or(inOrgs(g, "organization_id", permission.MemberUpdate), inOrgs(g, "organization_id", permission.RoleAssign))
+		}),
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+			// Which permission an update needs depends on what it changes.
+			g, _ := authz.FromContext(ctx)
+			needs := map[string]bool{}
+			if len(m.Fields())+len(m.ClearedFields()) > 0 {
+				needs[permission.MemberUpdate] = true
+			}
+			for _, e := range append(append(m.AddedEdges(), m.RemovedEdges()...), m.ClearedEdges()...) {
+				if e == "roles" {
+					needs[permission.RoleAssign] = true
+				} else {
+					needs[permission.MemberUpdate] = true
+				}
+			}
+			for p := range needs {
+				orgs, all := g.OrgsWith(p)
+				if all {
+					continue
+				}
+				m.(privacy.Filter).Where(entql.FieldIn("organization_id", ids(orgs)...))
+			}
+			return privacy.Allow
+		}), opUpdate),
+		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return or(inOrgs(g, "organization_id", permission.MemberRemove), self(g, "user_id", permission.MemberRead))
+		}),
+	)
+}
+
+// Role: built-in roles are visible to everyone; custom roles with role:read.
+// role:create, :update and :delete write custom roles.
+func Role() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(entql.FieldNil("organization_id"), inOrgs(g, "organization_id", permission.RoleRead))
+		},
+		onCreate(requireIn(permission.RoleCreate)),
+		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+			return inOrgs(g, "organization_id", permission.RoleUpdate)
+		}),
+		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return inOrgs(g, "organization_id", permission.RoleDelete)
+		}),
+	)
+}
+
+// selfFields are the fields of their own User row that users may change.
+var selfFields = []string{"first_name", "last_name", "display_name", "avatar_url", "phone", "locale", "timezone", "password_hash", "metadata", "updated_at"}
+
+// User: one's own row, and the users of organizations where the actor holds
+// user:read. Users change their own profile; platform admins manage users;
+// only superadmins grant platform roles.
+func User() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			if g.Platform(permission.PlatformRead) {
+				return nil
+			}
+			p := self(g, "id", permission.UserRead)
+			orgs, _ := g.OrgsWith(permission.UserRead)
+			if len(orgs) == 0 {
+				return p
+			}
+			return or(p, entql.HasEdgeWith("memberships", entql.FieldIn("organization_id", ids(orgs)...)))
+		},
+		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+			if !g.Platform(permission.PlatformUserManage) {
+				return privacy.Denyf("creating users needs %s", permission.PlatformUserManage)
+			}
+			if v, ok := m.Field("platform_role"); ok && fmt.Sprint(v) != "none" {
+				return privacy.Denyf("granting platform roles needs %s", permission.PlatformRoleGrant)
+			}
+			return privacy.Allow
+		}),
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+			g, _ := authz.FromContext(ctx)
+			if _, ok := m.Field("platform_role"); ok {
+				return privacy.Denyf("granting platform roles needs %s", permission.PlatformRoleGrant)
+			}
+			if g.Platform(permission.PlatformUserManage) {
+				return privacy.Allow
+			}
+			for _, f := range append(m.Fields(), m.ClearedFields()...) {
+				if !slices.Contains(selfFields, f) {
+					return privacy.Denyf("changing %s needs %s", f, permission.PlatformUserManage)
+				}
+			}
+			me := g.Self(actor.ScopeAll)
+			if me == "" {
+				return privacy.Denyf("only the user may change their profile")
+			}
+			m.(privacy.Filter).Where(entql.FieldEQ("id", string(me)))
+			return privacy.Allow
+		}), opUpdate),
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+			g, _ := authz.FromContext(ctx)
+			if g.Platform(permission.PlatformUserManage) {
+				return privacy.Allow
+			}
+			return privacy.Denyf("deleting users needs %s", permission.PlatformUserManage)
+		}), opDelete),
+	)
+}
+
+// OAuthAccount: users link, see and unlink their own accounts; admins with
+// oauth_account:read see those of their members, and unlink with
+// oauth_account:unlink.
+func OAuthAccount() ent.Policy {
+	memberOf := func(g *authz.Grants, perm string) entql.P {
+		orgs, all := g.OrgsWith(perm)
+		if all {
+			return nil
+		}
+		if len(orgs) == 0 {
+			return nothing
+		}
+		return entql.HasEdgeWith("user", entql.HasEdgeWith("memberships", entql.FieldIn("organization_id", ids(orgs)...)))
+	}
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(self(g, "user_id", permission.OAuthAccountRead), memberOf(g, permission.OAuthAccountRead))
+		},
+		onCreate(requireSelf(actor.ScopeAll)),
+		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+			return self(g, "user_id", actor.ScopeAll)
+		}),
+		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return or(self(g, "user_id", permission.OAuthAccountUnlink), memberOf(g, permission.OAuthAccountUnlink))
+		}),
+	)
+}
+
+// APIKey: personal keys are their owner's; organization keys are read with
+// api_key:read, created with api_key:create, revoked with api_key:revoke.
+func APIKey() ent.Policy {
+	personal := func(g *authz.Grants, scope string) entql.P {
+		if me := g.Self(scope); me != "" {
+			return entql.And(entql.FieldNil("organization_id"), entql.FieldEQ("user_id", string(me)))
+		}
+		return nothing
+	}
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(personal(g, permission.APIKeyRead), inOrgs(g, "organization_id", permission.APIKeyRead))
+		},
+		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
+			if fieldID(m, "organization_id") != "" {
+				return requireIn(permission.APIKeyCreate)(ctx, g, m)
+			}
+			if me := g.Self(permission.APIKeyCreate); me != "" && fieldID(m, "user_id") == me {
+				return privacy.Allow
+			}
+			return privacy.Denyf("personal keys are created by their owner")
+		}),
+		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return or(personal(g, permission.APIKeyRevoke), inOrgs(g, "organization_id", permission.APIKeyRevoke))
+		}),
+	)
+}
+
+// RefreshToken: users see and revoke their sessions; session:read and
+// session:revoke reach the sessions active in an organization.
+func RefreshToken() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(self(g, "user_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
+		},
+		onCreate(requireSelf(actor.ScopeAll)),
+		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return or(self(g, "user_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
+		}),
+	)
+}
+
+// Activity: append-only for everyone, the system included. activity:read
+// reads an organization's trail; users read what they did themselves.
+// Entries are written by the audit hook of the schema.
+func Activity() ent.Policy {
+	deny := privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
+		if m.Op().Is(opUpdate | opDelete) {
+			return privacy.Denyf("%s is append-only", m.Type())
+		}
+		return privacy.Skip
+	})
+	p := policy(func(_ context.Context, g *authz.Grants) entql.P {
+		return or(inOrgs(g, "organization_id", permission.ActivityRead), self(g, "actor_user_id", permission.ActivityRead))
+	})
+	pol := p.(privacy.Policy)
+	pol.Mutation = append(privacy.MutationPolicy{DenyIfNoActor(), deny}, pol.Mutation...)
+	return pol
+}
+
+// Preference: system preferences are readable by every actor and written
+// by superadmins; organization preferences need preference:read/:write;
+// user preferences are their user's.
+func Preference() ent.Policy {
+	scoped := func(g *authz.Grants, perm string) entql.P {
+		return or(
+			andP(entql.FieldEQ("scope", "organization"), inOrgs(g, "organization_id", perm)),
+			andP(entql.FieldEQ("scope", "user"), self(g, "user_id", perm)),
+		)
+	}
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(entql.FieldEQ("scope", "system"), scoped(g, permission.PreferenceRead))
+		},
+		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
+			scope, _ := m.Field("scope")
+			switch fmt.Sprint(scope) {
+			case "organization":
+				return requireIn(permission.PreferenceWrite)(ctx, g, m)
+			case "user":
+				if me := g.Self(permission.PreferenceWrite); me != "" && fieldID(m, "user_id") == me {
+					return privacy.Allow
+				}
+			}
+			return privacy.Denyf("writing %v preferences is not allowed", scope)
+		}),
+		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+			return scoped(g, permission.PreferenceWrite)
+		}),
+	)
+}
+
+// andP is entql.And where a nil predicate means "everything".
+func andP(x, y entql.P) entql.P {
+	switch {
+	case y == nil:
+		return x
+	case y == nothing:
+		return nothing
+	}
+	return entql.And(x, y)
+}

@@ -1,0 +1,264 @@
+package rule
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
+	gen "github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/organization"
+	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
+)
+
+func system(ctx context.Context) context.Context {
+	return actor.NewContext(ctx, actor.System("policy check"))
+}
+
+// RoleGuard keeps built-in roles immutable, refuses deleting a role that is
+// still assigned, and keeps a role's level and permissions within what its
+// author holds in the organization.
+func RoleGuard() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			rm, ok := m.(*gen.RoleMutation)
+			if !ok {
+				return nil, fmt.Errorf("rule: unexpected mutation %T", m)
+			}
+			sys := system(ctx)
+			c := rm.Client()
+			var org pulid.ID
+			if rm.Op().Is(ent.OpCreate) {
+				if id, ok := rm.OrganizationID(); ok {
+					org = id
+				}
+			} else {
+				ids, err := rm.IDs(ctx)
+				if err != nil {
+					return nil, err
+				}
+				rs, err := c.Role.Query().Where(role.IDIn(ids...)).All(sys)
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range rs {
+					if r.System || r.OrganizationID == nil {
+						return nil, fmt.Errorf("%w: %s", authz.ErrBuiltinRole, r.Key)
+					}
+					if !actor.FromContext(ctx).IsSystem() {
+						if g, ok := authz.FromContext(ctx); ok && r.Level > g.Level(*r.OrganizationID) {
+							return nil, fmt.Errorf("%w: role %s has level %d", authz.ErrAboveLevel, r.Key, r.Level)
+						}
+					}
+					org = *r.OrganizationID
+				}
+				if rm.Op().Is(ent.OpDelete|ent.OpDeleteOne) && len(ids) > 0 {
+					n, err := c.Membership.Query().Where(membership.HasRolesWith(role.IDIn(ids...))).Count(sys)
+					if err != nil {
+						return nil, err
+					}
+					if n > 0 {
+						return nil, fmt.Errorf("%w: %d member(s) hold it; unassign it first", authz.ErrRoleInUse, n)
+					}
+				}
+			}
+			if g, ok := authz.FromContext(ctx); ok && !g.IsSystem() && org != "" {
+				if lvl, ok := rm.Level(); ok && lvl > g.Level(org) {
+					return nil, fmt.Errorf("%w: level %d is above yours (%d)", authz.ErrAboveLevel, lvl, g.Level(org))
+				}
+				if ps, ok := rm.Permissions(); ok {
+					for _, p := range ps {
+						if !permission.Known(p) {
+							return nil, fmt.Errorf("%w: unknown permission %q", authz.ErrExceedsOwn, p)
+						}
+						if e := catalogEntry(p); e.Platform {
+							return nil, fmt.Errorf("%w: %s is a platform permission", authz.ErrExceedsOwn, p)
+						}
+						if !g.Allowed(p, org) {
+							return nil, fmt.Errorf("%w: you do not hold %s", authz.ErrExceedsOwn, p)
+						}
+					}
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+}
+
+func catalogEntry(p string) permission.Entry {
+	for _, e := range permission.Catalog {
+		if e.Name == p {
+			return e
+		}
+	}
+	return permission.Entry{}
+}
+
+// MembershipGuard checks role assignments (roles of the same organization
+// or built-in, not above the actor's level), keeps actors from acting on
+// members above their level, and keeps an active owner in every
+// organization. On PostgreSQL it locks the organization row first, so that
+// two concurrent removals of the last two owners cannot both succeed.
+func MembershipGuard() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			mm, ok := m.(*gen.MembershipMutation)
+			if !ok {
+				return nil, fmt.Errorf("rule: unexpected mutation %T", m)
+			}
+			if err := guardMembership(ctx, mm); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+}
+
+func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
+	sys := system(ctx)
+	c := m.Client()
+	g, _ := authz.FromContext(ctx)
+	isSystem := actor.FromContext(ctx).IsSystem()
+
+	// The memberships the mutation touches, with their current roles.
+	var targets []*gen.Membership
+	if !m.Op().Is(ent.OpCreate) {
+		ids, err := m.IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if targets, err = c.Membership.Query().Where(membership.IDIn(ids...)).WithRoles().All(sys); err != nil {
+			return err
+		}
+	}
+	orgs := map[pulid.ID]bool{}
+	if id, ok := m.OrganizationID(); ok {
+		orgs[id] = true
+	}
+	for _, t := range targets {
+		orgs[t.OrganizationID] = true
+	}
+
+	// Roles being added must be built-in or of the same organization, and
+	// not above the actor's level.
+	if added := m.RolesIDs(); len(added) > 0 {
+		rs, err := c.Role.Query().Where(role.IDIn(added...)).All(sys)
+		if err != nil {
+			return err
+		}
+		if len(rs) != len(added) {
+			return fmt.Errorf("%w: unknown role", authz.ErrForeignRole)
+		}
+		for _, r := range rs {
+			for org := range orgs {
+				if r.OrganizationID != nil && *r.OrganizationID != org {
+					return fmt.Errorf("%w: %s", authz.ErrForeignRole, r.Key)
+				}
+				if !isSystem && g != nil && r.Level > g.Level(org) {
+					return fmt.Errorf("%w: role %s has level %d, yours is %d", authz.ErrAboveLevel, r.Key, r.Level, g.Level(org))
+				}
+			}
+		}
+	}
+	if m.Op().Is(ent.OpCreate) {
+		return nil
+	}
+
+	// Nobody acts on a member above their own level (leaving excepted).
+	if !isSystem && g != nil {
+		for _, t := range targets {
+			if m.Op().Is(ent.OpDelete|ent.OpDeleteOne) && t.UserID == g.UserID() {
+				continue
+			}
+			for _, r := range t.Edges.Roles {
+				if r.Level > g.Level(t.OrganizationID) {
+					return fmt.Errorf("%w: the member holds %s", authz.ErrAboveLevel, r.Key)
+				}
+			}
+		}
+	}
+
+	// Keep an active owner in every organization.
+	var losing []pulid.ID
+	lostOrgs := map[pulid.ID]bool{}
+	for _, t := range targets {
+		if !holdsOwner(t) {
+			continue
+		}
+		if losesOwner(m) {
+			losing = append(losing, t.ID)
+			lostOrgs[t.OrganizationID] = true
+		}
+	}
+	if len(losing) == 0 {
+		return nil
+	}
+	org := make([]pulid.ID, 0, len(lostOrgs))
+	for id := range lostOrgs {
+		org = append(org, id)
+	}
+	slices.Sort(org)
+	// Lock the organizations (PostgreSQL; SQLite serializes writers).
+	if _, err := c.Organization.Query().Where(organization.IDIn(org...)).
+		Where(func(s *sql.Selector) {
+			if s.Dialect() == dialect.Postgres {
+				s.ForUpdate()
+			}
+		}).IDs(sys); err != nil {
+		return err
+	}
+	for _, id := range org {
+		n, err := c.Membership.Query().Where(
+			membership.OrganizationID(id),
+			membership.StatusEQ(membership.StatusActive),
+			membership.HasRolesWith(role.ID(permission.OwnerRoleID)),
+			membership.IDNotIn(losing...),
+		).Count(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: the change would leave organization %s without one", authz.ErrLastOwner, id)
+		}
+	}
+	return nil
+}
+
+func holdsOwner(t *gen.Membership) bool {
+	if t.Status != membership.StatusActive {
+		return false
+	}
+	for _, r := range t.Edges.Roles {
+		if r.ID == permission.OwnerRoleID {
+			return true
+		}
+	}
+	return false
+}
+
+// losesOwner reports whether m takes ownership away from the memberships it
+// touches.
+func losesOwner(m *gen.MembershipMutation) bool {
+	if m.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
+		return true
+	}
+	if s, ok := m.Status(); ok && s != membership.StatusActive {
+		return true
+	}
+	readded := slices.Contains(m.RolesIDs(), permission.OwnerRoleID)
+	if m.RolesCleared() && !readded {
+		return true
+	}
+	return slices.Contains(m.RemovedRolesIDs(), permission.OwnerRoleID) && !readded
+}

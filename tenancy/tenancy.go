@@ -1,0 +1,327 @@
+// Package tenancy holds the domain operations of organizations: creating
+// one (its creator becomes owner), managing members and their roles, custom
+// roles, and API keys, plus the viewer's view of its own permissions.
+//
+// Each function takes the ent client and a context carrying an actor with
+// resolved grants (authz.NewContext). It runs in one transaction (joining
+// the caller's when the client is transactional) and relies on the privacy
+// policies and hooks of the schema for every check, so that the GraphQL
+// API and a Go program get the same answers.
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/internal/bypass"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/validation"
+)
+
+// withTx runs fn in a transaction of client, or in the caller's transaction
+// when client already is transactional.
+func withTx[T any](ctx context.Context, client *ent.Client, fn func(*ent.Client) (T, error)) (T, error) {
+	var zero T
+	tx, err := client.Tx(ctx)
+	if errors.Is(err, ent.ErrTxStarted) {
+		return fn(client)
+	}
+	if err != nil {
+		return zero, err
+	}
+	v, err := fn(tx.Client())
+	if err != nil {
+		_ = tx.Rollback()
+		return zero, err
+	}
+	if err := tx.Commit(); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
+// CreateOrganization creates an organization and makes the acting user its
+// owner.
+func CreateOrganization(ctx context.Context, client *ent.Client, input ent.CreateOrganizationInput) (*ent.Organization, error) {
+	a := actor.FromContext(ctx)
+	org, err := withTx(ctx, client, func(c *ent.Client) (*ent.Organization, error) {
+		o, err := c.Organization.Create().SetInput(input).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil && a.UserID() != "" && !a.IsSystem() {
+			// The creator was just allowed to create the organization; its
+			// owner membership is the one write package bypass permits here.
+			err := c.Membership.Create().
+				SetOrganizationID(o.ID).
+				SetUserID(a.UserID()).
+				SetJoinedAt(time.Now()).
+				AddRoleIDs(permission.OwnerRoleID).
+				Exec(bypass.Allow(ctx, bypass.CreatorOwner))
+			if err != nil {
+				return nil, err
+			}
+		}
+		return o, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a != nil && !a.IsSystem() {
+		if _, err := authz.Reload(ctx, client); err != nil {
+			return nil, err
+		}
+	}
+	return org, nil
+}
+
+// AddMemberInput describes a new member.
+type AddMemberInput struct {
+	OrganizationID pulid.ID
+	UserID         pulid.ID
+	// RoleIDs default to the built-in member role.
+	RoleIDs    []pulid.ID
+	Title      *string
+	Department *string
+}
+
+// AddMember adds a user to an organization with roles (member:invite, and
+// role levels not above the actor's).
+func AddMember(ctx context.Context, client *ent.Client, in AddMemberInput) (*ent.Membership, error) {
+	roles := in.RoleIDs
+	if len(roles) == 0 {
+		roles = []pulid.ID{permission.MemberRoleID}
+	}
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
+		return c.Membership.Create().
+			SetOrganizationID(in.OrganizationID).
+			SetUserID(in.UserID).
+			SetNillableTitle(in.Title).
+			SetNillableDepartment(in.Department).
+			SetJoinedAt(time.Now()).
+			AddRoleIDs(roles...).
+			Save(ctx)
+	})
+}
+
+// RemoveMember removes a membership (member:remove, or the member leaving).
+// The last owner of an organization cannot be removed.
+func RemoveMember(ctx context.Context, client *ent.Client, id pulid.ID) error {
+	_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+		return struct{}{}, c.Membership.DeleteOneID(id).Exec(ctx)
+	})
+	return err
+}
+
+func member(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Membership, error) {
+	return c.Membership.Query().Where(membership.ID(id)).WithRoles().Only(ctx)
+}
+
+// AssignRole adds a role to a membership (role:assign).
+func AssignRole(ctx context.Context, client *ent.Client, membershipID, roleID pulid.ID) (*ent.Membership, error) {
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
+		if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(roleID).Exec(ctx); err != nil {
+			return nil, err
+		}
+		return member(ctx, c, membershipID)
+	})
+}
+
+// UnassignRole removes a role from a membership (role:assign). A member
+// keeps at least one role, and an organization keeps an owner.
+func UnassignRole(ctx context.Context, client *ent.Client, membershipID, roleID pulid.ID) (*ent.Membership, error) {
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
+		m, err := member(ctx, c, membershipID)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.Edges.Roles) == 1 && m.Edges.Roles[0].ID == roleID {
+			return nil, validation.Errorf("roleID", "a member keeps at least one role; assign another role first or remove the member")
+		}
+		if err := c.Membership.UpdateOneID(membershipID).RemoveRoleIDs(roleID).Exec(ctx); err != nil {
+			return nil, err
+		}
+		return member(ctx, c, membershipID)
+	})
+}
+
+// SetMemberRoles replaces the roles of a membership (role:assign).
+func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.ID, roleIDs []pulid.ID) (*ent.Membership, error) {
+	if len(roleIDs) == 0 {
+		return nil, validation.Errorf("roleIDs", "a member needs at least one role")
+	}
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
+		m, err := member(ctx, c, membershipID)
+		if err != nil {
+			return nil, err
+		}
+		var remove []pulid.ID
+		for _, r := range m.Edges.Roles {
+			if !slices.Contains(roleIDs, r.ID) {
+				remove = append(remove, r.ID)
+			}
+		}
+		var add []pulid.ID
+		for _, id := range roleIDs {
+			if !slices.ContainsFunc(m.Edges.Roles, func(r *ent.Role) bool { return r.ID == id }) && !slices.Contains(add, id) {
+				add = append(add, id)
+			}
+		}
+		if len(add)+len(remove) > 0 {
+			if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(add...).RemoveRoleIDs(remove...).Exec(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return member(ctx, c, membershipID)
+	})
+}
+
+// BulkAssignRole adds a role to many memberships at once: all of them or,
+// on the first refusal, none.
+func BulkAssignRole(ctx context.Context, client *ent.Client, roleID pulid.ID, membershipIDs []pulid.ID) ([]*ent.Membership, error) {
+	if len(membershipIDs) == 0 {
+		return nil, validation.Errorf("membershipIDs", "name at least one membership")
+	}
+	if len(membershipIDs) > 1000 {
+		return nil, validation.Errorf("membershipIDs", "at most 1000 memberships at once")
+	}
+	return withTx(ctx, client, func(c *ent.Client) ([]*ent.Membership, error) {
+		for _, id := range membershipIDs {
+			if err := c.Membership.UpdateOneID(id).AddRoleIDs(roleID).Exec(ctx); err != nil {
+				return nil, fmt.Errorf("membership %s: %w", id, err)
+			}
+		}
+		return c.Membership.Query().Where(membership.IDIn(membershipIDs...)).WithRoles().All(ctx)
+	})
+}
+
+// CreateRole creates a custom role in an organization (role:create; level
+// and permissions within the actor's own).
+func CreateRole(ctx context.Context, client *ent.Client, input ent.CreateRoleInput) (*ent.Role, error) {
+	if input.OrganizationID == nil {
+		return nil, validation.Errorf("organizationID", "custom roles belong to an organization")
+	}
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Role, error) {
+		return c.Role.Create().SetInput(input).Save(ctx)
+	})
+}
+
+// UpdateRole updates a custom role (role:update). Built-in roles are
+// immutable.
+func UpdateRole(ctx context.Context, client *ent.Client, id pulid.ID, input ent.UpdateRoleInput) (*ent.Role, error) {
+	return withTx(ctx, client, func(c *ent.Client) (*ent.Role, error) {
+		return c.Role.UpdateOneID(id).SetInput(input).Save(ctx)
+	})
+}
+
+// DeleteRole deletes a custom role (role:delete). A role still assigned is
+// refused with authz.ErrRoleInUse unless unassign is true, in which case it
+// is first removed from its members (role:assign).
+func DeleteRole(ctx context.Context, client *ent.Client, id pulid.ID, unassign bool) error {
+	_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+		if unassign {
+			ms, err := c.Membership.Query().Where(membership.HasRolesWith(role.ID(id))).IDs(ctx)
+			if err != nil {
+				return struct{}{}, err
+			}
+			for _, m := range ms {
+				if err := c.Membership.UpdateOneID(m).RemoveRoleIDs(id).Exec(ctx); err != nil {
+					return struct{}{}, fmt.Errorf("unassigning from %s: %w", m, err)
+				}
+			}
+		}
+		return struct{}{}, c.Role.DeleteOneID(id).Exec(ctx)
+	})
+	return err
+}
+
+// CreateAPIKey issues a personal key (no organization) for the acting user
+// or an organization key (api_key:create). The scopes of an organization key
+// must each be held by the creator in the organization; "*" is for personal
+// keys only. The key is returned once.
+func CreateAPIKey(ctx context.Context, client *ent.Client, p apikey.Params) (string, *ent.APIKey, error) {
+	g, ok := authz.FromContext(ctx)
+	if !ok {
+		return "", nil, authz.ErrNotLoaded
+	}
+	if p.OwnerID == "" {
+		p.OwnerID = g.Actor().UserID()
+	}
+	if len(p.Scopes) == 0 {
+		return "", nil, validation.Errorf("scopes", "name at least one scope (a permission, or * for a personal key)")
+	}
+	for _, s := range p.Scopes {
+		switch {
+		case s == actor.ScopeAll && p.OrganizationID != "":
+			return "", nil, validation.Errorf("scopes", "* is for personal keys; list the permissions of an organization key")
+		case s == actor.ScopeAll:
+		case !permission.Known(s):
+			return "", nil, validation.Errorf("scopes", "%q is not a permission of the catalog", s)
+		case p.OrganizationID != "" && !g.Allowed(s, p.OrganizationID):
+			return "", nil, fmt.Errorf("%w: you do not hold %s in the organization", authz.ErrExceedsOwn, s)
+		case p.OrganizationID == "" && !g.Actor().HasScope(s):
+			return "", nil, fmt.Errorf("%w: your credential does not hold %s", authz.ErrExceedsOwn, s)
+		}
+	}
+	type out struct {
+		key string
+		k   *ent.APIKey
+	}
+	o, err := withTx(ctx, client, func(c *ent.Client) (out, error) {
+		key, k, err := apikey.Create(ctx, c, p)
+		return out{key, k}, err
+	})
+	return o.key, o.k, err
+}
+
+// RevokeAPIKey revokes a key: it authenticates nobody from now on.
+func RevokeAPIKey(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.APIKey, error) {
+	return withTx(ctx, client, func(c *ent.Client) (*ent.APIKey, error) {
+		k, err := c.APIKey.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if k.RevokedAt != nil {
+			return k, nil
+		}
+		return c.APIKey.UpdateOne(k).SetRevokedAt(time.Now()).Save(ctx)
+	})
+}
+
+// CreateAPIKeyInput describes a key to create for the acting user.
+type CreateAPIKeyInput struct {
+	Name string
+	// OrganizationID makes an organization key; nil makes a personal key.
+	OrganizationID *pulid.ID
+	Scopes         []string
+	ExpiresAt      *time.Time
+}
+
+// CreatedAPIKey is a new key, shown once, and its row.
+type CreatedAPIKey struct {
+	Key    string
+	APIKey *ent.APIKey
+}
+
+// IssueAPIKey is CreateAPIKey for the acting user, from an input.
+func IssueAPIKey(ctx context.Context, client *ent.Client, in CreateAPIKeyInput) (*CreatedAPIKey, error) {
+	p := apikey.Params{Name: in.Name, Scopes: in.Scopes, ExpiresAt: in.ExpiresAt}
+	if in.OrganizationID != nil {
+		p.OrganizationID = *in.OrganizationID
+	}
+	key, k, err := CreateAPIKey(ctx, client, p)
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedAPIKey{Key: key, APIKey: k}, nil
+}
