@@ -11,8 +11,8 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/audit"
-	"github.com/cf/identity/internal/bypass"
 	gen "github.com/cf/identity/ent"
+	"github.com/cf/identity/internal/bypass"
 	"github.com/cf/identity/pulid"
 )
 
