@@ -1,0 +1,281 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/privacy"
+	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/tenancy"
+)
+
+type world struct {
+	c                         *ent.Client
+	owner, admin, member, out *ent.User
+	org                       *ent.Organization
+	adminM, memberM           *ent.Membership
+}
+
+func sys() context.Context { return actor.NewContext(context.Background(), actor.System("test")) }
+
+func as(t *testing.T, c *ent.Client, u *ent.User) context.Context {
+	t.Helper()
+	ctx, err := authz.NewContext(context.Background(), c, actor.User(u.ID, actor.PlatformRole(u.PlatformRole)))
+	if err != nil {
+		t.Fatalf("authz.NewContext(%s): %v", u.Email, err)
+	}
+	return ctx
+}
+
+func newWorld(t *testing.T, db testdb.Target) *world {
+	t.Helper()
+	c, _ := testdb.Migrated(t, db)
+	w := &world{c: c}
+	mk := func(email string) *ent.User {
+		return c.User.Create().SetEmail(email).SetStatus(user.StatusActive).SaveX(sys())
+	}
+	w.owner, w.admin, w.member, w.out = mk("owner@a.com"), mk("admin@a.com"), mk("member@a.com"), mk("out@b.com")
+	org, err := tenancy.CreateOrganization(as(t, c, w.owner), c, ent.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+	if err != nil {
+		t.Fatalf("CreateOrganization: %v", err)
+	}
+	w.org = org
+	octx := as(t, c, w.owner)
+	if w.adminM, err = tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: w.admin.ID, RoleIDs: []pulid.ID{permission.AdminRoleID}}); err != nil {
+		t.Fatalf("AddMember admin: %v", err)
+	}
+	if w.memberM, err = tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: w.member.ID}); err != nil {
+		t.Fatalf("AddMember member: %v", err)
+	}
+	return w
+}
+
+func TestCreatorBecomesOwner(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		v, err := tenancy.ViewerOf(as(t, w.c, w.owner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Organizations) != 1 || v.Organizations[0].OrganizationID != w.org.ID || v.Organizations[0].Level != 100 {
+			t.Fatalf("viewer organizations = %+v", v.Organizations)
+		}
+		d, err := tenancy.Can(as(t, w.c, w.member), permission.MemberInvite, w.org.ID)
+		if err != nil || d.Allowed {
+			t.Fatalf("member can member:invite = %+v, %v", d, err)
+		}
+		d, _ = tenancy.Can(as(t, w.c, w.admin), permission.MemberInvite, w.org.ID)
+		if !d.Allowed || d.Reason != "granted by role admin" {
+			t.Fatalf("admin can member:invite = %+v", d)
+		}
+		d, _ = tenancy.Can(as(t, w.c, w.out), permission.OrganizationRead, w.org.ID)
+		if d.Allowed {
+			t.Fatalf("outsider can read the organization: %+v", d)
+		}
+	})
+}
+
+func TestRoleRules(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		owner, admin, member := as(t, c, w.owner), as(t, c, w.admin), as(t, c, w.member)
+		lvl := 60
+		custom, err := tenancy.CreateRole(admin, c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "support_agent", Name: "Support agent", Level: &lvl, Permissions: []string{permission.MemberRead, permission.ActivityRead}})
+		if err != nil {
+			t.Fatalf("admin creates a role: %v", err)
+		}
+		high := 90
+		tests := []struct {
+			name string
+			do   func() error
+			want error
+		}{
+			{"member cannot create roles", func() error {
+				_, err := tenancy.CreateRole(member, c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "x1", Name: "X"})
+				return err
+			}, privacy.Deny},
+			{"admin cannot create a role above its level", func() error {
+				_, err := tenancy.CreateRole(admin, c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "x2", Name: "X", Level: &high})
+				return err
+			}, authz.ErrAboveLevel},
+			{"admin cannot grant a permission it lacks", func() error {
+				_, err := tenancy.CreateRole(admin, c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "x3", Name: "X", Permissions: []string{permission.OrganizationDelete}})
+				return err
+			}, authz.ErrExceedsOwn},
+			{"built-in roles are immutable, even for the owner", func() error {
+				name := "Boss"
+				_, err := tenancy.UpdateRole(owner, c, permission.OwnerRoleID, ent.UpdateRoleInput{Name: &name})
+				return err
+			}, authz.ErrBuiltinRole},
+			{"built-in roles cannot be deleted", func() error { return tenancy.DeleteRole(owner, c, permission.ViewerRoleID, true) }, authz.ErrBuiltinRole},
+			{"admin cannot assign owner", func() error {
+				_, err := tenancy.AssignRole(admin, c, w.memberM.ID, permission.OwnerRoleID)
+				return err
+			}, authz.ErrAboveLevel},
+			{"member cannot assign roles", func() error {
+				_, err := tenancy.AssignRole(member, c, w.memberM.ID, custom.ID)
+				return err
+			}, nil}, // checked below: not found or denied
+			{"admin cannot demote the owner", func() error {
+				owners := c.Membership.Query().Where(membership.UserID(w.owner.ID)).OnlyX(sys())
+				_, err := tenancy.SetMemberRoles(admin, c, owners.ID, []pulid.ID{permission.MemberRoleID})
+				return err
+			}, authz.ErrAboveLevel},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := tt.do()
+				if err == nil {
+					t.Fatal("succeeded, want a refusal")
+				}
+				if tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("err = %v, want %v", err, tt.want)
+				}
+			})
+		}
+		// Assigned roles cannot be deleted unless asked to unassign.
+		if _, err := tenancy.AssignRole(admin, c, w.memberM.ID, custom.ID); err != nil {
+			t.Fatalf("admin assigns a custom role: %v", err)
+		}
+		if err := tenancy.DeleteRole(admin, c, custom.ID, false); !errors.Is(err, authz.ErrRoleInUse) {
+			t.Fatalf("delete assigned role = %v, want ErrRoleInUse", err)
+		}
+		if err := tenancy.DeleteRole(admin, c, custom.ID, true); err != nil {
+			t.Fatalf("delete with unassign: %v", err)
+		}
+		m := c.Membership.Query().Where(membership.ID(w.memberM.ID)).WithRoles().OnlyX(sys())
+		if len(m.Edges.Roles) != 1 || m.Edges.Roles[0].ID != permission.MemberRoleID {
+			t.Fatalf("member roles after delete = %v", m.Edges.Roles)
+		}
+	})
+}
+
+func TestBulkAssignIsAllOrNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		// The admin may assign viewer to the member but not touch the owner.
+		ownerM := c.Membership.Query().Where(membership.UserID(w.owner.ID)).OnlyX(sys())
+		_, err := tenancy.BulkAssignRole(as(t, c, w.admin), c, permission.ViewerRoleID, []pulid.ID{w.memberM.ID, ownerM.ID})
+		if !errors.Is(err, authz.ErrAboveLevel) {
+			t.Fatalf("bulk assign over the owner = %v, want ErrAboveLevel", err)
+		}
+		m := c.Membership.Query().Where(membership.ID(w.memberM.ID)).WithRoles().OnlyX(sys())
+		if len(m.Edges.Roles) != 1 {
+			t.Fatalf("member got %d roles after a refused bulk assignment; want it untouched", len(m.Edges.Roles))
+		}
+		ms, err := tenancy.BulkAssignRole(as(t, c, w.admin), c, permission.ViewerRoleID, []pulid.ID{w.memberM.ID, w.adminM.ID})
+		if err != nil || len(ms) != 2 {
+			t.Fatalf("bulk assign = %d, %v", len(ms), err)
+		}
+	})
+}
+
+func TestLastOwner(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		ownerM := c.Membership.Query().Where(membership.UserID(w.owner.ID)).OnlyX(sys())
+		if err := tenancy.RemoveMember(as(t, c, w.owner), c, ownerM.ID); !errors.Is(err, authz.ErrLastOwner) {
+			t.Fatalf("last owner leaves = %v, want ErrLastOwner", err)
+		}
+		if _, err := tenancy.SetMemberRoles(as(t, c, w.owner), c, ownerM.ID, []pulid.ID{permission.AdminRoleID}); !errors.Is(err, authz.ErrLastOwner) {
+			t.Fatalf("last owner demoted = %v, want ErrLastOwner", err)
+		}
+		// With a second owner, one of them may go — but two concurrent
+		// removals cannot leave the organization without an owner.
+		if _, err := tenancy.AssignRole(as(t, c, w.owner), c, w.adminM.ID, permission.OwnerRoleID); err != nil {
+			t.Fatalf("promote admin to owner: %v", err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		// Both owners leave at the same time.
+		leavers := []struct {
+			u *ent.User
+			m pulid.ID
+		}{{w.owner, ownerM.ID}, {w.admin, w.adminM.ID}}
+		ctxs := []context.Context{as(t, c, w.owner), as(t, c, w.admin)}
+		for i, l := range leavers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = tenancy.RemoveMember(ctxs[i], c, l.m)
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, authz.ErrLastOwner):
+			default:
+				t.Errorf("concurrent unassign: %v", err)
+			}
+		}
+		left := c.Membership.Query().Where(membership.OrganizationID(w.org.ID)).WithRoles().AllX(sys())
+		count := 0
+		for _, m := range left {
+			for _, r := range m.Edges.Roles {
+				if r.ID == permission.OwnerRoleID {
+					count++
+				}
+			}
+		}
+		if ok != 1 || count != 1 {
+			t.Fatalf("concurrent removals: %d succeeded, %d owners left; want 1 and 1", ok, count)
+		}
+	})
+}
+
+func TestAPIKeys(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		admin := as(t, c, w.admin)
+		key, k, err := tenancy.CreateAPIKey(admin, c, apikey.Params{Name: "ci", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}})
+		if err != nil {
+			t.Fatalf("org key: %v", err)
+		}
+		if _, _, err := tenancy.CreateAPIKey(admin, c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.OrganizationDelete}}); !errors.Is(err, authz.ErrExceedsOwn) {
+			t.Fatalf("scope above the creator = %v, want ErrExceedsOwn", err)
+		}
+		if _, _, err := tenancy.CreateAPIKey(as(t, c, w.member), c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}}); err == nil {
+			t.Fatal("member created an organization key")
+		}
+		a, err := apikey.Authenticate(context.Background(), c, key, k.CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kctx, err := authz.NewContext(context.Background(), c, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := c.Membership.Query().Count(kctx); err != nil || n != 3 {
+			t.Fatalf("org key sees %d memberships, %v; want 3", n, err)
+		}
+		if n, _ := c.Organization.Query().Count(kctx); n != 0 {
+			t.Fatalf("org key without organization:read sees %d organizations", n)
+		}
+		if _, err := tenancy.RevokeAPIKey(as(t, c, w.member), c, k.ID); err == nil {
+			t.Fatal("member revoked the organization key")
+		}
+		if _, err := tenancy.RevokeAPIKey(admin, c, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := apikey.Authenticate(context.Background(), c, key, k.CreatedAt); !errors.Is(err, apikey.ErrRevoked) {
+			t.Fatalf("revoked key = %v", err)
+		}
+	})
+}
