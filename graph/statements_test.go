@@ -1,0 +1,137 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/storage"
+	"github.com/cf/identity/tenancy"
+)
+
+// countingDriver counts the SQL statements sent to the database.
+type countingDriver struct {
+	dialect.Driver
+	n atomic.Int64
+}
+
+func (d *countingDriver) Exec(ctx context.Context, q string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Exec(ctx, q, args, v)
+}
+
+func (d *countingDriver) Query(ctx context.Context, q string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Query(ctx, q, args, v)
+}
+
+func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingTx{Tx: tx, d: d}, nil
+}
+
+type countingTx struct {
+	dialect.Tx
+	d *countingDriver
+}
+
+func (t *countingTx) Exec(ctx context.Context, q string, args, v any) error {
+	t.d.n.Add(1)
+	return t.Tx.Exec(ctx, q, args, v)
+}
+
+func (t *countingTx) Query(ctx context.Context, q string, args, v any) error {
+	t.d.n.Add(1)
+	return t.Tx.Query(ctx, q, args, v)
+}
+
+// nestedQuery reads organizations, their members with users and roles,
+// and the totals at each level.
+const nestedQuery = `{ organizations { totalCount edges { node { name
+  memberships { totalCount edges { node { status
+    user { email }
+    roles { totalCount edges { node { key } } } } } } } } } }`
+
+// TestNestedQueryStatementCount pins the number of SQL statements of a
+// nested query run by a member (authentication and permission resolution
+// included), and proves it does not grow with the number of rows.
+func TestNestedQueryStatementCount(t *testing.T) {
+	// 2 statements authenticate the key (key, owner), 3 resolve the
+	// permissions (user, memberships, roles), 5 answer the query (one per
+	// level, totals included).
+	const want = 10
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		testdb.Migrated(t, db)
+		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB.Close() })
+		drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		c := ent.NewClient(ent.Driver(drv))
+		srv := httptest.NewServer(graph.NewHandler(c, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		t.Cleanup(srv.Close)
+		e := &env{db: db, client: c, srv: srv}
+
+		sys := actor.NewContext(context.Background(), actor.System("test"))
+		owner := c.User.Create().SetEmail("owner@example.com").SetStatus(user.StatusActive).SaveX(sys)
+		octx, err := authz.NewContext(context.Background(), c, actor.User(owner.ID, actor.PlatformNone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		org, err := tenancy.CreateOrganization(octx, c, ent.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		member := c.User.Create().SetEmail("member@example.com").SetStatus(user.StatusActive).SaveX(sys)
+		if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := apikey.Create(sys, c, apikey.Params{Name: "m", OwnerID: member.ID, Scopes: []string{actor.ScopeAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		measure := func() int64 {
+			e.post(t, bearer(key), `{ viewer { kind } }`, nil) // settles last_used_at
+			drv.n.Store(0)
+			r := e.post(t, bearer(key), nestedQuery, nil)
+			if len(r.errors) > 0 {
+				t.Fatalf("query failed: %s", r.raw)
+			}
+			return drv.n.Load()
+		}
+		small := measure()
+		for i := 0; i < 10; i++ {
+			u := c.User.Create().SetEmail(fmt.Sprintf("u%d@example.com", i)).SetStatus(user.StatusActive).SaveX(sys)
+			if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: u.ID, RoleIDs: []pulid.ID{"rol_00000000000000000000000004"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		large := measure()
+		t.Logf("statements per nested query as a member: %d with 2 members, %d with 12", small, large)
+		if small != large {
+			t.Errorf("statement count grows with rows: %d with 2 members, %d with 12 (N+1)", small, large)
+		}
+		if large != want {
+			t.Errorf("statements = %d, want %d (update the pinned count only with a reason)", large, want)
+		}
+	})
+}
