@@ -279,3 +279,41 @@ func TestAPIKeys(t *testing.T) {
 		}
 	})
 }
+
+func TestRefusalsExplainOrHide(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		member, out := as(t, c, w.member), as(t, c, w.out)
+		// A member sees the organization but may not rename it: FORBIDDEN
+		// with the permission it lacks.
+		err := c.Organization.UpdateOneID(w.org.ID).SetName("Hacked").Exec(member)
+		if !errors.Is(err, privacy.Deny) {
+			t.Fatalf("member renames the organization = %v, want a privacy denial", err)
+		}
+		// An outsider does not learn that the organization exists.
+		if err := c.Organization.UpdateOneID(w.org.ID).SetName("Hacked").Exec(out); !ent.IsNotFound(err) {
+			t.Fatalf("outsider renames the organization = %v, want not found", err)
+		}
+		if got := c.Organization.GetX(sys(), w.org.ID).Name; got != "Acme" {
+			t.Fatalf("name = %q after refused renames", got)
+		}
+		// Users change their own profile, and only that.
+		if err := c.User.UpdateOneID(w.member.ID).SetDisplayName("Mem").Exec(member); err != nil {
+			t.Fatalf("member updates own profile: %v", err)
+		}
+		if err := c.User.UpdateOneID(w.member.ID).SetStatus(user.StatusArchived).Exec(member); !errors.Is(err, privacy.Deny) {
+			t.Fatalf("member changes own status = %v, want denial", err)
+		}
+		if err := c.User.UpdateOneID(w.owner.ID).SetDisplayName("Owned").Exec(member); !errors.Is(err, privacy.Deny) {
+			t.Fatalf("member renames a fellow member = %v, want denial", err)
+		}
+		if err := c.User.UpdateOneID(w.owner.ID).SetDisplayName("Owned").Exec(out); !ent.IsNotFound(err) {
+			t.Fatalf("outsider renames a user = %v, want not found", err)
+		}
+		// role:assign alone does not allow editing member fields.
+		if err := c.Membership.UpdateOneID(w.memberM.ID).SetTitle("Boss").Exec(member); err == nil {
+			t.Fatal("member edited a membership")
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
 )
 
 // Organization: members see their organizations; organization:update and
@@ -46,10 +47,10 @@ func Organization() ent.Policy {
 			}
 			return privacy.Skip
 		}), opUpdate),
-		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opUpdate, permission.OrganizationUpdate, func(_ context.Context, g *authz.Grants) entql.P {
 			return inOrgs(g, "id", permission.OrganizationUpdate)
 		}),
-		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opDelete, permission.OrganizationDelete, func(_ context.Context, g *authz.Grants) entql.P {
 			return inOrgs(g, "id", permission.OrganizationDelete)
 		}),
 	)
@@ -64,33 +65,31 @@ func Membership() ent.Policy {
 			return or(inOrgs(g, "organization_id", permission.MemberRead), self(g, "user_id", permission.MemberRead))
 		},
 		onCreate(requireIn(permission.MemberInvite)),
-		onWrite(opUpdate, func(ctx context.Context, g *authz.Grants) entql.P {
-			return or(inOrgs(g, "organization_id", permission.MemberUpdate), inOrgs(g, "organization_id", permission.RoleAssign))
-		}),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
-			// Which permission an update needs depends on what it changes.
+			// Which permission an update needs depends on what it changes:
+			// role edges need role:assign, anything else member:update.
 			g, _ := authz.FromContext(ctx)
-			needs := map[string]bool{}
+			var needs []string
 			if len(m.Fields())+len(m.ClearedFields()) > 0 {
-				needs[permission.MemberUpdate] = true
+				needs = append(needs, permission.MemberUpdate)
 			}
 			for _, e := range append(append(m.AddedEdges(), m.RemovedEdges()...), m.ClearedEdges()...) {
+				p := permission.MemberUpdate
 				if e == "roles" {
-					needs[permission.RoleAssign] = true
-				} else {
-					needs[permission.MemberUpdate] = true
+					p = permission.RoleAssign
+				}
+				if !slices.Contains(needs, p) {
+					needs = append(needs, p)
 				}
 			}
-			for p := range needs {
-				orgs, all := g.OrgsWith(p)
-				if all {
-					continue
+			for _, p := range needs {
+				if err := restrict(ctx, m, inOrgs(g, "organization_id", p), p); err != nil {
+					return err
 				}
-				m.(privacy.Filter).Where(entql.FieldIn("organization_id", ids(orgs)...))
 			}
 			return privacy.Allow
 		}), opUpdate),
-		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opDelete, permission.MemberRemove, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(inOrgs(g, "organization_id", permission.MemberRemove), self(g, "user_id", permission.MemberRead))
 		}),
 	)
@@ -104,10 +103,18 @@ func Role() ent.Policy {
 			return or(entql.FieldNil("organization_id"), inOrgs(g, "organization_id", permission.RoleRead))
 		},
 		onCreate(requireIn(permission.RoleCreate)),
-		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
+			if mx, ok := m.(interface{ ID() (pulid.ID, bool) }); ok {
+				if id, ok := mx.ID(); ok && slices.ContainsFunc(permission.Builtins, func(b permission.Builtin) bool { return b.ID == id }) {
+					return fmt.Errorf("%w: %w", privacy.Deny, authz.ErrBuiltinRole)
+				}
+			}
+			return privacy.Skip
+		}), ent.OpUpdateOne|ent.OpDeleteOne),
+		onWrite(opUpdate, permission.RoleUpdate, func(_ context.Context, g *authz.Grants) entql.P {
 			return inOrgs(g, "organization_id", permission.RoleUpdate)
 		}),
-		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opDelete, permission.RoleDelete, func(_ context.Context, g *authz.Grants) entql.P {
 			return inOrgs(g, "organization_id", permission.RoleDelete)
 		}),
 	)
@@ -158,7 +165,9 @@ func User() ent.Policy {
 			if me == "" {
 				return privacy.Denyf("only the user may change their profile")
 			}
-			m.(privacy.Filter).Where(entql.FieldEQ("id", string(me)))
+			if err := restrict(ctx, m, entql.FieldEQ("id", string(me)), permission.PlatformUserManage); err != nil {
+				return err
+			}
 			return privacy.Allow
 		}), opUpdate),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
@@ -190,10 +199,10 @@ func OAuthAccount() ent.Policy {
 			return or(self(g, "user_id", permission.OAuthAccountRead), memberOf(g, permission.OAuthAccountRead))
 		},
 		onCreate(requireSelf(actor.ScopeAll)),
-		onWrite(opUpdate, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opUpdate, "the account's owner", func(_ context.Context, g *authz.Grants) entql.P {
 			return self(g, "user_id", actor.ScopeAll)
 		}),
-		onWrite(opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opDelete, permission.OAuthAccountUnlink, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(self(g, "user_id", permission.OAuthAccountUnlink), memberOf(g, permission.OAuthAccountUnlink))
 		}),
 	)
@@ -221,7 +230,7 @@ func APIKey() ent.Policy {
 			}
 			return privacy.Denyf("personal keys are created by their owner")
 		}),
-		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opUpdate|opDelete, permission.APIKeyRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(personal(g, permission.APIKeyRevoke), inOrgs(g, "organization_id", permission.APIKeyRevoke))
 		}),
 	)
@@ -235,7 +244,7 @@ func RefreshToken() ent.Policy {
 			return or(self(g, "user_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
 		},
 		onCreate(requireSelf(actor.ScopeAll)),
-		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opUpdate|opDelete, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(self(g, "user_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
 		}),
 	)
@@ -285,7 +294,7 @@ func Preference() ent.Policy {
 			}
 			return privacy.Denyf("writing %v preferences is not allowed", scope)
 		}),
-		onWrite(opUpdate|opDelete, func(_ context.Context, g *authz.Grants) entql.P {
+		onWrite(opUpdate|opDelete, permission.PreferenceWrite, func(_ context.Context, g *authz.Grants) entql.P {
 			return scoped(g, permission.PreferenceWrite)
 		}),
 	)

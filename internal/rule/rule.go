@@ -195,9 +195,16 @@ func onCreate(rule func(context.Context, *authz.Grants, ent.Mutation) error) pri
 	}), ent.OpCreate)
 }
 
-// onWrite filters updates and deletes to the rows f allows.
-func onWrite(ops ent.Op, f filter) privacy.MutationRule {
-	return privacy.OnMutationOperation(filterRule(f), ops)
+// onWrite restricts updates and deletes to the rows f allows; perm names
+// the permission in refusals.
+func onWrite(ops ent.Op, perm string, f filter) privacy.MutationRule {
+	return privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+		g, _ := authz.FromContext(ctx)
+		if err := restrict(ctx, m, f(ctx, g), perm); err != nil {
+			return err
+		}
+		return privacy.Allow
+	}), ops)
 }
 
 const (
