@@ -160,6 +160,23 @@ func (e *env) post(t *testing.T, auth, query string, vars map[string]any) respon
 	return do(t, e.srv.Client(), req)
 }
 
+// postWith is post with one extra request header.
+func (e *env) postWith(t *testing.T, auth, query string, vars map[string]any, name, value string) response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	req.Header.Set(name, value)
+	return do(t, e.srv.Client(), req)
+}
+
 func do(t *testing.T, c *http.Client, req *http.Request) response {
 	t.Helper()
 	resp, err := c.Do(req)
