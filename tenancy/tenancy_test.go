@@ -317,3 +317,54 @@ func TestRefusalsExplainOrHide(t *testing.T) {
 		}
 	})
 }
+
+func TestPlatformRoles(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		mk := func(email string, role user.PlatformRole) context.Context {
+			u := c.User.Create().SetEmail(email).SetStatus(user.StatusActive).SetPlatformRole(role).SaveX(sys())
+			return as(t, c, u)
+		}
+		support := mk("support@x.com", user.PlatformRoleSupport)
+		admin := mk("padmin@x.com", user.PlatformRoleAdmin)
+		super := mk("super@x.com", user.PlatformRoleSuperadmin)
+
+		if n := c.Organization.Query().CountX(support); n != 1 {
+			t.Fatalf("support sees %d organizations, want 1", n)
+		}
+		if n := c.Membership.Query().CountX(support); n != 3 {
+			t.Fatalf("support sees %d memberships, want 3", n)
+		}
+		if err := c.Organization.UpdateOneID(w.org.ID).SetName("x").Exec(support); err == nil {
+			t.Fatal("support renamed an organization")
+		}
+		if err := c.User.UpdateOneID(w.member.ID).SetDisplayName("x").Exec(support); err == nil {
+			t.Fatal("support edited a user")
+		}
+		if _, err := tenancy.AddMember(support, c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: w.out.ID}); err == nil {
+			t.Fatal("support added a member")
+		}
+
+		if err := c.Organization.UpdateOneID(w.org.ID).SetPlan("pro").Exec(admin); err != nil {
+			t.Fatalf("platform admin updates an organization: %v", err)
+		}
+		if err := c.User.Create().SetEmail("new@x.com").Exec(admin); err != nil {
+			t.Fatalf("platform admin creates a user: %v", err)
+		}
+		if err := c.User.UpdateOneID(w.member.ID).SetPlatformRole(user.PlatformRoleAdmin).Exec(admin); !errors.Is(err, privacy.Deny) {
+			t.Fatalf("platform admin grants a platform role = %v, want denial", err)
+		}
+		if err := c.User.UpdateOneID(w.member.ID).SetPlatformRole(user.PlatformRoleSupport).Exec(super); err != nil {
+			t.Fatalf("superadmin grants a platform role: %v", err)
+		}
+		// The platform role is read from the database, not from the claim.
+		forged, err := authz.NewContext(context.Background(), c, actor.User(w.out.ID, actor.PlatformSuperadmin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Organization.Query().CountX(forged); n != 0 {
+			t.Fatalf("a forged superadmin claim sees %d organizations", n)
+		}
+	})
+}
