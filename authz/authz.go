@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/ent"
@@ -277,6 +278,9 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 	}
 	if u.Status != user.StatusActive {
 		return nil, fmt.Errorf("%w: user %s is %s", ErrInactive, u.ID, u.Status)
+	}
+	if u.BannedAt != nil && (u.BanExpiresAt == nil || time.Now().Before(*u.BanExpiresAt)) {
+		return nil, fmt.Errorf("%w: user %s is banned", ErrInactive, u.ID)
 	}
 	g := &Grants{actor: a, platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}}
 	// The platform role comes from the database, not from the caller's claim.

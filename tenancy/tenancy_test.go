@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -365,6 +366,34 @@ func TestPlatformRoles(t *testing.T) {
 		}
 		if n := c.Organization.Query().CountX(forged); n != 0 {
 			t.Fatalf("a forged superadmin claim sees %d organizations", n)
+		}
+	})
+}
+
+func TestInactiveUsersCannotAct(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		past, future := w.org.CreatedAt.Add(-1e9), w.org.CreatedAt.Add(1e15)
+		tests := []struct {
+			name   string
+			update func(*ent.UserUpdateOne) *ent.UserUpdateOne
+			ok     bool
+		}{
+			{"suspended", func(u *ent.UserUpdateOne) *ent.UserUpdateOne { return u.SetStatus(user.StatusSuspended) }, false},
+			{"banned without end", func(u *ent.UserUpdateOne) *ent.UserUpdateOne { return u.SetBannedAt(past).SetBanReason("spam") }, false},
+			{"banned until later", func(u *ent.UserUpdateOne) *ent.UserUpdateOne { return u.SetBannedAt(past).SetBanExpiresAt(future) }, false},
+			{"ban expired", func(u *ent.UserUpdateOne) *ent.UserUpdateOne { return u.SetBannedAt(past).SetBanExpiresAt(past) }, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u := c.User.Create().SetEmail(strings.ReplaceAll(tt.name, " ", "-") + "@x.com").SetStatus(user.StatusActive).SaveX(sys())
+				tt.update(c.User.UpdateOne(u)).ExecX(sys())
+				_, err := authz.NewContext(context.Background(), c, actor.User(u.ID, actor.PlatformNone))
+				if tt.ok != (err == nil) || (err != nil && !errors.Is(err, authz.ErrInactive)) {
+					t.Fatalf("NewContext = %v, want ok=%v", err, tt.ok)
+				}
+			})
 		}
 	})
 }
