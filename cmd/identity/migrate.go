@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
 
+	"github.com/cf/identity/graph/schemadiff"
 	"github.com/cf/identity/internal/devdb"
 	"github.com/cf/identity/migration"
+	"github.com/cf/identity/migration/review"
 	"github.com/cf/identity/storage"
 )
 
@@ -48,11 +52,32 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return migrateDiff(ctx, *dir, *dev, fs.Arg(0), stdout)
 	case "check":
-		dir, dev := dirFlag(), devFlag()
+		fs.Usage = func() {
+			fmt.Fprintf(stderr, `Usage: identity migrate check [flags]
+
+Reviews a schema change, as CI does. For each dialect: atlas.sum matches the
+files; replaying every file on a clean dev database gives the ent schema
+(drift); the files added since the base pass the atlas lint analyzers
+(destructive, data-dependent and backward-incompatible changes) unless an
+allow comment accepts a finding. The GraphQL schema is compared with the
+base's: breaking changes fail unless acknowledged in graph/BREAKING.md.
+Exit code 1 on any problem; --report writes a Markdown report in any case.
+
+Flags:
+`)
+			fs.PrintDefaults()
+		}
+		var o checkOptions
+		o.root, o.pgServer = dirFlag(), devFlag()
+		fs.StringVar(&o.base, "base", env("IDENTITY_REVIEW_BASE", ""),
+			"git revision to compare with; default: the merge base of HEAD and main (or origin/main). Without git, every file is linted (env IDENTITY_REVIEW_BASE)")
+		fs.StringVar(&o.report, "report", "", "write the Markdown review report to this file (also when the check fails)")
+		fs.StringVar(&o.graphql, "graphql-dir", "", "folder of the *.graphql schema and BREAKING.md; default: graph/ beside the migrations folder, skipped when missing")
+		fs.StringVar(&o.dialects, "dialects", strings.Join(migration.Dialects, ","), "comma-separated dialects to check: sqlite3, postgres")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		return migrateCheck(ctx, *dir, *dev, stdout)
+		return migrateCheck(ctx, o, stdout)
 	case "hash":
 		dir := dirFlag()
 		if err := parse(fs, args); err != nil {
@@ -154,26 +179,123 @@ func migrateDiff(ctx context.Context, root, pgServer, name string, stdout io.Wri
 	return nil
 }
 
-func migrateCheck(ctx context.Context, root, pgServer string, stdout io.Writer) error {
-	var errs []error
-	for _, d := range migration.Dialects {
-		ld, err := localDir(root, d)
-		if err != nil {
-			return err
+type checkOptions struct {
+	root, pgServer        *string
+	base, report, graphql string
+	dialects              string
+}
+
+// migrateCheck runs the review of package review and prints one line per
+// check on stdout; the problems are returned as the error (stderr).
+func migrateCheck(ctx context.Context, o checkOptions, stdout io.Writer) error {
+	var dialects []string
+	for _, d := range strings.Split(o.dialects, ",") {
+		d = strings.TrimSpace(d)
+		if _, err := migration.DirName(d); err != nil {
+			return fmt.Errorf("%w: --dialects: unknown dialect %q: want sqlite3 or postgres", errUsage, d)
 		}
-		db, done, err := devDatabase(ctx, d, pgServer)
-		if err != nil {
-			return err
-		}
-		err = migration.CheckDir(ctx, db, d, ld)
-		done()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: atlas.sum valid; replaying %s yields the ent schema\n", d, ld.Path())
+		dialects = append(dialects, d)
 	}
-	return errors.Join(errs...)
+	graphqlDir, graphqlSkipped := o.graphql, ""
+	if graphqlDir == "" {
+		graphqlDir = filepath.Join(filepath.Dir(filepath.Clean(*o.root)), "graph")
+		if st, err := os.Stat(graphqlDir); err != nil || !st.IsDir() {
+			graphqlSkipped = fmt.Sprintf("no %s folder beside %s", filepath.ToSlash(graphqlDir), filepath.ToSlash(*o.root))
+			graphqlDir = ""
+		}
+	}
+	base := review.FindBase(ctx, *o.root, o.base)
+	fmt.Fprintf(stdout, "base: %s\n", baseLine(base))
+	rep, err := review.Run(ctx, review.Config{
+		MigrationsDir: *o.root,
+		Dialects:      dialects,
+		GraphQLDir:    graphqlDir,
+		Base:          base,
+		Checker: review.Checker{Dev: func(ctx context.Context, d string) (*sql.DB, func(), error) {
+			return devDatabase(ctx, d, *o.pgServer)
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	if graphqlSkipped != "" {
+		rep.GraphQL = &review.GraphQLReport{Path: "graph", Skipped: graphqlSkipped}
+	}
+	for _, m := range rep.Migrations {
+		printDialect(stdout, m)
+	}
+	if g := rep.GraphQL; g != nil {
+		printGraphQL(stdout, g)
+	}
+	if o.report != "" {
+		if err := os.WriteFile(o.report, []byte(rep.Markdown()), 0o644); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		fmt.Fprintf(stdout, "report: wrote %s\n", o.report)
+	}
+	problems := rep.Problems()
+	if len(problems) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "migrate check failed: %d problem", len(problems))
+	if len(problems) > 1 {
+		b.WriteString("s")
+	}
+	for _, p := range problems {
+		b.WriteString("\n  - " + strings.ReplaceAll(p, "\n", "\n    "))
+	}
+	return errors.New(b.String())
+}
+
+func baseLine(b review.Base) string {
+	if !b.Available() {
+		return b.Note
+	}
+	return fmt.Sprintf("%s (%s)", b.Note, b.Short())
+}
+
+func printDialect(w io.Writer, m *review.DialectReport) {
+	if m.Err != nil {
+		fmt.Fprintf(w, "%s: not checked\n", m.Dialect)
+		return
+	}
+	if m.Sum == nil {
+		if m.Drift == nil {
+			fmt.Fprintf(w, "%s: atlas.sum valid; replaying %s yields the ent schema\n", m.Dialect, m.Path)
+		} else {
+			fmt.Fprintf(w, "%s: atlas.sum valid; replaying %s does not yield the ent schema\n", m.Dialect, m.Path)
+		}
+	}
+	if m.Lint != nil {
+		failed := len(m.Lint.Failed())
+		fmt.Fprintf(w, "%s: lint: %d new file(s), %d finding(s) to fix, %d allowed\n",
+			m.Dialect, len(m.Lint.New), failed, len(m.Lint.Findings)-failed)
+	}
+}
+
+func printGraphQL(w io.Writer, g *review.GraphQLReport) {
+	switch {
+	case g.Err != nil:
+		fmt.Fprintln(w, "graphql: not compared")
+	case g.Skipped != "":
+		fmt.Fprintf(w, "graphql: not compared: %s\n", g.Skipped)
+	default:
+		var breaking, acked, added, other int
+		for _, c := range g.Changes {
+			switch {
+			case c.Breaking && c.Ack == nil:
+				breaking++
+			case c.Breaking:
+				acked++
+			case c.Kind == schemadiff.Added:
+				added++
+			default:
+				other++
+			}
+		}
+		fmt.Fprintf(w, "graphql: %d breaking change(s) not acknowledged, %d acknowledged, %d addition(s), %d other change(s)\n", breaking, acked, added, other)
+	}
 }
 
 func migrateDB(ctx context.Context, sub, databaseURL, root string, stdout io.Writer) error {

@@ -1,0 +1,2 @@
+-- Modify "cf_users" table
+ALTER TABLE "cf_users" ADD COLUMN "phone" character varying NOT NULL;
