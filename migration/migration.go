@@ -225,26 +225,32 @@ func copyDir(from, to migrate.Dir) error {
 }
 
 // driftFrom returns a *DriftError when planning wrote a file into mem that
-// the original directory orig does not have.
+// the original directory orig (nil: an empty one) does not have. Files are
+// matched by name, not position: a planned file may sort before existing
+// ones whose versions lie in the future.
 func driftFrom(mem, orig migrate.Dir, d, subject string) error {
 	got, err := mem.Files()
 	if err != nil {
 		return err
 	}
-	var have int
+	have := map[string]bool{}
 	if orig != nil {
 		fs, err := orig.Files()
 		if err != nil {
 			return err
 		}
-		have = len(fs)
-	}
-	if len(got) == have {
-		return nil
+		for _, f := range fs {
+			have[f.Name()] = true
+		}
 	}
 	var b strings.Builder
-	for _, f := range got[have:] {
-		b.Write(f.Bytes())
+	for _, f := range got {
+		if !have[f.Name()] {
+			b.Write(f.Bytes())
+		}
+	}
+	if b.Len() == 0 {
+		return nil
 	}
 	return &DriftError{Dialect: d, Subject: subject, SQL: b.String()}
 }
