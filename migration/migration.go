@@ -146,10 +146,19 @@ func Plan(ctx context.Context, dev *sql.DB, d string, dir migrate.Dir, name stri
 	if err != nil {
 		return "", fmt.Errorf("migration: reading directory: %w", err)
 	}
-	if len(after) == len(before) {
+	had := map[string]bool{}
+	for _, b := range before {
+		had[b.Name()] = true
+	}
+	var f migrate.File
+	for _, a := range after {
+		if !had[a.Name()] {
+			f = a
+		}
+	}
+	if f == nil {
 		return "", nil
 	}
-	f := after[len(after)-1]
 	if len(before) == 0 {
 		seed, err := BuiltinRolesSQL(d)
 		if err != nil {
