@@ -82,8 +82,10 @@ Usage:
   identity migrate status             list applied and pending migrations
   identity migrate validate           check atlas.sum and the applied history
   identity migrate drift              compare a database with the ent schema
-  identity migrate check              replay the migration directories and compare
-                                      them with the ent schema (CI)
+  identity migrate check              review a schema change (CI): atlas.sum, drift
+                                      on both dialects, lint of new migration files,
+                                      GraphQL breaking changes; --report FILE writes
+                                      a Markdown review
   identity migrate schema             print the SQL of the ent schema
   identity migrate hash               rewrite atlas.sum after an intended edit
 
