@@ -397,3 +397,30 @@ func TestInactiveUsersCannotAct(t *testing.T) {
 		}
 	})
 }
+
+// role:assign without member:update is enough to change roles.
+func TestRoleAssignWithoutMemberUpdate(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		lvl := 60
+		lead, err := tenancy.CreateRole(as(t, c, w.owner), c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "lead", Name: "Lead", Level: &lvl,
+			Permissions: []string{permission.RoleAssign, permission.MemberRead, permission.RoleRead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tenancy.AssignRole(as(t, c, w.owner), c, w.memberM.ID, lead.ID); err != nil {
+			t.Fatal(err)
+		}
+		member := as(t, c, w.member)
+		if _, err := tenancy.AssignRole(member, c, w.memberM.ID, permission.ViewerRoleID); err != nil {
+			t.Fatalf("lead assigns viewer: %v", err)
+		}
+		if _, err := tenancy.AssignRole(member, c, w.memberM.ID, permission.AdminRoleID); !errors.Is(err, authz.ErrAboveLevel) {
+			t.Fatalf("lead assigns admin = %v, want ErrAboveLevel", err)
+		}
+		if err := c.Membership.UpdateOneID(w.memberM.ID).SetTitle("Boss").Exec(member); !errors.Is(err, privacy.Deny) {
+			t.Fatalf("lead edits a title = %v, want denial (needs member:update)", err)
+		}
+	})
+}

@@ -70,8 +70,10 @@ func Membership() ent.Policy {
 			// role edges need role:assign, anything else member:update.
 			g, _ := authz.FromContext(ctx)
 			var needs []string
-			if len(m.Fields())+len(m.ClearedFields()) > 0 {
-				needs = append(needs, permission.MemberUpdate)
+			for _, f := range append(m.Fields(), m.ClearedFields()...) {
+				if f != "updated_at" && !slices.Contains(needs, permission.MemberUpdate) {
+					needs = append(needs, permission.MemberUpdate)
+				}
 			}
 			for _, e := range append(append(m.AddedEdges(), m.RemovedEdges()...), m.ClearedEdges()...) {
 				p := permission.MemberUpdate
