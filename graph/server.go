@@ -77,6 +77,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 		return next(ctx)
 	})
 	srv.AroundFields(limitPages)
+	srv.AroundFields(edgeFilters(client))
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		log.ErrorContext(ctx, "graphql: panic", "panic", v, "request_id", RequestID(ctx), "stack", string(debug.Stack()))

@@ -54,6 +54,11 @@ func (auditMixin) Hooks() []ent.Hook {
 				if err != nil {
 					return v, err
 				}
+				// A delete or bulk write that reached no row (a row out of
+				// the actor's reach, or none at all) records nothing.
+				if n, ok := v.(int); ok && n == 0 {
+					return v, nil
+				}
 				if id, ok := mx.ID(); ok && len(ids) == 0 {
 					ids = []pulid.ID{id}
 				}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
+	gen "github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 )
@@ -245,7 +247,31 @@ func RefreshToken() ent.Policy {
 		func(_ context.Context, g *authz.Grants) entql.P {
 			return or(self(g, "user_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
 		},
-		onCreate(requireSelf(actor.ScopeAll)),
+		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
+			// Users open their own sessions, active in one of their
+			// organizations, continuing one of their own sessions.
+			me := g.Self(actor.ScopeAll)
+			if me == "" || fieldID(m, "user_id") != me {
+				return privacy.Skip
+			}
+			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
+				return privacy.Denyf("a session is active in one of its user's organizations")
+			}
+			if fieldID(m, "impersonator_id") != "" && !g.Platform(permission.PlatformImpersonate) {
+				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
+			}
+			if parent := fieldID(m, "parent_id"); parent != "" {
+				own, err := m.(*gen.RefreshTokenMutation).Client().RefreshToken.Query().
+					Where(refreshtoken.ID(parent), refreshtoken.UserID(me)).Exist(system(ctx))
+				if err != nil {
+					return err
+				}
+				if !own {
+					return privacy.Denyf("a session continues one of its user's sessions")
+				}
+			}
+			return privacy.Allow
+		}),
 		onWrite(opUpdate|opDelete, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(self(g, "user_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
 		}),

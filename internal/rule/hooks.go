@@ -18,6 +18,7 @@ import (
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/validation"
 )
 
 func system(ctx context.Context) context.Context {
@@ -36,13 +37,20 @@ func RoleGuard() ent.Hook {
 			}
 			sys := system(ctx)
 			c := rm.Client()
+			isSystem := actor.FromContext(ctx).IsSystem()
+			g, _ := authz.FromContext(ctx)
 			var org pulid.ID
 			if rm.Op().Is(ent.OpCreate) {
 				if id, ok := rm.OrganizationID(); ok {
 					org = id
 				}
 			} else {
-				ids, err := rm.IDs(ctx)
+				// The roles the write reaches: a bulk write's predicates
+				// carry the policy filter; a write of one role by ID does
+				// not, so roles out of the actor's reach are left to the
+				// policy (which makes the write a not-found) and never
+				// described in an error.
+				ids, err := rm.IDs(sys)
 				if err != nil {
 					return nil, err
 				}
@@ -50,19 +58,26 @@ func RoleGuard() ent.Hook {
 				if err != nil {
 					return nil, err
 				}
+				perm := permission.RoleUpdate
+				if rm.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
+					perm = permission.RoleDelete
+				}
+				var reached []pulid.ID
 				for _, r := range rs {
 					if r.System || r.OrganizationID == nil {
 						return nil, fmt.Errorf("%w: %s", authz.ErrBuiltinRole, r.Key)
 					}
-					if !actor.FromContext(ctx).IsSystem() {
-						if g, ok := authz.FromContext(ctx); ok && r.Level > g.Level(*r.OrganizationID) {
-							return nil, fmt.Errorf("%w: role %s has level %d", authz.ErrAboveLevel, r.Key, r.Level)
-						}
+					if !isSystem && (g == nil || !g.Allowed(perm, *r.OrganizationID)) {
+						continue
+					}
+					if !isSystem && r.Level > g.Level(*r.OrganizationID) {
+						return nil, fmt.Errorf("%w: role %s has level %d", authz.ErrAboveLevel, r.Key, r.Level)
 					}
 					org = *r.OrganizationID
+					reached = append(reached, r.ID)
 				}
-				if rm.Op().Is(ent.OpDelete|ent.OpDeleteOne) && len(ids) > 0 {
-					n, err := c.Membership.Query().Where(membership.HasRolesWith(role.IDIn(ids...))).Count(sys)
+				if rm.Op().Is(ent.OpDelete|ent.OpDeleteOne) && len(reached) > 0 {
+					n, err := c.Membership.Query().Where(membership.HasRolesWith(role.IDIn(reached...))).Count(sys)
 					if err != nil {
 						return nil, err
 					}
@@ -129,18 +144,31 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 	g, _ := authz.FromContext(ctx)
 	isSystem := actor.FromContext(ctx).IsSystem() || bypassed(ctx)
 
-	// The memberships the mutation touches, with their current roles.
+	// The memberships the mutation touches, with their current roles. A
+	// bulk write's predicates carry the policy filter; a write of one
+	// membership by ID does not, so memberships out of the actor's reach
+	// are left to the policy (which makes the write a not-found) and are
+	// never checked nor described in an error.
 	var targets []*gen.Membership
 	if !m.Op().Is(ent.OpCreate) {
-		ids, err := m.IDs(ctx)
+		ids, err := m.IDs(sys)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		if targets, err = c.Membership.Query().Where(membership.IDIn(ids...)).WithRoles().All(sys); err != nil {
+		all, err := c.Membership.Query().Where(membership.IDIn(ids...)).WithRoles().All(sys)
+		if err != nil {
 			return err
+		}
+		for _, t := range all {
+			if isSystem || reaches(g, m.Op(), t) {
+				targets = append(targets, t)
+			}
+		}
+		if len(targets) == 0 {
+			return nil
 		}
 	}
 	orgs := map[pulid.ID]bool{}
@@ -158,17 +186,33 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		if err != nil {
 			return err
 		}
-		if len(rs) != len(added) {
-			return fmt.Errorf("%w: unknown role", authz.ErrForeignRole)
+		// A role of another organization is refused as an unknown one
+		// would be, by the ID the caller gave: nothing of it is told.
+		for _, id := range added {
+			if !slices.ContainsFunc(rs, func(r *gen.Role) bool { return r.ID == id }) {
+				return fmt.Errorf("%w: %s", authz.ErrForeignRole, id)
+			}
 		}
 		for _, r := range rs {
 			for org := range orgs {
 				if r.OrganizationID != nil && *r.OrganizationID != org {
-					return fmt.Errorf("%w: %s", authz.ErrForeignRole, r.Key)
+					return fmt.Errorf("%w: %s", authz.ErrForeignRole, r.ID)
 				}
 				if !isSystem && g != nil && r.Level > g.Level(org) {
 					return fmt.Errorf("%w: role %s has level %d, yours is %d", authz.ErrAboveLevel, r.Key, r.Level, g.Level(org))
 				}
+			}
+		}
+	}
+	// A manager is a member of the same organization.
+	if mgr, ok := m.ManagerID(); ok {
+		for org := range orgs {
+			same, err := c.Membership.Query().Where(membership.ID(mgr), membership.OrganizationID(org)).Exist(sys)
+			if err != nil {
+				return err
+			}
+			if !same {
+				return validation.Errorf("managerID", "the manager must be a member of the same organization")
 			}
 		}
 	}
@@ -242,6 +286,18 @@ func bypassed(ctx context.Context) bool {
 	d, ok := privacy.DecisionFromContext(ctx)
 	return ok && d == nil // an Allow decision reads back as nil
 
+}
+
+// reaches reports whether the write policy of Membership lets the actor
+// change t with op (the same permissions as its filters).
+func reaches(g *authz.Grants, op ent.Op, t *gen.Membership) bool {
+	if g == nil {
+		return false
+	}
+	if op.Is(ent.OpDelete | ent.OpDeleteOne) {
+		return g.Allowed(permission.MemberRemove, t.OrganizationID) || (t.UserID != "" && t.UserID == g.Self(permission.MemberRead))
+	}
+	return g.Allowed(permission.MemberUpdate, t.OrganizationID) || g.Allowed(permission.RoleAssign, t.OrganizationID)
 }
 
 func holdsOwner(t *gen.Membership) bool {

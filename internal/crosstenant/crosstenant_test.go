@@ -1,0 +1,443 @@
+package crosstenant_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/migrate"
+	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/pulid"
+)
+
+// minCases are the floors of cases per channel and dialect: a generator
+// that stops producing cases fails the suite instead of passing it.
+var minCases = map[string]int{
+	"graphql read":     6000,
+	"graphql mutation": 600,
+	"client read":      2000,
+	"client write":     2000,
+}
+
+// principal is one caller the suite runs every case as.
+type principal struct {
+	name  string
+	key   string       // API key for GraphQL; "" for the anonymous caller
+	actor *actor.Actor // for the ent client; nil for the anonymous caller
+	// support may read A (platform support) but not write.
+	support bool
+	// control is the platform superadmin of the positive controls: it
+	// must see what each read case aims at.
+	control bool
+}
+
+func (p principal) anonymous() bool { return p.key == "" && p.actor == nil }
+
+// suite is one run on one database.
+type suite struct {
+	db     testdb.Target
+	client *ent.Client
+	sqlDB  *sql.DB
+	srv    *httptest.Server
+	f      *fixture
+
+	principals []principal // the adversaries
+	control    principal
+
+	mu       sync.Mutex
+	counts   map[string]int // cases per channel
+	controls int
+	leaks    int
+	refusals int
+	pgAbort  int
+
+	observations []string
+	goOracles    []string
+	noBridge     []string
+}
+
+func TestCrossTenant(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		start := time.Now()
+		s := newSuite(t, db)
+		s.runGraphQL(t)
+		s.runClient(t)
+		total := 0
+		for _, n := range s.counts {
+			total += n
+		}
+		msg := fmt.Sprintf("cross-tenant suite (%s): %d cases, %d leaks, %d wrong refusals (%d GraphQL reads, %d GraphQL mutations, %d client reads, %d client writes, as %d principals; %d positive controls; %s)",
+			db.Name(), total, s.leaks, s.refusals, s.counts["graphql read"], s.counts["graphql mutation"], s.counts["client read"], s.counts["client write"],
+			len(s.principals), s.controls, time.Since(start).Round(time.Millisecond))
+		if s.pgAbort > 0 {
+			msg += fmt.Sprintf("; %d writes failed inside PostgreSQL, which rolled them back before they could be inspected", s.pgAbort)
+		}
+		for _, o := range s.observations {
+			t.Logf("observation (not a leak): %s", o)
+		}
+		for _, o := range s.goOracles {
+			t.Logf("Go edge predicate (documented, see goEdgePredicatesTrusted): %s", o)
+		}
+		if len(s.goOracles) > 0 {
+			msg += fmt.Sprintf("; %d answers of Go edge predicates depend on rows the caller cannot read (documented: goEdgePredicatesTrusted)", len(s.goOracles))
+		}
+		if len(s.observations) > 0 {
+			msg += fmt.Sprintf("; %d writes link rows outside A to A's users (observations)", len(s.observations))
+		}
+		t.Log(msg)
+		fmt.Println(msg)
+		for channel, floor := range minCases {
+			if n := s.counts[channel]; n < floor {
+				t.Errorf("only %d %s cases ran, want at least %d: a generator lost its cases", n, channel, floor)
+			}
+		}
+	})
+}
+
+func newSuite(t *testing.T, db testdb.Target) *suite {
+	t.Helper()
+	client, sqlDB := testdb.Migrated(t, db)
+	// Requests run concurrently, and gqlgen resolves the fields of a batch
+	// concurrently: keep connections instead of opening one per query.
+	sqlDB.SetMaxIdleConns(32)
+	srv := httptest.NewServer(graph.NewHandler(client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(srv.Close)
+	f := buildFixture(t, client)
+	s := &suite{db: db, client: client, sqlDB: sqlDB, srv: srv, f: f, counts: map[string]int{}}
+	// A write of A through GraphQL, so that A's trail has an entry with a
+	// key, a channel, an IP, a user agent and a request ID.
+	body := `{"query":"mutation { updateOrganization(id: \"` + string(f.orgA) + `\", input: {plan: \"` + marker + `-api\"}) { id } }"}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.ownerAKey)
+	req.Header.Set("User-Agent", marker+"-client/1.0")
+	req.Header.Set("X-Request-ID", marker+"-request")
+	resp, err := srv.Client().Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("fixture: GraphQL write as A's owner: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	f.collect(t, client)
+	s.principals = []principal{
+		{name: "member of B", key: f.memberBKey, actor: actor.User(f.memberB, actor.PlatformNone)},
+		{name: "owner of B", key: f.ownerBKey, actor: actor.User(f.ownerB, actor.PlatformNone)},
+		{name: "B's organization key", key: f.orgBKey, actor: actor.APIKey(f.orgBKeyRow.ID, f.ownerB, actor.PlatformNone, f.orgB, f.orgBScopes)},
+		{name: "B member's key scoped to member:read", key: f.scopedBKey, actor: actor.APIKey(f.scopedBKeyRow.ID, f.memberB, actor.PlatformNone, "", f.scopedBKeyRow.Scopes)},
+		{name: "platform support", key: f.supportKey, actor: actor.User(f.support, actor.PlatformSupport), support: true},
+		{name: "anonymous"},
+	}
+	s.control = principal{name: "superadmin (control)", key: f.superKey, actor: actor.User(f.superadmin, actor.PlatformSuperadmin), control: true}
+	return s
+}
+
+// ctxOf returns a fresh context acting as p (with grants loaded), or a bare
+// context for the anonymous caller.
+func (s *suite) ctxOf(t *testing.T, p principal) context.Context {
+	t.Helper()
+	if p.anonymous() {
+		return context.Background()
+	}
+	// A new actor each time: grants are memoized on the actor.
+	a := p.actor
+	cp := actor.User(a.UserID(), a.PlatformRole())
+	if a.Kind() == actor.KindAPIKey {
+		cp = actor.APIKey(a.APIKeyID(), a.UserID(), a.PlatformRole(), a.OrganizationID(), a.Scopes())
+	}
+	ctx, err := authz.NewContext(context.Background(), s.client, cp)
+	if err != nil {
+		t.Fatalf("authz.NewContext(%s): %v", p.name, err)
+	}
+	return ctx
+}
+
+// count records one executed case of channel.
+func (s *suite) count(channel string) {
+	s.mu.Lock()
+	s.counts[channel]++
+	s.mu.Unlock()
+}
+
+// leak records a leak: A's data reached p, or A changed.
+func (s *suite) leak(t *testing.T, p principal, caseName, format string, args ...any) {
+	t.Helper()
+	s.mu.Lock()
+	s.leaks++
+	s.mu.Unlock()
+	t.Errorf("LEAK [%s] %s: %s", p.name, caseName, fmt.Sprintf(format, args...))
+}
+
+// refusal records a legitimate read that failed.
+func (s *suite) refusal(t *testing.T, p principal, caseName, format string, args ...any) {
+	t.Helper()
+	s.mu.Lock()
+	s.refusals++
+	s.mu.Unlock()
+	t.Errorf("REFUSAL [%s] %s: %s", p.name, caseName, fmt.Sprintf(format, args...))
+}
+
+var idRE = regexp.MustCompile(`[a-z]{2,4}_[0-9A-Z]{26}`)
+
+// secretsIn returns A's IDs and strings found in text.
+func (s *suite) secretsIn(text string) []string {
+	var found []string
+	for _, id := range idRE.FindAllString(text, -1) {
+		if s.f.secretIDs[id] && !slices.Contains(found, id) {
+			found = append(found, id)
+		}
+	}
+	low := strings.ToLower(text)
+	if strings.Contains(low, marker) {
+		i := strings.Index(low, marker)
+		found = append(found, "…"+text[max(0, i-20):min(len(text), i+30)]+"…")
+	}
+	for _, str := range s.f.secretStrings {
+		if strings.Contains(text, str) {
+			found = append(found, str)
+		}
+	}
+	return found
+}
+
+// secretsNotIn returns the secrets of text that the request did not name.
+func (s *suite) secretsNotIn(text, request string) []string {
+	var out []string
+	for _, x := range s.secretsIn(text) {
+		if strings.HasPrefix(x, "…") {
+			if !strings.Contains(strings.ToLower(request), marker) {
+				out = append(out, x)
+			}
+			continue
+		}
+		if !strings.Contains(request, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// snapshot is every row of every table, keyed by table and primary key.
+type snapshot map[string]string
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ignoredColumns change on every authenticated request (key telemetry).
+var ignoredColumns = map[string]bool{"cf_api_keys.last_used_at": true, "cf_api_keys.updated_at": true}
+
+func takeSnapshot(ctx context.Context, q queryer) (snapshot, error) {
+	snap := snapshot{}
+	for _, tbl := range migrate.Tables {
+		rows, err := q.QueryContext(ctx, "SELECT * FROM "+tbl.Name)
+		if err != nil {
+			return nil, err
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		pk := map[string]bool{}
+		for _, c := range tbl.PrimaryKey {
+			pk[c.Name] = true
+		}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var key, body []string
+			for i, c := range cols {
+				v := normalize(vals[i])
+				if pk[c] {
+					key = append(key, v)
+				}
+				if !ignoredColumns[tbl.Name+"."+c] {
+					body = append(body, c+"="+v)
+				}
+			}
+			snap[tbl.Name+"/"+strings.Join(key, "/")] = strings.Join(body, "; ")
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+func normalize(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return "x" + hex.EncodeToString(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
+}
+
+// violations compares the database after a case with before. A change of a
+// row of A, or a row that now references a row of A, is a violation; with
+// strict, any change is. A new reference to one of A's users (users are
+// not tenant rows: a user may be invited anywhere) is an observation.
+func (s *suite) violations(before, after snapshot, strict bool) (violations, observations []string) {
+	keys := make([]string, 0, len(after))
+	for k := range after {
+		keys = append(keys, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old, had := before[k]
+		now, has := after[k]
+		if had && has && old == now {
+			continue
+		}
+		isA := false
+		for _, id := range idRE.FindAllString(k, -1) {
+			isA = isA || s.f.secretIDs[id]
+		}
+		var refs, userRefs []string
+		for _, id := range idRE.FindAllString(now, -1) {
+			if !s.f.secretIDs[id] || strings.Contains(old, id) || slices.Contains(refs, id) || slices.Contains(userRefs, id) {
+				continue
+			}
+			if pulid.ID(id).Prefix() == "usr" {
+				userRefs = append(userRefs, id)
+			} else {
+				refs = append(refs, id)
+			}
+		}
+		switch {
+		case isA && !has:
+			violations = append(violations, "removed A's row "+k)
+		case isA:
+			violations = append(violations, "changed A's row "+k+": "+changedColumns(old, now))
+		case len(refs) > 0:
+			violations = append(violations, fmt.Sprintf("row %s now references A (%s): %s", k, strings.Join(refs, ", "), now))
+		case strict && !has:
+			violations = append(violations, "removed "+k)
+		case strict:
+			violations = append(violations, "wrote "+k+": "+changedColumns(old, now))
+		case len(userRefs) > 0:
+			observations = append(observations, fmt.Sprintf("row %s now references A's user %s", k, strings.Join(userRefs, ", ")))
+		}
+	}
+	return violations, observations
+}
+
+// observe records a write that links a row outside A to one of A's users.
+func (s *suite) observe(t *testing.T, p principal, caseName string, obs []string) {
+	t.Helper()
+	s.mu.Lock()
+	s.observations = append(s.observations, fmt.Sprintf("[%s] %s: %s", p.name, caseName, strings.Join(obs, "; ")))
+	s.mu.Unlock()
+}
+
+func changedColumns(old, now string) string {
+	if old == "" {
+		return "new row " + now
+	}
+	o := strings.Split(old, "; ")
+	var diff []string
+	for i, c := range strings.Split(now, "; ") {
+		if i >= len(o) || o[i] != c {
+			diff = append(diff, c)
+		}
+	}
+	return strings.Join(diff, "; ")
+}
+
+// unknownULID makes IDs that name nothing.
+const unknownULID = "01JD3Q6X6S4W7N9ZKX2C1V0B8E"
+
+var (
+	markerRE = regexp.MustCompile(`(?i)` + marker + `|zzunknown`)
+	timeRE   = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+)
+
+// twin returns v with every ID of A replaced by an unknown ID of the same
+// type and every string of A by one that names nothing; ok is false when v
+// names nothing of A. A caller who cannot see A must get the same answer
+// for v and for its twin: any difference is an oracle on A's data.
+func (s *suite) twin(v any) (any, bool) {
+	b, _ := json.Marshal(v)
+	in := string(b)
+	out := idRE.ReplaceAllStringFunc(in, func(id string) string {
+		if s.f.secretIDs[id] {
+			return pulid.ID(id).Prefix() + "_" + unknownULID
+		}
+		return id
+	})
+	out = markerRE.ReplaceAllString(out, "zzunknown")
+	for _, str := range s.f.secretStrings {
+		out = strings.ReplaceAll(out, str, "nothing"+str[len(str)-2:])
+	}
+	if out == in {
+		return nil, false
+	}
+	return decode([]byte(out)), true
+}
+
+// normalize makes a response comparable with its twin's: A's IDs and
+// strings and the unknown ones in their place are masked, times too, and
+// errors (which come in the order fields resolve) are sorted.
+func (s *suite) normalize(raw []byte) string {
+	out := s.mask(raw)
+	var top map[string]any
+	if err := json.Unmarshal([]byte(out), &top); err != nil {
+		return out
+	}
+	if errs, ok := top["errors"].([]any); ok {
+		sort.Slice(errs, func(i, j int) bool { return mustJSON(errs[i]) < mustJSON(errs[j]) })
+	}
+	return mustJSON(top)
+}
+
+func (s *suite) mask(raw []byte) string {
+	out := idRE.ReplaceAllStringFunc(string(raw), func(id string) string {
+		if s.f.secretIDs[id] || strings.HasSuffix(id, "_"+unknownULID) {
+			return pulid.ID(id).Prefix() + "_X"
+		}
+		return id
+	})
+	out = markerRE.ReplaceAllString(out, "M")
+	for _, str := range s.f.secretStrings {
+		out = strings.ReplaceAll(out, str, "P")
+		out = strings.ReplaceAll(out, "nothing"+str[len(str)-2:], "P")
+	}
+	out = timeRE.ReplaceAllString(out, "T")
+	// Authentication stamps keys (at most once a minute).
+	return telemetryRE.ReplaceAllString(out, `"$1":"T"`)
+}
+
+var telemetryRE = regexp.MustCompile(`"(lastUsedAt|updatedAt)":(null|"T")`)

@@ -1,0 +1,215 @@
+package crosstenant_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/cf/identity/graph"
+	"github.com/cf/identity/permission"
+	"github.com/cf/identity/pulid"
+)
+
+type mutationCase struct {
+	name  string
+	field string // the Mutation field it exercises
+	query string
+	vars  map[string]any
+}
+
+// mutationCases aims every mutation of the API at A. Every one must be
+// refused, leave the database as it was, and return nothing of A.
+func (s *suite) mutationCases() []mutationCase {
+	f := s.f
+	var cs []mutationCase
+	add := func(field, name, query string, vars map[string]any) {
+		cs = append(cs, mutationCase{name: field + " " + name, field: field, query: query, vars: vars})
+	}
+	aUsers := []pulid.ID{f.ownerA, f.adminA, f.memberA, f.viewerA}
+	var aMemberships []pulid.ID
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		for _, m := range f.memberships[org] {
+			aMemberships = append(aMemberships, m)
+		}
+	}
+	slices.Sort(aMemberships)
+	memA := f.memberships[f.orgA][f.memberA]
+	memViewerA := f.memberships[f.orgA][f.viewerA]
+	memB := f.memberships[f.orgB][f.memberB]
+	memSharedB := f.memberships[f.orgB][f.shared]
+
+	// Users.
+	const createUser = `mutation($i: CreateUserInput!) { r: createUser(input: $i) { id email } }`
+	add("createUser", "with the email of A's owner", createUser, map[string]any{"i": map[string]any{"email": "owner@alphasecret.example"}})
+	add("createUser", "as a superadmin", createUser, map[string]any{"i": map[string]any{"email": "evil@evil.example", "platformRole": "superadmin", "status": "active"}})
+	const updateUser = `mutation($id: ID!, $i: UpdateUserInput!) { r: updateUser(id: $id, input: $i) { id email displayName status } }`
+	const deleteUser = `mutation($id: ID!) { r: deleteUser(id: $id) }`
+	for _, u := range append(slices.Clone(aUsers), f.shared) {
+		add("updateUser", "profile of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"displayName": "pwned"}})
+		add("updateUser", "status of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"status": "suspended"}})
+		add("updateUser", "email of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"email": "pwned@evil.example"}})
+		add("deleteUser", string(u), deleteUser, map[string]any{"id": u})
+	}
+
+	// Organizations.
+	const createOrg = `mutation($i: CreateOrganizationInput!) { r: createOrganization(input: $i) { id name parent { id name } } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("createOrganization", "under "+string(org), createOrg, map[string]any{"i": map[string]any{"name": "Evil", "slug": "evil-child", "parentID": org}})
+	}
+	const updateOrg = `mutation($id: ID!, $i: UpdateOrganizationInput!) { r: updateOrganization(id: $id, input: $i) { id name slug parentID } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("updateOrganization", "name of "+string(org), updateOrg, map[string]any{"id": org, "i": map[string]any{"name": "pwned"}})
+		add("updateOrganization", "status of "+string(org), updateOrg, map[string]any{"id": org, "i": map[string]any{"status": "suspended"}})
+		add("updateOrganization", "moving "+string(org)+" under B", updateOrg, map[string]any{"id": org, "i": map[string]any{"parentID": f.orgB}})
+		add("updateOrganization", "clearing the parent of "+string(org), updateOrg, map[string]any{"id": org, "i": map[string]any{"clearParent": true}})
+		add("updateOrganization", "moving B under "+string(org), updateOrg, map[string]any{"id": f.orgB, "i": map[string]any{"parentID": org}})
+		add("deleteOrganization", string(org), `mutation($id: ID!) { r: deleteOrganization(id: $id) }`, map[string]any{"id": org})
+	}
+
+	// Members.
+	const addMember = `mutation($i: AddMemberInput!) { r: addMember(input: $i) { id organization { id name } user { id email } } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("addMember", "B's member to "+string(org)+" as owner", addMember, map[string]any{"i": map[string]any{"organizationID": org, "userID": f.memberB, "roleIDs": []any{permission.OwnerRoleID}}})
+		add("addMember", "B's owner to "+string(org), addMember, map[string]any{"i": map[string]any{"organizationID": org, "userID": f.ownerB}})
+		add("addMember", "a user of no organization to "+string(org), addMember, map[string]any{"i": map[string]any{"organizationID": org, "userID": f.loner}})
+	}
+	add("addMember", "to B with A's custom role", addMember, map[string]any{"i": map[string]any{"organizationID": f.orgB, "userID": f.loner, "roleIDs": []any{f.roleA}}})
+	for _, m := range aMemberships {
+		add("removeMember", string(m), `mutation($id: ID!) { r: removeMember(id: $id) }`, map[string]any{"id": m})
+	}
+	const assign = `mutation($m: ID!, $r: ID!) { r: assignRole(membershipID: $m, roleID: $r) { id roles { edges { node { id key } } } } }`
+	const unassign = `mutation($m: ID!, $r: ID!) { r: unassignRole(membershipID: $m, roleID: $r) { id roles { edges { node { id key } } } } }`
+	const setRoles = `mutation($m: ID!, $r: [ID!]!) { r: setMemberRoles(membershipID: $m, roleIDs: $r) { id roles { edges { node { id key } } } } }`
+	for _, m := range aMemberships {
+		add("assignRole", "owner to "+string(m), assign, map[string]any{"m": m, "r": permission.OwnerRoleID})
+		add("assignRole", "B's role to "+string(m), assign, map[string]any{"m": m, "r": f.roleB})
+		add("unassignRole", "member from "+string(m), unassign, map[string]any{"m": m, "r": permission.MemberRoleID})
+		add("setMemberRoles", "viewer on "+string(m), setRoles, map[string]any{"m": m, "r": []any{permission.ViewerRoleID}})
+	}
+	add("assignRole", "A's role to B's member", assign, map[string]any{"m": memB, "r": f.roleA})
+	add("unassignRole", "A's role from A's viewer", unassign, map[string]any{"m": memViewerA, "r": f.roleA})
+	add("setMemberRoles", "A's role on B's member", setRoles, map[string]any{"m": memB, "r": []any{f.roleA}})
+	add("setMemberRoles", "A's role and member on B's shared member", setRoles, map[string]any{"m": memSharedB, "r": []any{f.roleA, permission.MemberRoleID}})
+	const bulk = `mutation($r: ID!, $m: [ID!]!) { r: bulkAssignRole(roleID: $r, membershipIDs: $m) { id user { id email } } }`
+	add("bulkAssignRole", "viewer to all of A", bulk, map[string]any{"r": permission.ViewerRoleID, "m": aMemberships})
+	add("bulkAssignRole", "B's role to B's member and A's member", bulk, map[string]any{"r": f.roleB, "m": []any{memB, memA}})
+	add("bulkAssignRole", "A's role to B's members", bulk, map[string]any{"r": f.roleA, "m": []any{memB, memSharedB}})
+
+	// Roles.
+	const createRole = `mutation($i: CreateRoleInput!) { r: createRole(input: $i) { id key organization { id name } } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("createRole", "in "+string(org), createRole, map[string]any{"i": map[string]any{"organizationID": org, "key": "evil_role", "name": "Evil", "permissions": []any{permission.MemberRead}}})
+	}
+	const updateRole = `mutation($id: ID!, $i: UpdateRoleInput!) { r: updateRole(id: $id, input: $i) { id key name permissions } }`
+	add("updateRole", "A's role", updateRole, map[string]any{"id": f.roleA, "i": map[string]any{"name": "pwned"}})
+	add("updateRole", "A's role permissions", updateRole, map[string]any{"id": f.roleA, "i": map[string]any{"permissions": []any{permission.OrganizationDelete}}})
+	for _, b := range permission.Builtins {
+		add("updateRole", "built-in "+b.Key, updateRole, map[string]any{"id": b.ID, "i": map[string]any{"name": "pwned"}})
+		add("deleteRole", "built-in "+b.Key, `mutation($id: ID!) { r: deleteRole(id: $id, unassign: true) }`, map[string]any{"id": b.ID})
+	}
+	add("deleteRole", "A's role", `mutation($id: ID!) { r: deleteRole(id: $id) }`, map[string]any{"id": f.roleA})
+	add("deleteRole", "A's role, unassigning it", `mutation($id: ID!) { r: deleteRole(id: $id, unassign: true) }`, map[string]any{"id": f.roleA})
+
+	// API keys.
+	const createKey = `mutation($i: CreateAPIKeyInput!) { r: createAPIKey(input: $i) { key apiKey { id organization { id name } } } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("createAPIKey", "for "+string(org), createKey, map[string]any{"i": map[string]any{"name": "evil", "organizationID": org, "scopes": []any{permission.MemberRead}}})
+	}
+	for _, k := range f.aRows["APIKey"] {
+		add("revokeAPIKey", string(k), `mutation($id: ID!) { r: revokeAPIKey(id: $id) { id name revokedAt } }`, map[string]any{"id": k})
+	}
+	return cs
+}
+
+func (s *suite) runMutations(t *testing.T, si schemaInfo) {
+	cases := s.mutationCases()
+	// Every mutation of the schema has cases.
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.field] = true
+	}
+	var missing []string
+	for _, f := range si.Mutation.Fields {
+		if !covered[f.Name] {
+			missing = append(missing, f.Name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("generator: mutations without cross-tenant cases: %v; add them to mutationCases", missing)
+	}
+	base, err := takeSnapshot(context.Background(), s.sqlDB)
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	// CONFLICT is allowed (the last owner of one's own organization...);
+	// that it says nothing about A is checked by the twin.
+	allowed := []string{graph.CodeForbidden, graph.CodeNotFound, graph.CodeBadUserInput, graph.CodeConflict}
+	check := func(p principal, c mutationCase, vars map[string]any) gqlResp {
+		s.count("graphql mutation")
+		r, err := s.post(p.key, c.query, vars, nil)
+		if err != nil {
+			t.Errorf("[%s] %s: %v", p.name, c.name, err)
+			return r
+		}
+		switch {
+		case p.anonymous():
+			if r.status != http.StatusUnauthorized || r.hasData || len(r.errors) != 1 || r.errors[0].code() != graph.CodeUnauthenticated {
+				s.leak(t, p, c.name, "want HTTP 401 UNAUTHENTICATED, got %d: %s", r.status, r.raw)
+			}
+		case len(r.errors) == 0:
+			// Support may read what a no-op mutation returns; the
+			// snapshot below proves it wrote nothing.
+			if !p.support {
+				s.leak(t, p, c.name, "the mutation succeeded: %s", r.raw)
+			}
+		default:
+			for _, e := range r.errors {
+				if !slices.Contains(allowed, e.code()) {
+					s.leak(t, p, c.name, "refused with %s (%s): want FORBIDDEN, NOT_FOUND, BAD_USER_INPUT or CONFLICT", e.code(), e.Message)
+				}
+				if x := s.secretsNotIn(e.Message+mustJSON(e.Extensions), c.query+mustJSON(vars)); len(x) > 0 && !p.support {
+					s.leak(t, p, c.name, "error holds %v: %s", x, e.Message)
+				}
+			}
+			if x := s.secretsIn(string(r.data)); len(x) > 0 && !p.support {
+				s.leak(t, p, c.name, "data holds %v: %s", x, r.raw)
+			}
+		}
+		after, err := takeSnapshot(context.Background(), s.sqlDB)
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		if v, _ := s.violations(base, after, true); len(v) > 0 {
+			s.leak(t, p, c.name, "the database changed:\n  %s", joinLines(v))
+			base = after
+		}
+		return r
+	}
+	for _, c := range cases {
+		for _, p := range s.principals {
+			r := check(p, c, c.vars)
+			// The same mutation aimed at unknown rows must be refused
+			// the same way: anything else tells A's rows exist.
+			if tv, ok := s.twin(c.vars); ok && !p.support && !p.anonymous() {
+				rt := check(p, mutationCase{name: c.name + " (twin with unknown IDs)", field: c.field, query: c.query}, tv.(map[string]any))
+				if a, b := s.normalize(r.raw), s.normalize(rt.raw); a != b {
+					s.leak(t, p, c.name, "the refusal depends on A's data:\n  with A's values: %s\n  with unknown values: %s", a, b)
+				}
+			}
+		}
+	}
+}
+
+func joinLines(v []string) string {
+	out := ""
+	for i, x := range v {
+		if i > 0 {
+			out += "\n  "
+		}
+		out += x
+	}
+	return out
+}
