@@ -149,6 +149,13 @@ func OpenDB(ctx context.Context, raw string) (*sql.DB, Config, error) {
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
 	}
+	if c.Dialect == dialect.Postgres {
+		// Keep connections open between bursts instead of reopening them
+		// (database/sql keeps only 2 idle connections by default).
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
@@ -174,8 +181,9 @@ func pingReason(err error) string {
 	return s
 }
 
-// Open opens the database of raw and returns an ent client on it. It does not
-// migrate: see package migration.
+// Open opens the database of raw and returns an ent client on it, and the
+// *sql.DB under it; closing the client closes the *sql.DB. It does not
+// migrate: see package migrations.
 func Open(ctx context.Context, raw string, opts ...ent.Option) (*ent.Client, *sql.DB, Config, error) {
 	db, c, err := OpenDB(ctx, raw)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/internal/bypass"
 	"github.com/cf/identity/permission"
@@ -177,10 +178,15 @@ func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.
 				add = append(add, id)
 			}
 		}
-		if len(add)+len(remove) > 0 {
-			if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(add...).RemoveRoleIDs(remove...).Exec(ctx); err != nil {
-				return nil, err
+		if len(add)+len(remove) == 0 {
+			// Nothing changes, but the answer still needs the permission.
+			if g, ok := authz.FromContext(ctx); !ok || !g.Allowed(permission.RoleAssign, m.OrganizationID) {
+				return nil, fmt.Errorf("%w: changing roles needs %s", privacy.Deny, permission.RoleAssign)
 			}
+			return m, nil
+		}
+		if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(add...).RemoveRoleIDs(remove...).Exec(ctx); err != nil {
+			return nil, err
 		}
 		return member(ctx, c, membershipID)
 	})
@@ -228,6 +234,9 @@ func UpdateRole(ctx context.Context, client *ent.Client, id pulid.ID, input ent.
 // refused with authz.ErrRoleInUse unless unassign is true, in which case it
 // is first removed from its members (role:assign).
 func DeleteRole(ctx context.Context, client *ent.Client, id pulid.ID, unassign bool) error {
+	if slices.ContainsFunc(permission.Builtins, func(b permission.Builtin) bool { return b.ID == id }) {
+		return fmt.Errorf("%w: %w", privacy.Deny, authz.ErrBuiltinRole)
+	}
 	_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
 		if unassign {
 			ms, err := c.Membership.Query().Where(membership.HasRolesWith(role.ID(id))).IDs(ctx)
@@ -292,6 +301,13 @@ func RevokeAPIKey(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.AP
 			return nil, err
 		}
 		if k.RevokedAt != nil {
+			// Already revoked: answer only those who could have revoked it.
+			g, ok := authz.FromContext(ctx)
+			mayRevoke := ok && ((k.OrganizationID == nil && g.Self(permission.APIKeyRevoke) == k.UserID) ||
+				(k.OrganizationID != nil && g.Allowed(permission.APIKeyRevoke, *k.OrganizationID)))
+			if !mayRevoke {
+				return nil, fmt.Errorf("%w: revoking keys needs %s", privacy.Deny, permission.APIKeyRevoke)
+			}
 			return k, nil
 		}
 		return c.APIKey.UpdateOne(k).SetRevokedAt(time.Now()).Save(ctx)
