@@ -13,7 +13,6 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
 
-	"github.com/cf/identity/graph/schemadiff"
 	"github.com/cf/identity/internal/devdb"
 	"github.com/cf/identity/migration"
 	"github.com/cf/identity/migration/review"
@@ -281,19 +280,7 @@ func printGraphQL(w io.Writer, g *review.GraphQLReport) {
 	case g.Skipped != "":
 		fmt.Fprintf(w, "graphql: not compared: %s\n", g.Skipped)
 	default:
-		var breaking, acked, added, other int
-		for _, c := range g.Changes {
-			switch {
-			case c.Breaking && c.Ack == nil:
-				breaking++
-			case c.Breaking:
-				acked++
-			case c.Kind == schemadiff.Added:
-				added++
-			default:
-				other++
-			}
-		}
+		breaking, acked, added, other := g.Counts()
 		fmt.Fprintf(w, "graphql: %d breaking change(s) not acknowledged, %d acknowledged, %d addition(s), %d other change(s)\n", breaking, acked, added, other)
 	}
 }

@@ -64,3 +64,21 @@ func (r *GraphQLReport) Problems() []string {
 	}
 	return out
 }
+
+// Counts sorts the changes: breaking ones not acknowledged, acknowledged
+// breaking ones, additions, and the other (safe) changes.
+func (g *GraphQLReport) Counts() (breaking, acked, added, other int) {
+	for _, c := range g.Changes {
+		switch {
+		case c.Breaking && c.Ack == nil:
+			breaking++
+		case c.Breaking:
+			acked++
+		case c.Kind == schemadiff.Added:
+			added++
+		default:
+			other++
+		}
+	}
+	return breaking, acked, added, other
+}

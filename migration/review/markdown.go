@@ -260,19 +260,7 @@ func (g *GraphQLReport) summary() string {
 	case g.Skipped != "":
 		return "not compared (" + g.Skipped + ")"
 	}
-	var breaking, acked, other, added int
-	for _, c := range g.Changes {
-		switch {
-		case c.Breaking && c.Ack == nil:
-			breaking++
-		case c.Breaking:
-			acked++
-		case c.Kind == schemadiff.Added:
-			added++
-		default:
-			other++
-		}
-	}
+	breaking, acked, added, other := g.Counts()
 	var parts []string
 	if breaking > 0 {
 		parts = append(parts, plural2(breaking, "breaking change", "breaking changes")+" not acknowledged")
