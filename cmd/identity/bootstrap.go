@@ -41,11 +41,12 @@ func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	verb := "promoted existing user"
+	what := "promoted existing user %s (%s) to platform superadmin\n"
 	if res.Created {
-		verb = "created user"
+		what = "created user %s (%s) as platform superadmin\n"
 	}
-	fmt.Fprintf(stderr, "%s %s (%s) to platform superadmin\nnew personal API key %s; it is shown once, below on stdout:\n", verb, res.Email, res.UserID, res.KeyID)
+	fmt.Fprintf(stderr, what, res.Email, res.UserID)
+	fmt.Fprintf(stderr, "new personal API key %s; it is shown once, below on stdout:\n", res.KeyID)
 	fmt.Fprintln(stdout, res.Key)
 	return nil
 }
