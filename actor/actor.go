@@ -90,6 +90,7 @@ type memo struct {
 }
 
 // User returns the actor of a signed-in user with the given platform role.
+// The role is informative: policies use the role stored in cf_users.
 func User(id pulid.ID, role PlatformRole) *Actor {
 	return &Actor{kind: KindUser, userID: id, platformRole: role, memo: &memo{}}
 }
@@ -224,9 +225,10 @@ func (a *Actor) HasScope(scope string) bool {
 	return slices.Contains(a.scopes, ScopeAll) || slices.Contains(a.scopes, scope)
 }
 
-// IsSuperadmin reports whether the actor acts with the full rights of a
-// platform superadmin: a superadmin user, or a personal API key of a
-// superadmin with the ScopeAll scope.
+// IsSuperadmin reports whether the actor, as built, claims the full rights
+// of a platform superadmin: a superadmin user, or a personal API key of a
+// superadmin with the ScopeAll scope. The privacy policies do not trust this
+// claim: package authz reads the platform role from the database.
 func (a *Actor) IsSuperadmin() bool {
 	if a == nil || a.PlatformRole() != PlatformSuperadmin {
 		return false
