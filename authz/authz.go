@@ -312,7 +312,12 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 			o.Roles = append(o.Roles, RoleRef{ID: r.ID, Key: r.Key, Level: r.Level})
 			o.Level = max(o.Level, r.Level)
 			o.FullDataAccess = o.FullDataAccess || r.FullDataAccess
-			for _, p := range r.Permissions {
+			ps := r.Permissions
+			if r.FullDataAccess {
+				// Full data access: every organization read permission.
+				ps = append(slices.Clone(ps), readPermissions()...)
+			}
+			for _, p := range ps {
 				if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
 					continue
 				}
@@ -346,3 +351,15 @@ var (
 	// creator does not hold.
 	ErrExceedsOwn = errors.New("authz: permissions exceed your own")
 )
+
+// readPermissions returns the organization permissions that only read
+// (resource:read), which a role with full data access holds.
+func readPermissions() []string {
+	var ps []string
+	for _, e := range permission.Catalog {
+		if !e.Platform && strings.HasSuffix(e.Name, ":read") {
+			ps = append(ps, e.Name)
+		}
+	}
+	return ps
+}

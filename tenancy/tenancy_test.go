@@ -424,3 +424,46 @@ func TestRoleAssignWithoutMemberUpdate(t *testing.T) {
 		}
 	})
 }
+
+func TestFullDataAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		yes, lvl := true, 40
+		auditor, err := tenancy.CreateRole(as(t, c, w.admin), c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "auditor", Name: "Auditor",
+			Level: &lvl, FullDataAccess: &yes})
+		if err != nil {
+			t.Fatalf("admin creates a full-data-access role: %v", err)
+		}
+		if _, err := tenancy.SetMemberRoles(as(t, c, w.owner), c, w.memberM.ID, []pulid.ID{auditor.ID}); err != nil {
+			t.Fatal(err)
+		}
+		member := as(t, c, w.member)
+		if d, _ := tenancy.Can(member, permission.ActivityRead, w.org.ID); !d.Allowed || d.Reason != "granted by role auditor" {
+			t.Fatalf("auditor activity:read = %+v", d)
+		}
+		if n := c.Activity.Query().Where().CountX(member); n == 0 {
+			t.Fatal("auditor reads no activity")
+		}
+		if d, _ := tenancy.Can(member, permission.MemberInvite, w.org.ID); d.Allowed {
+			t.Fatal("full data access granted a write permission")
+		}
+		// A member (without every read permission) cannot create such a role.
+		owner := as(t, c, w.owner)
+		lead := 60
+		r, err := tenancy.CreateRole(owner, c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "lead", Name: "Lead", Level: &lead,
+			Permissions: []string{permission.RoleCreate, permission.RoleRead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := c.User.Create().SetEmail("lead@a.com").SetStatus(user.StatusActive).SaveX(sys())
+		if _, err := tenancy.AddMember(owner, c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: other.ID, RoleIDs: []pulid.ID{r.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		low := 10
+		_, err = tenancy.CreateRole(as(t, c, other), c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "peeker", Name: "Peeker", Level: &low, FullDataAccess: &yes})
+		if !errors.Is(err, authz.ErrExceedsOwn) {
+			t.Fatalf("lead creates a full-data-access role = %v, want ErrExceedsOwn", err)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
@@ -89,6 +90,13 @@ func RoleGuard() ent.Hook {
 			if g, ok := authz.FromContext(ctx); ok && !g.IsSystem() && org != "" {
 				if lvl, ok := rm.Level(); ok && lvl > g.Level(org) {
 					return nil, fmt.Errorf("%w: level %d is above yours (%d)", authz.ErrAboveLevel, lvl, g.Level(org))
+				}
+				if full, ok := rm.FullDataAccess(); ok && full {
+					for _, e := range permission.Catalog {
+						if !e.Platform && strings.HasSuffix(e.Name, ":read") && !g.Allowed(e.Name, org) {
+							return nil, fmt.Errorf("%w: full data access needs every read permission; you lack %s", authz.ErrExceedsOwn, e.Name)
+						}
+					}
 				}
 				if ps, ok := rm.Permissions(); ok {
 					for _, p := range ps {
