@@ -315,7 +315,7 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 			ps := r.Permissions
 			if r.FullDataAccess {
 				// Full data access: every organization read permission.
-				ps = append(slices.Clone(ps), readPermissions()...)
+				ps = append(slices.Clone(ps), permission.OrganizationReads()...)
 			}
 			for _, p := range ps {
 				if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
@@ -351,15 +351,3 @@ var (
 	// creator does not hold.
 	ErrExceedsOwn = errors.New("authz: permissions exceed your own")
 )
-
-// readPermissions returns the organization permissions that only read
-// (resource:read), which a role with full data access holds.
-func readPermissions() []string {
-	var ps []string
-	for _, e := range permission.Catalog {
-		if !e.Platform && strings.HasSuffix(e.Name, ":read") {
-			ps = append(ps, e.Name)
-		}
-	}
-	return ps
-}

@@ -8,6 +8,7 @@ package permission
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/cf/identity/pulid"
 )
@@ -97,9 +98,31 @@ var Catalog = []Entry{
 	{PlatformRoleGrant, "Grant and revoke platform roles.", true},
 }
 
+// Lookup returns the catalog entry of p.
+func Lookup(p string) (Entry, bool) {
+	i := slices.IndexFunc(Catalog, func(e Entry) bool { return e.Name == p })
+	if i < 0 {
+		return Entry{}, false
+	}
+	return Catalog[i], true
+}
+
 // Known reports whether p is in the catalog.
 func Known(p string) bool {
-	return slices.ContainsFunc(Catalog, func(e Entry) bool { return e.Name == p })
+	_, ok := Lookup(p)
+	return ok
+}
+
+// OrganizationReads returns the organization permissions that only read
+// (resource:read): what a role with full data access holds.
+func OrganizationReads() []string {
+	var ps []string
+	for _, e := range Catalog {
+		if !e.Platform && strings.HasSuffix(e.Name, ":read") {
+			ps = append(ps, e.Name)
+		}
+	}
+	return ps
 }
 
 // Fixed IDs of the built-in roles. They are the same in every database.

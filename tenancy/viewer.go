@@ -115,13 +115,11 @@ func Can(ctx context.Context, perm string, org pulid.ID) (*Decision, error) {
 	if !ok {
 		return nil, authz.ErrNotLoaded
 	}
-	for _, e := range permission.Catalog {
-		if e.Name == perm && e.Platform {
-			if g.Platform(perm) {
-				return &Decision{Allowed: true, Reason: "platform role " + string(a.PlatformRole())}, nil
-			}
-			return &Decision{Allowed: false, Reason: perm + " is held through platform roles only"}, nil
+	if e, _ := permission.Lookup(perm); e.Platform {
+		if g.Platform(perm) {
+			return &Decision{Allowed: true, Reason: "platform role " + string(a.PlatformRole())}, nil
 		}
+		return &Decision{Allowed: false, Reason: perm + " is held through platform roles only"}, nil
 	}
 	allowed, why := g.Can(perm, org)
 	return &Decision{Allowed: allowed, Reason: why}, nil

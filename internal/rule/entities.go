@@ -31,10 +31,8 @@ func Organization() ent.Policy {
 			}
 			a := g.Actor()
 			if a.Kind() == actor.KindUser || (a.Kind() == actor.KindAPIKey && a.OrganizationID() == "" && a.HasScope(actor.ScopeAll)) {
-				if parent := fieldID(m, "parent_id"); parent != "" {
-					if ok, why := g.Can(permission.OrganizationUpdate, parent); !ok {
-						return privacy.Denyf("creating a child of %s: %s", parent, why)
-					}
+				if err := parentRule(g, m, "creating a child of"); err != nil {
+					return err
 				}
 				return privacy.Allow
 			}
@@ -42,10 +40,8 @@ func Organization() ent.Policy {
 		}),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
 			g, _ := authz.FromContext(ctx)
-			if parent := fieldID(m, "parent_id"); parent != "" {
-				if ok, why := g.Can(permission.OrganizationUpdate, parent); !ok {
-					return privacy.Denyf("moving under %s: %s", parent, why)
-				}
+			if err := parentRule(g, m, "moving under"); err != nil {
+				return err
 			}
 			return privacy.Skip
 		}), opUpdate),
@@ -56,6 +52,17 @@ func Organization() ent.Policy {
 			return inOrgs(g, "id", permission.OrganizationDelete)
 		}),
 	)
+}
+
+// parentRule refuses to place an organization under a parent in which the
+// actor does not hold organization:update.
+func parentRule(g *authz.Grants, m ent.Mutation, doing string) error {
+	if parent := fieldID(m, "parent_id"); parent != "" {
+		if ok, why := g.Can(permission.OrganizationUpdate, parent); !ok {
+			return privacy.Denyf("%s %s: %s", doing, parent, why)
+		}
+	}
+	return nil
 }
 
 // Membership: rosters are visible with member:read, one's own memberships
@@ -136,12 +143,7 @@ func User() ent.Policy {
 			if g.Platform(permission.PlatformRead) {
 				return nil
 			}
-			p := self(g, "id", permission.UserRead)
-			orgs, _ := g.OrgsWith(permission.UserRead)
-			if len(orgs) == 0 {
-				return p
-			}
-			return or(p, entql.HasEdgeWith("memberships", entql.FieldIn("organization_id", ids(orgs)...)))
+			return or(self(g, "id", permission.UserRead), viaMemberships(g, permission.UserRead))
 		},
 		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
 			if !g.Platform(permission.PlatformUserManage) {
@@ -184,19 +186,26 @@ func User() ent.Policy {
 	)
 }
 
+// viaMemberships returns "reached through path (a list of edges) and then
+// the memberships edge, in an organization where the actor holds perm".
+func viaMemberships(g *authz.Grants, perm string, path ...string) entql.P {
+	p := inOrgs(g, "organization_id", perm)
+	if p == nil || p == nothing {
+		return p
+	}
+	p = entql.HasEdgeWith("memberships", p)
+	for i := len(path) - 1; i >= 0; i-- {
+		p = entql.HasEdgeWith(path[i], p)
+	}
+	return p
+}
+
 // OAuthAccount: users link, see and unlink their own accounts; admins with
 // oauth_account:read see those of their members, and unlink with
 // oauth_account:unlink.
 func OAuthAccount() ent.Policy {
 	memberOf := func(g *authz.Grants, perm string) entql.P {
-		orgs, all := g.OrgsWith(perm)
-		if all {
-			return nil
-		}
-		if len(orgs) == 0 {
-			return nothing
-		}
-		return entql.HasEdgeWith("user", entql.HasEdgeWith("memberships", entql.FieldIn("organization_id", ids(orgs)...)))
+		return viaMemberships(g, perm, "user")
 	}
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
@@ -87,23 +86,24 @@ func RoleGuard() ent.Hook {
 					}
 				}
 			}
-			if g, ok := authz.FromContext(ctx); ok && !g.IsSystem() && org != "" {
+			if g != nil && !isSystem && org != "" {
 				if lvl, ok := rm.Level(); ok && lvl > g.Level(org) {
 					return nil, fmt.Errorf("%w: level %d is above yours (%d)", authz.ErrAboveLevel, lvl, g.Level(org))
 				}
 				if full, ok := rm.FullDataAccess(); ok && full {
-					for _, e := range permission.Catalog {
-						if !e.Platform && strings.HasSuffix(e.Name, ":read") && !g.Allowed(e.Name, org) {
-							return nil, fmt.Errorf("%w: full data access needs every read permission; you lack %s", authz.ErrExceedsOwn, e.Name)
+					for _, p := range permission.OrganizationReads() {
+						if !g.Allowed(p, org) {
+							return nil, fmt.Errorf("%w: full data access needs every read permission; you lack %s", authz.ErrExceedsOwn, p)
 						}
 					}
 				}
 				if ps, ok := rm.Permissions(); ok {
 					for _, p := range ps {
-						if !permission.Known(p) {
+						e, known := permission.Lookup(p)
+						if !known {
 							return nil, fmt.Errorf("%w: unknown permission %q", authz.ErrExceedsOwn, p)
 						}
-						if e := catalogEntry(p); e.Platform {
+						if e.Platform {
 							return nil, fmt.Errorf("%w: %s is a platform permission", authz.ErrExceedsOwn, p)
 						}
 						if !g.Allowed(p, org) {
@@ -115,15 +115,6 @@ func RoleGuard() ent.Hook {
 			return next.Mutate(ctx, m)
 		})
 	}
-}
-
-func catalogEntry(p string) permission.Entry {
-	for _, e := range permission.Catalog {
-		if e.Name == p {
-			return e
-		}
-	}
-	return permission.Entry{}
 }
 
 // MembershipGuard checks role assignments (roles of the same organization
@@ -293,7 +284,6 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 func bypassed(ctx context.Context) bool {
 	d, ok := privacy.DecisionFromContext(ctx)
 	return ok && d == nil // an Allow decision reads back as nil
-
 }
 
 // reaches reports whether the write policy of Membership lets the actor
