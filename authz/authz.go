@@ -75,9 +75,10 @@ func (o *OrgGrant) GrantedBy(p string) []string { return slices.Clone(o.from[p])
 
 // Grants is the resolved authority of one actor.
 type Grants struct {
-	actor    *actor.Actor
-	platform map[string]bool
-	orgs     map[pulid.ID]*OrgGrant
+	actor        *actor.Actor
+	platformRole actor.PlatformRole // as stored, not as claimed
+	platform     map[string]bool
+	orgs         map[pulid.ID]*OrgGrant
 }
 
 // Actor returns the actor the grants belong to.
@@ -96,6 +97,10 @@ func (g *Grants) Organizations() []*OrgGrant {
 
 // In returns the grant of organization org, or nil.
 func (g *Grants) In(org pulid.ID) *OrgGrant { return g.orgs[org] }
+
+// PlatformRole returns the platform role of the acting user as stored in
+// the database (the actor's claim is not trusted); "" for the system.
+func (g *Grants) PlatformRole() actor.PlatformRole { return g.platformRole }
 
 // Platform reports whether the actor holds platform permission p.
 func (g *Grants) Platform(p string) bool { return g.platform[p] }
@@ -132,7 +137,7 @@ func (g *Grants) platformGrants(p string) (string, bool) {
 	case g.platform[permission.PlatformOrganizationManage] && manageable(p):
 		return "platform role admin", true
 	case g.platform[permission.PlatformRead] && strings.HasSuffix(p, ":read"):
-		return "platform role " + string(g.actor.PlatformRole()), true
+		return "platform role " + string(g.platformRole), true
 	}
 	return "", false
 }
@@ -282,7 +287,7 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 	if u.BannedAt != nil && (u.BanExpiresAt == nil || time.Now().Before(*u.BanExpiresAt)) {
 		return nil, fmt.Errorf("%w: user %s is banned", ErrInactive, u.ID)
 	}
-	g := &Grants{actor: a, platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}}
+	g := &Grants{actor: a, platformRole: actor.PlatformRole(u.PlatformRole), platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}}
 	// The platform role comes from the database, not from the caller's claim.
 	for _, p := range permission.Platform(string(u.PlatformRole)) {
 		if a.Kind() == actor.KindAPIKey && (a.OrganizationID() != "" || !a.HasScope(p)) {

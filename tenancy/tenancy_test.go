@@ -367,6 +367,14 @@ func TestPlatformRoles(t *testing.T) {
 		if n := c.Organization.Query().CountX(forged); n != 0 {
 			t.Fatalf("a forged superadmin claim sees %d organizations", n)
 		}
+		// The viewer reports the stored platform role, not the claim.
+		modest, err := authz.NewContext(context.Background(), c, actor.User(w.member.ID, actor.PlatformNone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := tenancy.ViewerOf(modest); err != nil || v.PlatformRole != "support" {
+			t.Fatalf("viewer platform role = %v, %v; want the stored support", v, err)
+		}
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 
-	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -51,7 +50,7 @@ func ViewerOf(ctx context.Context) (*Viewer, error) {
 		return nil, authz.ErrNotLoaded
 	}
 	a := g.Actor()
-	v := &Viewer{Kind: a.Kind().String(), UserID: a.UserID(), PlatformRole: string(a.PlatformRole()), Scopes: a.Scopes()}
+	v := &Viewer{Kind: a.Kind().String(), UserID: a.UserID(), PlatformRole: string(g.PlatformRole()), Scopes: a.Scopes()}
 	if id := a.APIKeyID(); id != "" {
 		v.APIKeyID = &id
 	}
@@ -107,17 +106,13 @@ func Can(ctx context.Context, perm string, org pulid.ID) (*Decision, error) {
 	if !permission.Known(perm) {
 		return &Decision{Allowed: false, Reason: "unknown permission " + perm}, nil
 	}
-	a := actor.FromContext(ctx)
-	if a == nil {
-		return nil, authz.ErrNotLoaded
-	}
 	g, ok := authz.FromContext(ctx)
 	if !ok {
 		return nil, authz.ErrNotLoaded
 	}
 	if e, _ := permission.Lookup(perm); e.Platform {
 		if g.Platform(perm) {
-			return &Decision{Allowed: true, Reason: "platform role " + string(a.PlatformRole())}, nil
+			return &Decision{Allowed: true, Reason: "platform role " + string(g.PlatformRole())}, nil
 		}
 		return &Decision{Allowed: false, Reason: perm + " is held through platform roles only"}, nil
 	}
