@@ -65,18 +65,14 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 	code, msg := classify(ctx, err)
 	if code == "" {
 		// gqlgen's own errors (parse, validation) keep their message and code.
-		if gerr.Extensions == nil || gerr.Extensions["code"] == nil {
-			var ge *gqlerror.Error
-			if errors.As(err, &ge) && ge.Err == nil {
-				return gerr
-			}
-			code, msg = CodeInternal, "internal error"
-			slog.ErrorContext(ctx, "graphql: internal error", "err", err, "request_id", RequestID(ctx))
-			if id := RequestID(ctx); id != "" {
-				msg += " (request " + id + ")"
-			}
-		} else {
+		var ge *gqlerror.Error
+		if gerr.Extensions["code"] != nil || (errors.As(err, &ge) && ge.Err == nil) {
 			return gerr
+		}
+		code, msg = CodeInternal, "internal error"
+		slog.ErrorContext(ctx, "graphql: internal error", "err", err, "request_id", RequestID(ctx))
+		if id := RequestID(ctx); id != "" {
+			msg += " (request " + id + ")"
 		}
 	}
 	gerr.Message = msg
