@@ -134,7 +134,7 @@ func classify(ctx context.Context, err error) (code, msg string) {
 
 // tidy drops package prefixes from an error message meant for a person.
 func tidy(err error) string {
-	return strings.NewReplacer("authz: ", "", "ent: ", "").Replace(err.Error())
+	return strings.NewReplacer("ent/privacy: deny rule: ", "", "authz: ", "", "ent: ", "").Replace(err.Error())
 }
 
 // fieldName turns ent's "User.email" into "email".

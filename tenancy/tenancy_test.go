@@ -255,6 +255,15 @@ func TestAPIKeys(t *testing.T) {
 		if _, _, err := tenancy.CreateAPIKey(as(t, c, w.member), c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}}); err == nil {
 			t.Fatal("member created an organization key")
 		}
+		// The same rules hold for the client used without this package: an
+		// admin cannot mint a key owned by the owner, nor one holding a
+		// permission it lacks.
+		if _, _, err := apikey.Create(admin, c, apikey.Params{Name: "x", OwnerID: w.owner.ID, OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}}); !errors.Is(err, privacy.Deny) {
+			t.Fatalf("admin mints a key owned by the owner = %v, want a denial", err)
+		}
+		if _, _, err := apikey.Create(admin, c, apikey.Params{Name: "x", OwnerID: w.admin.ID, OrganizationID: w.org.ID, Scopes: []string{permission.OrganizationDelete}}); !errors.Is(err, authz.ErrExceedsOwn) {
+			t.Fatalf("client key above the creator = %v, want ErrExceedsOwn", err)
+		}
 		a, err := apikey.Authenticate(context.Background(), c, key, k.CreatedAt)
 		if err != nil {
 			t.Fatal(err)

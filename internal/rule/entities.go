@@ -234,11 +234,30 @@ func APIKey() ent.Policy {
 		func(_ context.Context, g *authz.Grants) entql.P {
 			return or(personal(g, permission.APIKeyRead), inOrgs(g, "organization_id", permission.APIKeyRead))
 		},
-		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
-			if fieldID(m, "organization_id") != "" {
-				return requireIn(permission.APIKeyCreate)(ctx, g, m)
+		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+			scopes, _ := m.(*gen.APIKeyMutation).Scopes()
+			if org := fieldID(m, "organization_id"); org != "" {
+				if ok, why := g.Can(permission.APIKeyCreate, org); !ok {
+					return privacy.Denyf("%s in organization %s: %s", permission.APIKeyCreate, org, why)
+				}
+				if fieldID(m, "user_id") != g.Actor().UserID() {
+					return privacy.Denyf("organization keys are owned by their creator")
+				}
+				// An organization key holds no permission its creator lacks.
+				for _, s := range scopes {
+					if e, known := permission.Lookup(s); !known || e.Platform || !g.Allowed(s, org) {
+						return fmt.Errorf("%w: %w: you do not hold %s in the organization", privacy.Deny, authz.ErrExceedsOwn, s)
+					}
+				}
+				return privacy.Allow
 			}
 			if me := g.Self(permission.APIKeyCreate); me != "" && fieldID(m, "user_id") == me {
+				// A personal key holds no scope the creating credential lacks.
+				for _, s := range scopes {
+					if (s != actor.ScopeAll && !permission.Known(s)) || !g.Actor().HasScope(s) {
+						return fmt.Errorf("%w: %w: your credential does not hold %s", privacy.Deny, authz.ErrExceedsOwn, s)
+					}
+				}
 				return privacy.Allow
 			}
 			return privacy.Denyf("personal keys are created by their owner")
