@@ -139,16 +139,10 @@ func AssignRole(ctx context.Context, client *ent.Client, membershipID, roleID pu
 }
 
 // UnassignRole removes a role from a membership (role:assign). A member
-// keeps at least one role, and an organization keeps an owner.
+// keeps at least one role, and an organization keeps an owner (both checked
+// by the schema's membership guard).
 func UnassignRole(ctx context.Context, client *ent.Client, membershipID, roleID pulid.ID) (*ent.Membership, error) {
 	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
-		m, err := member(ctx, c, membershipID)
-		if err != nil {
-			return nil, err
-		}
-		if len(m.Edges.Roles) == 1 && m.Edges.Roles[0].ID == roleID {
-			return nil, validation.Errorf("roleID", "a member keeps at least one role; assign another role first or remove the member")
-		}
 		if err := c.Membership.UpdateOneID(membershipID).RemoveRoleIDs(roleID).Exec(ctx); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/tenancy"
+	"github.com/cf/identity/validation"
 )
 
 type world struct {
@@ -481,6 +482,24 @@ func TestFullDataAccess(t *testing.T) {
 		_, err = tenancy.CreateRole(as(t, c, other), c, ent.CreateRoleInput{OrganizationID: &w.org.ID, Key: "peeker", Name: "Peeker", Level: &low, FullDataAccess: &yes})
 		if !errors.Is(err, authz.ErrExceedsOwn) {
 			t.Fatalf("lead creates a full-data-access role = %v, want ErrExceedsOwn", err)
+		}
+	})
+}
+
+// A member keeps a role, through this package and the client alike.
+func TestMemberKeepsARole(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		owner := as(t, c, w.owner)
+		if _, err := tenancy.UnassignRole(owner, c, w.memberM.ID, permission.MemberRoleID); !errors.Is(err, validation.ErrInvalid) {
+			t.Fatalf("unassign the only role = %v, want validation error", err)
+		}
+		if err := c.Membership.UpdateOneID(w.memberM.ID).ClearRoles().Exec(owner); !errors.Is(err, validation.ErrInvalid) {
+			t.Fatalf("clear roles through the client = %v, want validation error", err)
+		}
+		if err := c.Membership.UpdateOneID(w.memberM.ID).ClearRoles().AddRoleIDs(permission.ViewerRoleID).Exec(owner); err != nil {
+			t.Fatalf("replace the role through the client: %v", err)
 		}
 	})
 }

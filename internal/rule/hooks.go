@@ -118,8 +118,9 @@ func RoleGuard() ent.Hook {
 }
 
 // MembershipGuard checks role assignments (roles of the same organization
-// or built-in, not above the actor's level), keeps actors from acting on
-// members above their level, and keeps an active owner in every
+// or built-in, not above the actor's level), keeps at least one role on
+// every member, keeps actors from acting on members above their level, and
+// keeps an active owner in every
 // organization. On PostgreSQL it locks the organization row first, so that
 // two concurrent removals of the last two owners cannot both succeed.
 func MembershipGuard() ent.Hook {
@@ -217,6 +218,23 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 	}
 	if m.Op().Is(ent.OpCreate) {
 		return nil
+	}
+
+	// A member keeps at least one role.
+	if !isSystem && !m.Op().Is(ent.OpDelete|ent.OpDeleteOne) && (m.RolesCleared() || len(m.RemovedRolesIDs()) > 0) {
+		for _, t := range targets {
+			left := len(m.RolesIDs())
+			if !m.RolesCleared() {
+				for _, r := range t.Edges.Roles {
+					if !slices.Contains(m.RemovedRolesIDs(), r.ID) && !slices.Contains(m.RolesIDs(), r.ID) {
+						left++
+					}
+				}
+			}
+			if left == 0 {
+				return validation.Errorf("roleIDs", "a member keeps at least one role; assign another role first or remove the member")
+			}
+		}
 	}
 
 	// Nobody acts on a member above their own level (leaving excepted).
