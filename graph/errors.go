@@ -28,6 +28,19 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL"
+	// CodeTooComplex refuses an operation over a limit of the server (cost,
+	// depth, aliases, list lengths, input nesting) before it runs.
+	CodeTooComplex = "QUERY_TOO_COMPLEX"
+	// CodeTooLarge refuses a request body over the size limit (HTTP 413).
+	CodeTooLarge = "PAYLOAD_TOO_LARGE"
+	// CodeRateLimited refuses a caller over a rate limit (HTTP 429 with
+	// Retry-After).
+	CodeRateLimited = "RATE_LIMITED"
+	// CodeTimeout reports an operation stopped at the request deadline.
+	CodeTimeout = "TIMEOUT"
+	// CodeUnavailable reports that a dependency (the database) failed, so
+	// the request could not be answered (HTTP 503); try again later.
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 // uniqueMessages names, for each unique index, what a conflict means to a person.
