@@ -38,9 +38,6 @@ const (
 	CodeRateLimited = "RATE_LIMITED"
 	// CodeTimeout reports an operation stopped at the request deadline.
 	CodeTimeout = "TIMEOUT"
-	// CodeUnavailable reports that a dependency (the database) failed, so
-	// the request could not be answered (HTTP 503); try again later.
-	CodeUnavailable = "UNAVAILABLE"
 )
 
 // uniqueMessages names, for each unique index, what a conflict means to a person.
