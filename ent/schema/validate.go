@@ -1,33 +1,21 @@
 package schema
 
 import (
-	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
-	"strings"
 
 	"entgo.io/ent/dialect/entsql"
+
+	"github.com/cf/identity/validation"
 )
 
 func entsqlTable(name string) entsql.Annotation { return entsql.Annotation{Table: name} }
 
 // validateEmail accepts a bare address (no display name) of at most 254
-// characters with a dotted domain.
-func validateEmail(s string) error {
-	if len(s) > 254 {
-		return errors.New("email is longer than 254 characters")
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return fmt.Errorf("%q is not a valid email address", s)
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || !strings.Contains(s[at+1:], ".") {
-		return fmt.Errorf("%q is not a valid email address: the domain needs a dot", s)
-	}
-	return nil
-}
+// characters with a dotted domain, under the rules of
+// validation.SetEmailRules (by default: no mixed scripts, no IP literal).
+// Its errors are *validation.Error.
+func validateEmail(s string) error { return validation.Email(s) }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
@@ -35,7 +23,7 @@ var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // hyphens, so that the slug is safe in a URL path and a host name.
 func validateSlug(s string) error {
 	if len(s) < 2 || len(s) > 63 || !slugRE.MatchString(s) {
-		return fmt.Errorf("%q is not a valid slug: use 2-63 lower-case letters, digits and single hyphens, not at either end", s)
+		return &validation.Error{Field: "slug", Reason: fmt.Sprintf("%q is not a valid slug: use 2-63 lower-case letters, digits and single hyphens, not at either end", s)}
 	}
 	return nil
 }
