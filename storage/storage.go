@@ -133,7 +133,10 @@ func Redact(raw string) string {
 	return u.String()
 }
 
-// OpenDB opens and pings the database of raw. The caller closes it.
+// OpenDB opens and pings the database of raw. The caller closes it. A
+// server that answers without the database returns a *MissingDatabaseError
+// (see CreateDatabase); one that does not answer, an error wrapping
+// ErrUnreachable.
 func OpenDB(ctx context.Context, raw string) (*sql.DB, Config, error) {
 	c, err := ParseURL(raw)
 	if err != nil {
@@ -160,6 +163,9 @@ func OpenDB(ctx context.Context, raw string) (*sql.DB, Config, error) {
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
+		if m := missingDatabase(c, err); m != nil {
+			return nil, Config{}, m
+		}
 		return nil, Config{}, fmt.Errorf("%w: %s: %s", ErrUnreachable, c.Redacted, pingReason(err))
 	}
 	if c.Dialect == dialect.SQLite {

@@ -2,7 +2,11 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -77,5 +81,92 @@ func TestOpenSQLiteEnablesForeignKeys(t *testing.T) {
 	var fk int
 	if err := db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign_keys = %d, %v (dsn %s)", fk, err, c.DSN)
+	}
+}
+
+// pgServer returns the PostgreSQL server of the tests, or skips.
+func pgServer(t *testing.T) string {
+	t.Helper()
+	s := os.Getenv("IDENTITY_TEST_POSTGRES_URL")
+	if s == "" {
+		t.Skip("IDENTITY_TEST_POSTGRES_URL is not set")
+	}
+	return s
+}
+
+// randomDatabase returns the URL of a database that does not exist yet on
+// server, and drops it in t.Cleanup.
+func randomDatabase(t *testing.T, server, prefix string) (name, raw string) {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name = prefix + hex.EncodeToString(b[:])
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	t.Cleanup(func() {
+		admin, _, err := OpenDB(context.Background(), server)
+		if err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + quoteIdent(name) + ` WITH (FORCE)`); err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	return name, u.String()
+}
+
+func TestMissingDatabase(t *testing.T) {
+	server := pgServer(t)
+	ctx := context.Background()
+	// A name that needs quoting: upper case and a hyphen.
+	name, raw := randomDatabase(t, server, "cf_Identity-Missing_")
+
+	_, _, err := OpenDB(ctx, raw)
+	var missing *MissingDatabaseError
+	if !errors.As(err, &missing) || !errors.Is(err, ErrNoDatabase) {
+		t.Fatalf("OpenDB(missing database) = %v, want a *MissingDatabaseError", err)
+	}
+	if missing.Database != name || !strings.Contains(err.Error(), "createdb "+name) {
+		t.Errorf("error = %q, want it to name %s and the fix", err, name)
+	}
+	if errors.Is(err, ErrUnreachable) {
+		t.Error("a missing database is reported as an unreachable server")
+	}
+
+	for i, want := range []bool{true, false} {
+		created, err := CreateDatabase(ctx, raw)
+		if err != nil || created != want {
+			t.Fatalf("CreateDatabase #%d = %t, %v; want %t, nil", i+1, created, err, want)
+		}
+	}
+	db, _, err := OpenDB(ctx, raw)
+	if err != nil {
+		t.Fatalf("OpenDB after CreateDatabase: %v", err)
+	}
+	defer db.Close()
+	var cur string
+	if err := db.QueryRow(`SELECT current_database()`).Scan(&cur); err != nil || cur != name {
+		t.Errorf("current_database() = %q, %v; want %q", cur, err, name)
+	}
+}
+
+func TestCreateDatabaseNoop(t *testing.T) {
+	ctx := context.Background()
+	created, err := CreateDatabase(ctx, "sqlite://:memory:")
+	if err != nil || created {
+		t.Errorf("CreateDatabase(sqlite) = %t, %v; want false, nil", created, err)
+	}
+	_, err = CreateDatabase(ctx, "mysql://x")
+	if !errors.Is(err, ErrBadURL) {
+		t.Errorf("CreateDatabase(mysql) = %v, want ErrBadURL", err)
+	}
+	_, err = CreateDatabase(ctx, "postgres://127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if !errors.Is(err, ErrUnreachable) {
+		t.Errorf("CreateDatabase(unreachable) = %v, want ErrUnreachable", err)
 	}
 }
