@@ -49,7 +49,12 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer client.Close()
 	h := graph.NewHandler(client, graph.Options{
 		Logger: log,
-		Ready:  func(ctx context.Context) error { return db.PingContext(ctx) },
+		Ready: func(ctx context.Context) error {
+			if err := db.PingContext(ctx); err != nil {
+				return err
+			}
+			return migrations.Check(ctx, db, cfg.Dialect)
+		},
 	})
 	srv := &http.Server{
 		Handler:           h,
