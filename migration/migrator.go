@@ -28,19 +28,25 @@ type Migrator struct {
 	dialect string
 	dir     migrate.Dir
 	schema  string // PostgreSQL schema holding the revision table
+	// allowForeign lets Apply migrate a database that is not ours.
+	allowForeign bool
 }
 
 // NewMigrator returns a Migrator of dir for db, a database of dialect d.
 // For SQLite, db should allow a single open connection: foreign-key checks
 // are switched off around each migration transaction, per connection.
-func NewMigrator(db *sql.DB, d string, dir migrate.Dir) (*Migrator, error) {
+func NewMigrator(db *sql.DB, d string, dir migrate.Dir, opts ...Option) (*Migrator, error) {
 	if _, err := DirName(d); err != nil {
 		return nil, err
 	}
 	if db == nil || dir == nil {
 		return nil, errors.New("migration: NewMigrator needs a database and a directory")
 	}
-	return &Migrator{db: db, dialect: d, dir: dir}, nil
+	m := &Migrator{db: db, dialect: d, dir: dir}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
 }
 
 // ApplyError reports the migration file that failed. Its transaction was
@@ -68,9 +74,16 @@ type Applied struct {
 // Apply applies every pending migration file in order, each in its own
 // transaction, and returns what it applied (nothing when the database is up
 // to date). A directory that does not match its atlas.sum applies nothing.
+// A database that is not ours (see CheckOwned) applies nothing and returns
+// a *ForeignDatabaseError, unless the option AllowForeignTables is given.
 func (m *Migrator) Apply(ctx context.Context) ([]Applied, error) {
 	if err := ValidateDir(m.dir); err != nil {
 		return nil, err
+	}
+	if !m.allowForeign {
+		if err := m.CheckOwned(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.ensureRevisionTable(ctx); err != nil {
 		return nil, err
@@ -101,7 +114,7 @@ func (m *Migrator) pending(ctx context.Context) ([]migrate.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := migrate.NewExecutor(drv, m.dir, m.revisions(m.db))
+	ex, err := migrate.NewExecutor(drv, m.dir, m.revisions(m.db), migrate.WithAllowDirty(m.allowForeign))
 	if err != nil {
 		return nil, fmt.Errorf("migration: %w", err)
 	}

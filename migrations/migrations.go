@@ -13,7 +13,6 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/cf/identity/migration"
-	"github.com/cf/identity/storage"
 )
 
 //go:embed sqlite/*.sql sqlite/atlas.sum postgres/*.sql postgres/atlas.sum
@@ -52,23 +51,9 @@ func Dir(d string) (migrate.Dir, error) {
 
 // Apply applies the pending embedded migrations to the database of
 // databaseURL (see package storage for URL forms) and returns what it
-// applied. It opens its own connection and closes it before returning.
+// applied. It opens its own connection and closes it before returning. A
+// database that holds tables of another application (or PostgreSQL's
+// maintenance database) is left untouched: see ApplyWith.
 func Apply(ctx context.Context, databaseURL string) ([]migration.Applied, error) {
-	db, c, err := storage.OpenDB(ctx, databaseURL)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if c.Dialect == dialect.SQLite {
-		db.SetMaxOpenConns(1)
-	}
-	dir, err := Dir(c.Dialect)
-	if err != nil {
-		return nil, err
-	}
-	m, err := migration.NewMigrator(db, c.Dialect, dir)
-	if err != nil {
-		return nil, err
-	}
-	return m.Apply(ctx)
+	return ApplyWith(ctx, databaseURL, ApplyOptions{})
 }
