@@ -18,7 +18,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -63,6 +65,8 @@ type Config struct {
 	Redacted string
 	// Memory is true for an in-memory SQLite database.
 	Memory bool
+	// Path is the file of an SQLite database ("" for PostgreSQL and memory).
+	Path string
 }
 
 // ParseURL checks a database URL and returns how to open it.
@@ -106,6 +110,7 @@ func ParseURL(raw string) (Config, error) {
 			params.Set("_journal_mode", "WAL")
 		}
 		c.DSN = "file:" + path + "?" + params.Encode()
+		c.Path = path
 		return c, nil
 	case "postgres", "postgresql":
 		u, err := url.Parse(raw)
@@ -166,6 +171,11 @@ func OpenDB(ctx context.Context, raw string) (*sql.DB, Config, error) {
 		if m := missingDatabase(c, err); m != nil {
 			return nil, Config{}, m
 		}
+		if perr := sqliteFileError(c); perr != nil {
+			// SQLite says "no such file or directory" for most causes;
+			// name the real one.
+			return nil, Config{}, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.Redacted, perr)
+		}
 		return nil, Config{}, fmt.Errorf("%w: %s: %s", ErrUnreachable, c.Redacted, pingReason(err))
 	}
 	if c.Dialect == dialect.SQLite {
@@ -176,6 +186,26 @@ func OpenDB(ctx context.Context, raw string) (*sql.DB, Config, error) {
 		}
 	}
 	return db, c, nil
+}
+
+// sqliteFileError returns why the SQLite file of c cannot be opened for
+// reading and writing (an *fs.PathError naming the path: permission
+// denied, not a directory, no such folder...), or nil when it can. It
+// creates nothing that was not there: a file it had to create is removed.
+func sqliteFileError(c Config) error {
+	if c.Dialect != dialect.SQLite || c.Memory || c.Path == "" {
+		return nil
+	}
+	_, statErr := os.Stat(c.Path)
+	f, err := os.OpenFile(c.Path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if errors.Is(statErr, fs.ErrNotExist) {
+		_ = os.Remove(c.Path)
+	}
+	return nil
 }
 
 // pingReason shortens a driver error to what a person can act on.

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -168,5 +170,57 @@ func TestCreateDatabaseNoop(t *testing.T) {
 	_, err = CreateDatabase(ctx, "postgres://127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
 	if !errors.Is(err, ErrUnreachable) {
 		t.Errorf("CreateDatabase(unreachable) = %v, want ErrUnreachable", err)
+	}
+}
+
+// readOnlyPath returns a path in a folder the test process cannot write to.
+func readOnlyPath(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	p := filepath.Join(dir, "x.db")
+	if os.Geteuid() == 0 {
+		// root writes anywhere but in sysfs.
+		p = "/sys/cf-identity-test.db"
+	}
+	if f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644); err == nil {
+		f.Close()
+		os.Remove(p)
+		t.Skipf("%s is writable: no read-only folder to test with", p)
+	}
+	return p
+}
+
+func TestSQLiteFileErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		is   error
+		want string
+	}{
+		{"read-only folder", readOnlyPath(t), fs.ErrPermission, "permission denied"},
+		{"under a file", filepath.Join(file, "x.db"), nil, "not a directory"},
+		{"missing folder", filepath.Join(t.TempDir(), "missing", "x.db"), fs.ErrNotExist, "no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := OpenDB(context.Background(), "sqlite://"+tt.path)
+			if !errors.Is(err, ErrUnreachable) {
+				t.Fatalf("OpenDB = %v, want ErrUnreachable", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("OpenDB = %v, want it to wrap %v", err, tt.is)
+			}
+			if !strings.Contains(err.Error(), tt.path+": "+tt.want) {
+				t.Errorf("OpenDB = %q, want %q with the path", err, tt.want)
+			}
+		})
 	}
 }
