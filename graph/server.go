@@ -39,8 +39,40 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready reports whether the server can take traffic (for /readyz).
 	Ready func(context.Context) error
-	// ComplexityLimit caps the cost of one query; 0 means 2000.
+	// ComplexityLimit caps the cost of one operation: every field costs 1,
+	// a connection multiplies the cost of its selections by first or last
+	// (DefaultPageSize when absent) and nodes(ids:) by the number of IDs;
+	// 0 means DefaultComplexityLimit.
 	ComplexityLimit int
+	// DepthLimit caps how deeply selections nest, fragments expanded; 0
+	// means DefaultDepthLimit.
+	DepthLimit int
+	// AliasLimit caps the aliased fields of one operation, fragments
+	// expanded; 0 means DefaultAliasLimit.
+	AliasLimit int
+	// FieldLimit caps the fields of a document with its fragments
+	// expanded, checked before validation; 0 means DefaultFieldLimit.
+	FieldLimit int
+	// TokenLimit caps the lexical tokens of a document, checked before
+	// parsing; 0 means DefaultTokenLimit.
+	TokenLimit int
+	// NodesLimit caps the IDs of one nodes(ids:) call; 0 means
+	// DefaultNodesLimit.
+	NodesLimit int
+	// ListLimit caps the items of every list in arguments and variables
+	// (idIn and the other In filters, bulk mutations); 0 means
+	// DefaultListLimit.
+	ListLimit int
+	// InputDepthLimit caps how deeply input objects nest in an argument
+	// (where: {not: {or: [...]}}); 0 means DefaultInputDepthLimit.
+	InputDepthLimit int
+	// InputFieldLimit caps the input-object fields (predicates, among
+	// others) set by all arguments of one operation; 0 means
+	// DefaultInputFieldLimit.
+	InputFieldLimit int
+	// DisableIntrospection refuses __schema and __type queries.
+	// Introspection is on when false, the default.
+	DisableIntrospection bool
 }
 
 // NewSchema returns the executable GraphQL schema over client.
@@ -50,25 +82,26 @@ func NewSchema(client *ent.Client) graphql.ExecutableSchema {
 
 // NewGraphQLHandler returns the /graphql handler: POST and GET transports,
 // one transaction per mutation, errors through PresentError, panics
-// recovered as INTERNAL errors, and a complexity limit. It expects the
-// actor on the request context (see Authenticate) and refuses requests
-// without one.
+// recovered as INTERNAL errors, and the operation limits of opts (cost,
+// depth, aliases, fields, tokens, list and input sizes), which refuse an
+// operation with QUERY_TOO_COMPLEX before any resolver runs. It expects
+// the actor on the request context (see Authenticate) and refuses
+// requests without one.
 func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	limit := opts.ComplexityLimit
-	if limit == 0 {
-		limit = 2000
-	}
-	srv := handler.New(NewSchema(client))
+	schema := NewSchema(client)
+	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.FixedComplexityLimit(limit))
+	if !opts.DisableIntrospection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(newOperationLimits(schema.Schema(), opts))
 	srv.Use(entgql.Transactioner{TxOpener: client})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if actor.FromContext(ctx) == nil {

@@ -1,0 +1,371 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/cf/identity/bootstrap"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/storage"
+)
+
+// countedEnv is setup over a statement-counting driver.
+func countedEnv(t *testing.T, db testdb.Target, opts graph.Options) (*env, *countingDriver) {
+	t.Helper()
+	testdb.Migrated(t, db)
+	sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sqlDB.Close() })
+	drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+	c := ent.NewClient(ent.Driver(drv))
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(graph.NewHandler(c, opts))
+	t.Cleanup(srv.Close)
+	res, err := bootstrap.Superadmin(context.Background(), c, adminEmail, "Admin")
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	return &env{db: db, client: c, srv: srv, adminID: res.UserID, adminKey: res.Key}, drv
+}
+
+// fragmentBomb returns a document of n fragments that each spread the next
+// twice: 2^n fields once expanded.
+func fragmentBomb(n int) string {
+	var b strings.Builder
+	b.WriteString("query { viewer { ...F0 } }\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "fragment F%d on Viewer { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Viewer { kind }\n", n)
+	return b.String()
+}
+
+// ids returns n well-formed user IDs.
+func ids(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("usr_01JD3Q6X6S4W7N9ZKX%08d", i)
+	}
+	return out
+}
+
+// nestedWhere nests a UserWhereInput n levels deep through key ("not"
+// nests an object, "or" a one-item list of objects).
+func nestedWhere(key string, n int) map[string]any {
+	w := map[string]any{"emailContains": "x"}
+	for i := 0; i < n; i++ {
+		if key == "or" {
+			w = map[string]any{"or": []any{w}}
+		} else {
+			w = map[string]any{"not": w}
+		}
+	}
+	return w
+}
+
+func repeat(format string, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
+func TestAbusiveOperationsAreRefused(t *testing.T) {
+	manyPredicates := make([]any, 600)
+	for i := range manyPredicates {
+		manyPredicates[i] = map[string]any{"emailContains": fmt.Sprint(i)}
+	}
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		// want is a part of the refusal's message.
+		want string
+	}{
+		{
+			name:  "nested pages multiply",
+			query: `{ users(first: 1000) { edges { node { memberships(first: 1000) { totalCount } } } } }`,
+			want:  "over the limit of 100000",
+		},
+		{
+			name:  "nested pages from variables",
+			query: `query($n: Int) { users(first: $n) { edges { node { memberships(first: $n) { totalCount } } } } }`,
+			vars:  map[string]any{"n": 1000},
+			want:  "over the limit of 100000",
+		},
+		{
+			name: "default page sizes multiply",
+			query: `{ organizations { edges { node { memberships { edges { node {
+				roles { edges { node { key } } } } } } } } } }`,
+			want: "over the limit of 100000",
+		},
+		{
+			name:  "nodes multiplies by its IDs",
+			query: `query($ids: [ID!]!) { nodes(ids: $ids) { ... on User { memberships(first: 1000) { edges { node { id } } } } } }`,
+			vars:  map[string]any{"ids": ids(100)},
+			want:  "over the limit of 100000",
+		},
+		{
+			name:  "fragment bomb",
+			query: fragmentBomb(32),
+			want:  "with its fragments expanded, over the limit of 2000",
+		},
+		{
+			name:  "fields repeated past the field limit",
+			query: "{" + repeat(" viewer { user { id email } } # %d\n", 700) + "}",
+			want:  "2800 fields with its fragments expanded",
+		},
+		{
+			name:  "tokens",
+			query: "{ viewer { " + strings.Repeat("kind ", 10_001) + "} }",
+			want:  "more than 10000 tokens",
+		},
+		{
+			name:  "depth",
+			query: "{ organizations(first: 1) { edges { node { " + strings.Repeat("children(first: 1) { edges { node { ", 5) + "id" + strings.Repeat(" } } }", 6) + " }",
+			want:  "nests 19 levels deep, over the limit of 15",
+		},
+		{
+			name:  "aliases",
+			query: "{" + repeat(" a%d: viewer { kind }", 51) + " }",
+			want:  "51 aliased fields",
+		},
+		{
+			name:  "aliases through fragments",
+			query: "query { viewer { ...A ...B } } fragment A on Viewer { " + repeat("a%d: kind ", 30) + "} fragment B on Viewer { ...A }",
+			want:  "60 aliased fields",
+		},
+		{
+			name:  "nodes IDs",
+			query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`,
+			vars:  map[string]any{"ids": ids(20_000)},
+			want:  "argument ids of nodes has a list of 20000 items, over the limit of 100",
+		},
+		{
+			name:  "idIn",
+			query: `query($ids: [ID!]) { users(where: {idIn: $ids}) { totalCount } }`,
+			vars:  map[string]any{"ids": ids(1001)},
+			want:  "argument where of users has a list of 1001 items, over the limit of 1000",
+		},
+		{
+			name:  "idNotIn in a variable object",
+			query: `query($w: UserWhereInput) { users(where: $w) { totalCount } }`,
+			vars:  map[string]any{"w": map[string]any{"idNotIn": ids(5000)}},
+			want:  "list of 5000 items",
+		},
+		{
+			name:  "bulkAssignRole",
+			query: `mutation($ids: [ID!]!) { bulkAssignRole(roleID: "rol_00000000000000000000000004", membershipIDs: $ids) { id } }`,
+			vars:  map[string]any{"ids": ids(1001)},
+			want:  "argument membershipIDs of bulkAssignRole has a list of 1001 items",
+		},
+		{
+			name:  "setMemberRoles",
+			query: `mutation($ids: [ID!]!) { setMemberRoles(membershipID: "mem_01JD3Q6X6S4W7N9ZKX2C1V0B8E", roleIDs: $ids) { id } }`,
+			vars:  map[string]any{"ids": ids(2000)},
+			want:  "argument roleIDs of setMemberRoles has a list of 2000 items",
+		},
+		{
+			name:  "or nested 1000 deep",
+			query: `query($w: UserWhereInput) { users(where: $w) { totalCount } }`,
+			vars:  map[string]any{"w": nestedWhere("or", 1000)},
+			want:  "nests input objects more than 10 deep",
+		},
+		{
+			name:  "not nested 5000 deep",
+			query: `query($w: UserWhereInput) { users(where: $w) { totalCount } }`,
+			vars:  map[string]any{"w": nestedWhere("not", 5000)},
+			want:  "nests input objects more than 10 deep",
+		},
+		{
+			name:  "not nested as a literal",
+			query: `{ users(where: ` + strings.Repeat(`{not: `, 11) + `{emailContains: "x"}` + strings.Repeat(`}`, 11) + `) { totalCount } }`,
+			want:  "nests input objects more than 10 deep",
+		},
+		{
+			name:  "too many predicates",
+			query: `query($or: [UserWhereInput!]) { users(where: {or: $or}) { totalCount } }`,
+			vars:  map[string]any{"or": manyPredicates},
+			want:  "input fields, the limit",
+		},
+		{
+			name:  "predicates summed over fields",
+			query: `query($w: UserWhereInput) {` + repeat(` u%d: users(where: $w) { totalCount }`, 20) + ` }`,
+			vars:  map[string]any{"w": map[string]any{"or": manyPredicates[:30]}},
+			want:  "the arguments of the operation set 620 input fields, over the limit of 500",
+		},
+	}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e, drv := countedEnv(t, db, graph.Options{})
+		// statements counts the SQL statements of one request.
+		statements := func(t *testing.T, query string, vars map[string]any) (response, int64) {
+			t.Helper()
+			drv.n.Store(0)
+			r := e.post(t, bearer(e.adminKey), query, vars)
+			return r, drv.n.Load()
+		}
+		statements(t, `{ viewer { kind } }`, nil) // settles last_used_at
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				// A document that fails validation runs only the
+				// statements of authentication.
+				base, baseN := statements(t, `{ noSuchField }`, nil)
+				if len(base.errors) == 0 {
+					t.Fatalf("baseline accepted: %s", base.raw)
+				}
+				r, n := statements(t, c.query, c.vars)
+				if len(r.errors) != 1 || r.errors[0].code() != graph.CodeTooComplex {
+					t.Fatalf("want one %s error, got HTTP %d: %.600s", graph.CodeTooComplex, r.status, r.raw)
+				}
+				if msg := r.errors[0].Message; !strings.Contains(msg, c.want) {
+					t.Errorf("message %q does not contain %q", msg, c.want)
+				}
+				if string(r.data) != "" && string(r.data) != "null" {
+					t.Errorf("refused operation answered data %s", r.data)
+				}
+				if n != baseN {
+					t.Errorf("refused operation ran %d SQL statements, authentication alone runs %d", n-baseN+baseN, baseN)
+				}
+				assertNoLeak(t, r)
+			})
+		}
+	})
+}
+
+// introspectionQuery is the query GraphiQL sends to learn the schema.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}`
+
+// TestOperationsWithinLimitsRun checks that the limits leave ordinary
+// operations alone, each one just under a limit.
+func TestOperationsWithinLimitsRun(t *testing.T) {
+	predicates := make([]any, 400)
+	for i := range predicates {
+		predicates[i] = map[string]any{"emailContains": fmt.Sprint(i)}
+	}
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"introspection", introspectionQuery, nil},
+		{"depth at its limit", "{ organizations(first: 1) { edges { node { " + strings.Repeat("children(first: 1) { edges { node { ", 3) + "parent { parent { id } }" + strings.Repeat(" } } }", 4) + " }", nil},
+		{"two nested pages", `{ users(first: 50) { totalCount edges { node { email memberships(first: 50) { totalCount edges { node { id title } } } } } } }`, nil},
+		{"default page sizes, two levels", `{ organizations { edges { node { name memberships { edges { node { status user { email } } } } } } } }`, nil},
+		{"nodes at its limit", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids(100)}}, // answers NOT_FOUND for each ID
+		{"idIn at its limit", `query($ids: [ID!]) { users(where: {idIn: $ids}) { totalCount } }`, map[string]any{"ids": ids(1000)}},
+		{"not nested 9 deep", `query($w: UserWhereInput) { users(where: $w) { totalCount } }`, map[string]any{"w": nestedWhere("not", 9)}},
+		{"many predicates", `query($or: [UserWhereInput!]) { users(where: {or: $or}) { totalCount } }`, map[string]any{"or": predicates}},
+		{"50 aliases", "{" + repeat(" a%d: viewer { kind }", 50) + " }", nil},
+		{"small fragment chain", fragmentBomb(9), nil},
+	}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := setup(t, db)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.post(t, bearer(e.adminKey), c.query, c.vars)
+				if r.status != http.StatusOK {
+					t.Fatalf("want success, got HTTP %d: %.600s", r.status, r.raw)
+				}
+				for _, err := range r.errors {
+					// nodes of unknown IDs answers one NOT_FOUND each.
+					if err.code() != graph.CodeNotFound {
+						t.Fatalf("want success, got %.600s", r.raw)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestLimitsAreConfigurable(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    graph.Options
+		query   string
+		vars    map[string]any
+		refused bool
+	}{
+		{"lower complexity", graph.Options{ComplexityLimit: 100}, `{ users { totalCount } }`, nil, true},
+		{"higher complexity", graph.Options{ComplexityLimit: 2_000_000}, `{ users(first: 1000) { edges { node { memberships(first: 1000) { totalCount } } } } }`, nil, false},
+		{"lower depth", graph.Options{DepthLimit: 2}, `{ viewer { user { id } } }`, nil, true},
+		{"lower aliases", graph.Options{AliasLimit: 1}, `{ a: viewer { kind } b: viewer { kind } }`, nil, true},
+		{"lower fields", graph.Options{FieldLimit: 3}, `{ viewer { kind platformRole scopes } }`, nil, true},
+		{"lower tokens", graph.Options{TokenLimit: 5}, `{ viewer { kind } }`, nil, true},
+		{"lower nodes", graph.Options{NodesLimit: 1}, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids(2)}, true},
+		{"lower lists", graph.Options{ListLimit: 1}, `query($ids: [ID!]) { users(where: {idIn: $ids}) { totalCount } }`, map[string]any{"ids": ids(2)}, true},
+		{"lower input depth", graph.Options{InputDepthLimit: 1}, `{ users(where: {not: {emailContains: "x"}}) { totalCount } }`, nil, true},
+		{"lower input fields", graph.Options{InputFieldLimit: 1}, `{ users(where: {emailContains: "x", firstNameContains: "y"}) { totalCount } }`, nil, true},
+	}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				e, _ := countedEnv(t, db, c.opts)
+				r := e.post(t, bearer(e.adminKey), c.query, c.vars)
+				refused := len(r.errors) == 1 && r.errors[0].code() == graph.CodeTooComplex
+				if refused != c.refused || (!refused && len(r.errors) > 0) {
+					t.Fatalf("refused = %v, want %v: HTTP %d: %.600s", refused, c.refused, r.status, r.raw)
+				}
+			})
+		}
+	})
+}
+
+func TestIntrospectionSwitch(t *testing.T) {
+	cases := []struct {
+		name    string
+		disable bool
+	}{{"on by default", false}, {"disabled", true}}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				e, _ := countedEnv(t, db, graph.Options{DisableIntrospection: c.disable})
+				for _, q := range []string{`{ __schema { queryType { name } } }`, `{ __type(name: "User") { name } }`} {
+					r := e.post(t, bearer(e.adminKey), q, nil)
+					if ok := len(r.errors) == 0; ok == c.disable {
+						t.Errorf("%s: introspection answered=%v with DisableIntrospection=%v: %s", q, ok, c.disable, r.raw)
+					}
+					if c.disable && (len(r.errors) != 1 || r.errors[0].code() != graph.CodeForbidden) {
+						t.Errorf("%s: want one %s error, got %s", q, graph.CodeForbidden, r.raw)
+					}
+				}
+				// __typename is not introspection of the schema.
+				if r := e.post(t, bearer(e.adminKey), `{ __typename }`, nil); len(r.errors) > 0 {
+					t.Errorf("__typename refused: %s", r.raw)
+				}
+			})
+		}
+	})
+}
