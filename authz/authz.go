@@ -38,6 +38,12 @@ var (
 	// ErrInactive is returned by NewContext for a user who may not act
 	// (not active, banned, or deleted).
 	ErrInactive = errors.New("authz: user is not active")
+	// ErrUnknownOrganization is returned by NewContext to platform staff
+	// (who may act in organizations they do not belong to) when the active
+	// organization does not exist or is deleted. Other actors get
+	// ErrNotMember for it, as for any organization they do not belong to,
+	// so that they learn nothing about which organizations exist.
+	ErrUnknownOrganization = errors.New("authz: the organization does not exist")
 )
 
 type grantsKey struct{}
@@ -102,8 +108,33 @@ func (g *Grants) In(org pulid.ID) *OrgGrant { return g.orgs[org] }
 // the database (the actor's claim is not trusted); "" for the system.
 func (g *Grants) PlatformRole() actor.PlatformRole { return g.platformRole }
 
-// Platform reports whether the actor holds platform permission p.
-func (g *Grants) Platform(p string) bool { return g.platform[p] }
+// Platform reports whether platform permission p is in effect for the
+// actor: held through its stored platform role (and, for a personal key,
+// its scopes), and the actor acts across organizations. While the actor
+// acts in one organization (actor.WithOrganization, X-Organization-ID),
+// Platform is false for every p: its platform role then counts only as
+// organization permissions of that organization (see Can), so that a
+// superadmin acting in organization A reads and writes nothing outside A
+// and no platform-wide operation (creating users, granting platform roles,
+// impersonating) runs under an organization.
+func (g *Grants) Platform(p string) bool {
+	return g.platform[p] && g.actor.ActiveOrganization() == ""
+}
+
+// PlatformCan is Platform with its reason.
+func (g *Grants) PlatformCan(p string) (bool, string) {
+	switch {
+	case !g.platform[p]:
+		return false, p + " is held through platform roles only"
+	case g.actor.ActiveOrganization() != "":
+		return false, fmt.Sprintf("platform permissions are not in effect while the request acts in organization %s", g.actor.ActiveOrganization())
+	}
+	return true, "platform role " + string(g.platformRole)
+}
+
+// ActiveOrganization returns the organization the actor acts in, or ""
+// when it acts in all of its organizations.
+func (g *Grants) ActiveOrganization() pulid.ID { return g.actor.ActiveOrganization() }
 
 // IsSystem reports whether the grants are those of the system actor.
 func (g *Grants) IsSystem() bool { return g.actor.IsSystem() }
@@ -119,6 +150,8 @@ func (g *Grants) UserID() pulid.ID {
 
 // Self returns the acting user when the actor may use scope on the user's
 // own rows (a user always may; a personal key needs the scope), or "".
+// Self does not look at the active organization: for a row of an
+// organization use SelfIn.
 func (g *Grants) Self(scope string) pulid.ID {
 	if id := g.UserID(); id != "" && g.actor.HasScope(scope) {
 		return id
@@ -126,18 +159,47 @@ func (g *Grants) Self(scope string) pulid.ID {
 	return ""
 }
 
+// SelfIn is Self for an own row of organization org ("" for a row of no
+// organization): while the actor acts in one organization, its own rows of
+// other organizations are out of its reach too.
+func (g *Grants) SelfIn(scope string, org pulid.ID) pulid.ID {
+	if a := g.actor.ActiveOrganization(); a != "" && org != "" && org != a {
+		return ""
+	}
+	return g.Self(scope)
+}
+
 // platformGrants reports whether a platform permission of the actor
 // covers organization permission p in every organization.
 func (g *Grants) platformGrants(p string) (string, bool) {
-	switch {
-	case g.actor.IsSystem():
+	if g.actor.IsSystem() {
 		return "system actor " + g.actor.Reason(), true
-	case g.platform[permission.PlatformRoleGrant]: // superadmin
+	}
+	return coveredBy(func(q string) bool { return g.platform[q] }, g.platformRole, p)
+}
+
+// PlatformCovers reports whether platform role r (as stored) grants
+// permission p: a platform permission of the role, or an organization
+// permission the role holds in every organization (superadmin: all of
+// them; admin: those of organizations, members, roles, users, activity and
+// preferences; support: every read).
+func PlatformCovers(r actor.PlatformRole, p string) bool {
+	if e, ok := permission.Lookup(p); ok && e.Platform {
+		return slices.Contains(permission.Platform(string(r)), p)
+	}
+	held := permission.Platform(string(r))
+	_, ok := coveredBy(func(q string) bool { return slices.Contains(held, q) }, r, p)
+	return ok
+}
+
+func coveredBy(holds func(string) bool, r actor.PlatformRole, p string) (string, bool) {
+	switch {
+	case holds(permission.PlatformRoleGrant): // superadmin
 		return "platform role superadmin", true
-	case g.platform[permission.PlatformOrganizationManage] && manageable(p):
+	case holds(permission.PlatformOrganizationManage) && manageable(p):
 		return "platform role admin", true
-	case g.platform[permission.PlatformRead] && strings.HasSuffix(p, ":read"):
-		return "platform role " + string(g.platformRole), true
+	case holds(permission.PlatformRead) && strings.HasSuffix(p, ":read"):
+		return "platform role " + string(r), true
 	}
 	return "", false
 }
@@ -228,8 +290,10 @@ func FromContext(ctx context.Context) (*Grants, bool) {
 
 // NewContext returns a copy of ctx carrying a, with a's grants resolved from
 // the database through client. It fails with ErrInactive for a user who may
-// not act and with ErrNotMember when a's active organization is not one of
-// its organizations (platform staff excepted).
+// not act, and, when a has an active organization, with ErrNotMember if it
+// is not one of a's (active) organizations. Platform staff may act in any
+// organization that exists: for them an organization that does not exist
+// or is deleted fails with ErrUnknownOrganization.
 func NewContext(ctx context.Context, client *ent.Client, a *actor.Actor) (context.Context, error) {
 	ctx = actor.NewContext(ctx, a)
 	if a.IsSystem() {
@@ -239,8 +303,18 @@ func NewContext(ctx context.Context, client *ent.Client, a *actor.Actor) (contex
 	if err != nil {
 		return nil, err
 	}
-	if org := a.ActiveOrganization(); org != "" && g.orgs[org] == nil && !g.platform[permission.PlatformRead] {
-		return nil, fmt.Errorf("%w %s", ErrNotMember, org)
+	if org := a.ActiveOrganization(); org != "" && g.orgs[org] == nil {
+		if !g.platform[permission.PlatformRead] {
+			return nil, fmt.Errorf("%w %s", ErrNotMember, org)
+		}
+		sys := actor.NewContext(ctx, actor.System("authz"))
+		ok, err := client.Organization.Query().Where(organization.ID(org), organization.DeletedAtIsNil()).Exist(sys)
+		if err != nil {
+			return nil, fmt.Errorf("authz: loading the active organization: %w", err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownOrganization, org)
+		}
 	}
 	return ctx, nil
 }

@@ -232,6 +232,11 @@ func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.
 		case errors.Is(err, authz.ErrNotMember):
 			forbid(w, http.StatusForbidden, CodeForbidden, "you are not a member of the organization in X-Organization-ID")
 			return
+		case errors.Is(err, authz.ErrUnknownOrganization):
+			// Only platform staff, who may read every organization, get
+			// this answer; others get the not-a-member one above.
+			forbid(w, http.StatusBadRequest, CodeBadUserInput, "the organization in X-Organization-ID does not exist (or is deleted)")
+			return
 		case errors.Is(err, authz.ErrInactive):
 			refuse(w, "the key's owner cannot sign in")
 			return

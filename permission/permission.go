@@ -113,6 +113,39 @@ func Known(p string) bool {
 	return ok
 }
 
+// selfService lists the organization permissions that, besides what they
+// grant in an organization, name an action every user may take on its own
+// rows; a personal API key needs the permission as a scope (or *) for it:
+//
+//	member:read          list one's own memberships
+//	member:remove        leave an organization (delete one's own membership)
+//	user:read            read one's own user row
+//	api_key:read         list one's own personal keys
+//	api_key:create       create personal keys
+//	api_key:revoke       revoke one's own personal keys
+//	session:read         list one's own sessions
+//	session:revoke       revoke one's own sessions
+//	oauth_account:read   list one's own linked OAuth accounts
+//	oauth_account:unlink unlink one's own OAuth accounts
+//	activity:read        read what one did oneself
+//	preference:read      read one's own user preferences
+//	preference:write     change one's own user preferences
+//
+// Actions on oneself that no permission names (changing one's profile,
+// linking an OAuth account, opening a session, creating an organization)
+// need the * scope.
+var selfService = []string{
+	MemberRead, MemberRemove, UserRead, APIKeyRead, APIKeyCreate, APIKeyRevoke,
+	SessionRead, SessionRevoke, OAuthAccountRead, OAuthAccountUnlink, ActivityRead,
+	PreferenceRead, PreferenceWrite,
+}
+
+// SelfService reports whether organization permission p also names an
+// action every user may take on its own rows (see the list above). Every
+// user holds these on itself, so a personal key may carry them as scopes
+// whatever its owner holds in organizations.
+func SelfService(p string) bool { return slices.Contains(selfService, p) }
+
 // OrganizationReads returns the organization permissions that only read
 // (resource:read): what a role with full data access holds.
 func OrganizationReads() []string {

@@ -10,7 +10,11 @@ import (
 )
 
 // Viewer describes the actor of a request: who it is, its organizations
-// with its roles there, and its effective permissions.
+// with its roles there, and its effective permissions. While the request
+// acts in one organization (ActiveOrganizationID), Organizations holds that
+// organization only and PlatformPermissions is empty: platform roles then
+// count only as organization permissions there (PlatformRole still names
+// the stored role).
 type Viewer struct {
 	Kind                 string
 	UserID               pulid.ID
@@ -101,7 +105,10 @@ func PermissionsIn(ctx context.Context, org pulid.ID) ([]*EffectivePermission, e
 	return out, nil
 }
 
-// Can answers whether the viewer of ctx holds perm in org, and why.
+// Can answers whether the viewer of ctx holds perm in org, and why. A
+// platform permission is answered for the platform (org is not looked at):
+// no while the request acts in one organization, where platform roles count
+// only as organization permissions of that organization.
 func Can(ctx context.Context, perm string, org pulid.ID) (*Decision, error) {
 	if !permission.Known(perm) {
 		return &Decision{Allowed: false, Reason: "unknown permission " + perm}, nil
@@ -111,10 +118,8 @@ func Can(ctx context.Context, perm string, org pulid.ID) (*Decision, error) {
 		return nil, authz.ErrNotLoaded
 	}
 	if e, _ := permission.Lookup(perm); e.Platform {
-		if g.Platform(perm) {
-			return &Decision{Allowed: true, Reason: "platform role " + string(g.PlatformRole())}, nil
-		}
-		return &Decision{Allowed: false, Reason: perm + " is held through platform roles only"}, nil
+		allowed, why := g.PlatformCan(perm)
+		return &Decision{Allowed: allowed, Reason: why}, nil
 	}
 	allowed, why := g.Can(perm, org)
 	return &Decision{Allowed: allowed, Reason: why}, nil

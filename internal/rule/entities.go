@@ -12,6 +12,8 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	gen "github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/membership"
+	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -66,12 +68,15 @@ func parentRule(g *authz.Grants, m ent.Mutation, doing string) error {
 }
 
 // Membership: rosters are visible with member:read, one's own memberships
-// always; member:invite creates, member:update and role:assign update,
-// member:remove deletes (and anyone may leave).
+// always (a personal key needs the member:read scope); member:invite
+// creates, member:update and role:assign update, member:remove deletes.
+// Anyone may leave (delete its own membership): a personal key needs the
+// member:remove scope (or *) for it. While the actor acts in one
+// organization, its own memberships elsewhere are out of reach.
 func Membership() ent.Policy {
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
-			return or(inOrgs(g, "organization_id", permission.MemberRead), self(g, "user_id", permission.MemberRead))
+			return or(inOrgs(g, "organization_id", permission.MemberRead), selfIn(g, "user_id", "organization_id", permission.MemberRead))
 		},
 		onCreate(requireIn(permission.MemberInvite)),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
@@ -101,7 +106,7 @@ func Membership() ent.Policy {
 			return privacy.Allow
 		}), opUpdate),
 		onWrite(opDelete, permission.MemberRemove, func(_ context.Context, g *authz.Grants) entql.P {
-			return or(inOrgs(g, "organization_id", permission.MemberRemove), self(g, "user_id", permission.MemberRead))
+			return or(inOrgs(g, "organization_id", permission.MemberRemove), selfIn(g, "user_id", "organization_id", permission.MemberRemove))
 		}),
 	)
 }
@@ -234,7 +239,7 @@ func APIKey() ent.Policy {
 		func(_ context.Context, g *authz.Grants) entql.P {
 			return or(personal(g, permission.APIKeyRead), inOrgs(g, "organization_id", permission.APIKeyRead))
 		},
-		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
 			scopes, _ := m.(*gen.APIKeyMutation).Scopes()
 			if org := fieldID(m, "organization_id"); org != "" {
 				if ok, why := g.Can(permission.APIKeyCreate, org); !ok {
@@ -258,6 +263,12 @@ func APIKey() ent.Policy {
 						return fmt.Errorf("%w: %w: your credential does not hold %s", privacy.Deny, authz.ErrExceedsOwn, s)
 					}
 				}
+				// Nor a scope its owner does not hold: it would be inert.
+				if s, err := notHeld(ctx, m.(*gen.APIKeyMutation).Client(), g, me, scopes); err != nil {
+					return err
+				} else if s != "" {
+					return fmt.Errorf("%w: %w: you do not hold %s", privacy.Deny, authz.ErrExceedsOwn, s)
+				}
 				return privacy.Allow
 			}
 			return privacy.Denyf("personal keys are created by their owner")
@@ -268,12 +279,69 @@ func APIKey() ent.Policy {
 	)
 }
 
-// RefreshToken: users see and revoke their sessions; session:read and
-// session:revoke reach the sessions active in an organization.
+// notHeld returns the first of scopes that user me (the owner of a personal
+// key being created, with grants g) does not hold, or "". A platform
+// permission must be granted by the user's stored platform role; an
+// organization permission must be held in at least one of the user's
+// active organizations, be covered by its platform role, or be a
+// self-service permission (permission.SelfService), which every user holds
+// on its own rows. The memberships are read without the narrowing of the
+// creating credential (scopes, active organization).
+func notHeld(ctx context.Context, c *gen.Client, g *authz.Grants, me pulid.ID, scopes []string) (string, error) {
+	var held map[string]bool
+	for _, s := range scopes {
+		if s == actor.ScopeAll {
+			continue
+		}
+		e, _ := permission.Lookup(s)
+		if authz.PlatformCovers(g.PlatformRole(), s) {
+			continue
+		}
+		if e.Platform {
+			return s, nil
+		}
+		if permission.SelfService(s) {
+			continue
+		}
+		if held == nil {
+			ms, err := c.Membership.Query().Where(
+				membership.UserID(me),
+				membership.StatusEQ(membership.StatusActive),
+				membership.HasOrganizationWith(organization.DeletedAtIsNil(), organization.StatusEQ(organization.StatusActive)),
+			).WithRoles().All(system(ctx))
+			if err != nil {
+				return "", fmt.Errorf("rule: loading the key owner's memberships: %w", err)
+			}
+			held = map[string]bool{}
+			for _, m := range ms {
+				for _, r := range m.Edges.Roles {
+					for _, p := range r.Permissions {
+						held[p] = true
+					}
+					if r.FullDataAccess {
+						for _, p := range permission.OrganizationReads() {
+							held[p] = true
+						}
+					}
+				}
+			}
+		}
+		if !held[s] {
+			return s, nil
+		}
+	}
+	return "", nil
+}
+
+// RefreshToken: users see (scope session:read) and revoke (scope
+// session:revoke) their sessions; session:read and session:revoke reach the
+// sessions active in an organization. Opening a session needs the user
+// itself (scope *). While the actor acts in one organization, its sessions
+// active in other organizations are out of reach.
 func RefreshToken() ent.Policy {
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
-			return or(self(g, "user_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
 		},
 		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
 			// Users open their own sessions, active in one of their
@@ -289,8 +357,12 @@ func RefreshToken() ent.Policy {
 				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
 			}
 			if parent := fieldID(m, "parent_id"); parent != "" {
-				own, err := m.(*gen.RefreshTokenMutation).Client().RefreshToken.Query().
-					Where(refreshtoken.ID(parent), refreshtoken.UserID(me)).Exist(system(ctx))
+				q := m.(*gen.RefreshTokenMutation).Client().RefreshToken.Query().
+					Where(refreshtoken.ID(parent), refreshtoken.UserID(me))
+				if a := g.ActiveOrganization(); a != "" {
+					q.Where(refreshtoken.Or(refreshtoken.OrganizationIDIsNil(), refreshtoken.OrganizationID(a)))
+				}
+				own, err := q.Exist(system(ctx))
 				if err != nil {
 					return err
 				}
@@ -301,13 +373,15 @@ func RefreshToken() ent.Policy {
 			return privacy.Allow
 		}),
 		onWrite(opUpdate|opDelete, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
-			return or(self(g, "user_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
 		}),
 	)
 }
 
 // Activity: append-only for everyone, the system included. activity:read
-// reads an organization's trail; users read what they did themselves.
+// reads an organization's trail; users read what they did themselves (a
+// personal key needs the activity:read scope), in the active organization
+// only while they act in one.
 // Entries are written by the audit hook of the schema.
 func Activity() ent.Policy {
 	deny := privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
@@ -317,7 +391,7 @@ func Activity() ent.Policy {
 		return privacy.Skip
 	})
 	p := policy(func(_ context.Context, g *authz.Grants) entql.P {
-		return or(inOrgs(g, "organization_id", permission.ActivityRead), self(g, "actor_user_id", permission.ActivityRead))
+		return or(inOrgs(g, "organization_id", permission.ActivityRead), selfIn(g, "actor_user_id", "organization_id", permission.ActivityRead))
 	})
 	pol := p.(privacy.Policy)
 	pol.Mutation = append(privacy.MutationPolicy{DenyIfNoActor(), deny}, pol.Mutation...)

@@ -311,7 +311,7 @@ func reaches(g *authz.Grants, op ent.Op, t *gen.Membership) bool {
 		return false
 	}
 	if op.Is(ent.OpDelete | ent.OpDeleteOne) {
-		return g.Allowed(permission.MemberRemove, t.OrganizationID) || (t.UserID != "" && t.UserID == g.Self(permission.MemberRead))
+		return g.Allowed(permission.MemberRemove, t.OrganizationID) || (t.UserID != "" && t.UserID == g.SelfIn(permission.MemberRemove, t.OrganizationID))
 	}
 	return g.Allowed(permission.MemberUpdate, t.OrganizationID) || g.Allowed(permission.RoleAssign, t.OrganizationID)
 }

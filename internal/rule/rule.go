@@ -4,7 +4,27 @@
 // system actor is allowed; a user or API key actor needs its grants
 // resolved (package authz) and then sees, through SQL predicates on indexed
 // tenant columns, only the rows its permissions reach, and writes only rows
-// in organizations where it holds the permission. Platform superadmins pass.
+// in organizations where it holds the permission. Platform superadmins pass
+// while they act across organizations.
+//
+// The active organization (actor.WithOrganization, the X-Organization-ID
+// header) restricts every actor, platform staff included:
+//
+//   - organization rows (organizations, memberships, custom roles,
+//     organization keys and preferences, sessions and activities of an
+//     organization) are read and written in the active organization only,
+//     the actor's own rows of other organizations included (its
+//     memberships, sessions and activities there);
+//   - a platform role counts as organization permissions of the active
+//     organization only (authz.Grants.Can) and its platform permissions
+//     are not in effect (authz.Grants.Platform), so a superadmin acting in
+//     A sees the users of A through user:read like an administrator of A
+//     does (its own row too), and creating users, granting platform roles or
+//     impersonating needs a request without an active organization;
+//   - rows of no organization that are the actor's own (its user row,
+//     personal keys, OAuth accounts, user preferences, sessions and
+//     activities recorded outside any organization) stay its own; built-in
+//     roles and system preferences stay readable by everyone.
 package rule
 
 import (
@@ -53,7 +73,9 @@ func DenyIfNotLoaded() privacy.QueryMutationRule {
 }
 
 // AllowIfSuperadmin allows a platform superadmin acting with full rights
-// (per the database, not per the caller's claim).
+// (per the database, not per the caller's claim) across organizations. A
+// superadmin acting in one organization is skipped (authz.Grants.Platform
+// is false then) and meets the rules of the other actors.
 func AllowIfSuperadmin() privacy.QueryMutationRule {
 	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
 		if g, ok := authz.FromContext(ctx); ok && g.Platform(permission.PlatformRoleGrant) {
@@ -121,12 +143,27 @@ func inOrgs(g *authz.Grants, field, perm string) entql.P {
 }
 
 // self returns "field = acting user" when the actor may use scope on its own
-// rows.
+// rows, for rows without an organization column.
 func self(g *authz.Grants, field, scope string) entql.P {
 	if id := g.Self(scope); id != "" {
 		return entql.FieldEQ(field, string(id))
 	}
 	return nothing
+}
+
+// selfIn is self for rows with an organization column orgField: while the
+// actor acts in one organization, only its own rows of that organization
+// (or of no organization) are reached.
+func selfIn(g *authz.Grants, field, orgField, scope string) entql.P {
+	id := g.Self(scope)
+	if id == "" {
+		return nothing
+	}
+	p := entql.FieldEQ(field, string(id))
+	if a := g.ActiveOrganization(); a != "" {
+		return entql.And(p, entql.Or(entql.FieldNil(orgField), entql.FieldEQ(orgField, string(a))))
+	}
+	return p
 }
 
 func ids(in []pulid.ID) []any {
