@@ -136,8 +136,12 @@ func classify(ctx context.Context, err error) (code, msg string) {
 			msg = "forbidden: " + reason
 		}
 		return CodeForbidden, msg
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return CodeInternal, "request canceled or timed out"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The driver may report the cancelled statement in its own words
+		// (PostgreSQL's 57014): the request's deadline is what matters.
+		return CodeTimeout, "the request ran past its deadline"
+	case errors.Is(err, context.Canceled):
+		return CodeInternal, "request canceled"
 	}
 	return "", ""
 }

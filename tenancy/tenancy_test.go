@@ -498,8 +498,81 @@ func TestMemberKeepsARole(t *testing.T) {
 		if err := c.Membership.UpdateOneID(w.memberM.ID).ClearRoles().Exec(owner); !errors.Is(err, validation.ErrInvalid) {
 			t.Fatalf("clear roles through the client = %v, want validation error", err)
 		}
-		if err := c.Membership.UpdateOneID(w.memberM.ID).ClearRoles().AddRoleIDs(permission.ViewerRoleID).Exec(owner); err != nil {
+		// Replacing roles removes some: the guard's lock needs a transaction.
+		if err := inTx(owner, c, func(tx *ent.Client) error {
+			return tx.Membership.UpdateOneID(w.memberM.ID).ClearRoles().AddRoleIDs(permission.ViewerRoleID).Exec(owner)
+		}); err != nil {
 			t.Fatalf("replace the role through the client: %v", err)
+		}
+	})
+}
+
+// Under an active organization the viewer and can answer for that
+// organization only: platform permissions are not in effect, and a
+// superadmin holds its organization permissions there and nowhere else.
+func TestViewerUnderActiveOrganization(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		root := c.User.Create().SetEmail("root@x.com").SetStatus(user.StatusActive).SetPlatformRole(user.PlatformRoleSuperadmin).SaveX(sys())
+		other, err := tenancy.CreateOrganization(as(t, c, w.out), c, ent.CreateOrganizationInput{Name: "Other", Slug: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		everywhere := as(t, c, root)
+		inOrg, err := authz.NewContext(context.Background(), c, actor.User(root.ID, actor.PlatformSuperadmin).WithOrganization(w.org.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := tenancy.ViewerOf(everywhere)
+		if err != nil || len(v.PlatformPermissions) == 0 {
+			t.Fatalf("viewer without an active organization: %+v, %v; want platform permissions", v, err)
+		}
+		v, err = tenancy.ViewerOf(inOrg)
+		if err != nil || len(v.PlatformPermissions) != 0 || v.PlatformRole != "superadmin" || v.ActiveOrganizationID == nil || *v.ActiveOrganizationID != w.org.ID {
+			t.Fatalf("viewer in the organization: %+v, %v; want no platform permissions, the stored role and the active organization", v, err)
+		}
+		tests := []struct {
+			ctx     context.Context
+			name    string
+			perm    string
+			org     pulid.ID
+			allowed bool
+		}{
+			{everywhere, "platform permission everywhere", permission.PlatformRoleGrant, "", true},
+			{inOrg, "platform permission in the organization", permission.PlatformRoleGrant, "", false},
+			{inOrg, "organization permission in the active organization", permission.OrganizationDelete, w.org.ID, true},
+			{inOrg, "organization permission in another organization", permission.OrganizationRead, other.ID, false},
+			{everywhere, "organization permission in another organization, everywhere", permission.OrganizationRead, other.ID, true},
+		}
+		for _, tt := range tests {
+			d, err := tenancy.Can(tt.ctx, tt.perm, tt.org)
+			if err != nil || d.Allowed != tt.allowed || d.Reason == "" {
+				t.Errorf("%s: %+v, %v; want allowed=%v with a reason", tt.name, d, err, tt.allowed)
+			}
+		}
+		if n := c.Organization.Query().CountX(inOrg); n != 1 {
+			t.Errorf("superadmin in the organization counts %d organizations, want 1", n)
+		}
+		if err := c.Organization.UpdateOneID(other.ID).SetName("pwned").Exec(inOrg); err == nil {
+			t.Error("superadmin in one organization updated another")
+		}
+	})
+}
+
+// tenancy.CreateAPIKey refuses a personal key with a scope its owner does
+// not hold.
+func TestPersonalKeyScopesAreHeld(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		member := as(t, w.c, w.member)
+		for _, s := range []string{permission.PlatformRoleGrant, permission.OrganizationUpdate} {
+			if _, _, err := tenancy.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{s}}); !errors.Is(err, authz.ErrExceedsOwn) {
+				t.Errorf("member mints a personal key with %s = %v, want ErrExceedsOwn", s, err)
+			}
+		}
+		if _, _, err := tenancy.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{permission.MemberRead, permission.MemberRemove}}); err != nil {
+			t.Errorf("member mints a personal key with its own and self-service scopes: %v", err)
 		}
 	})
 }
