@@ -17,35 +17,21 @@ import (
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
+	"github.com/cf/identity/validation"
 )
 
 // Kind is the token kind prefix of API keys.
 const Kind = "cfk"
 
-// ErrInvalidKey is matched (errors.Is) by every error of Authenticate that
-// means the key does not authenticate anyone: malformed, unknown, revoked,
-// expired, or owned by a user who cannot sign in. Any other error of
-// Authenticate is a failure to check the key (the database did not answer)
-// and says nothing about the key.
-var ErrInvalidKey = errors.New("apikey: invalid key")
-
-// Reasons a key is invalid, returned by Authenticate. Each matches
-// ErrInvalidKey; the distinction is for logs, not for the caller.
+// Errors returned by Authenticate. All of them mean "not authenticated"; the
+// distinction is for logs, not for the caller.
 var (
-	ErrMalformed error = invalidKey("malformed key")
-	ErrUnknown   error = invalidKey("unknown key")
-	ErrRevoked   error = invalidKey("key revoked")
-	ErrExpired   error = invalidKey("key expired")
-	ErrOwner     error = invalidKey("owner cannot sign in")
+	ErrMalformed = errors.New("apikey: malformed key")
+	ErrUnknown   = errors.New("apikey: unknown key")
+	ErrRevoked   = errors.New("apikey: key revoked")
+	ErrExpired   = errors.New("apikey: key expired")
+	ErrOwner     = errors.New("apikey: owner cannot sign in")
 )
-
-// invalidKey is the type of the reasons a key is invalid.
-type invalidKey string
-
-func (e invalidKey) Error() string { return "apikey: " + string(e) }
-
-// Is reports whether target is ErrInvalidKey.
-func (e invalidKey) Is(target error) bool { return target == ErrInvalidKey }
 
 // Params describes a key to create.
 type Params struct {
@@ -56,15 +42,22 @@ type Params struct {
 	ExpiresAt      *time.Time
 }
 
+// ErrPastExpiry is matched (errors.Is) by the error of Create for an expiry
+// that is not in the future; the error is also a *validation.Error for the
+// field expiresAt.
+var ErrPastExpiry = errors.New("apikey: expiry is not in the future")
+
 // Create stores a new key for p and returns the key, to be shown once, and
-// its row. It runs with the actor of ctx and under the APIKey policy.
+// its row. It runs with the actor of ctx and under the APIKey policy. An
+// expiry that is not in the future is refused with ErrPastExpiry.
 func Create(ctx context.Context, client *ent.Client, p Params) (string, *ent.APIKey, error) {
+	if p.ExpiresAt != nil && !p.ExpiresAt.After(time.Now()) {
+		return "", nil, fmt.Errorf("%w: %w", ErrPastExpiry, validation.Errorf("expiresAt",
+			"%s is not in the future; send a later time, or none for a key that does not expire", p.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
 	token, prefix, err := secret.NewToken(Kind)
 	if err != nil {
 		return "", nil, err
-	}
-	if p.ExpiresAt != nil && !p.ExpiresAt.After(time.Now()) {
-		return "", nil, fmt.Errorf("apikey: expiry %s is in the past", p.ExpiresAt.Format(time.RFC3339))
 	}
 	c := client.APIKey.Create().
 		SetName(p.Name).
@@ -85,9 +78,7 @@ func Create(ctx context.Context, client *ent.Client, p Params) (string, *ent.API
 
 // Authenticate checks token and returns the actor it stands for. The lookup
 // runs as the system actor "authenticate": it is the one read that happens
-// before anyone is known. An error matching ErrInvalidKey means the key does
-// not authenticate; any other error (wrapping the database's, or ctx's) means
-// the key could not be checked.
+// before anyone is known.
 func Authenticate(ctx context.Context, client *ent.Client, token string, now time.Time) (*actor.Actor, error) {
 	prefix, err := secret.SplitToken(Kind, token)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/graph/scalar"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/validation"
 )
@@ -70,15 +71,29 @@ var uniqueColumns = map[string]string{
 // PresentError turns a resolver error into a GraphQL error with a code in
 // extensions.code and a message a person can act on. Database and internal
 // errors never show their text: they are logged with the request ID.
+//
+// Errors gqlgen makes itself keep their message, and their code when they
+// have one (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED); those without
+// a code (they are about the request, never the database) get
+// BAD_USER_INPUT. entgql's INVALID_PAGINATION becomes BAD_USER_INPUT, as
+// for the page limits of the top level.
 func PresentError(ctx context.Context, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	code, msg := classify(ctx, err)
 	if code == "" {
-		// gqlgen's own errors (parse, validation) keep their message and code.
 		var ge *gqlerror.Error
-		if gerr.Extensions["code"] != nil || (errors.As(err, &ge) && ge.Err == nil) {
+		switch c, _ := gerr.Extensions["code"].(string); {
+		case c == codeInvalidPagination:
+			code, msg = CodeBadUserInput, fmt.Sprintf("first and last must be between 0 and %d", MaxPageSize)
+		case c != "":
 			return gerr
+		case errors.As(err, &ge) && ge.Err == nil && strings.HasPrefix(ge.Message, entFirstAndLast):
+			code, msg = CodeBadUserInput, "first and last cannot be used together: page forward with first and after, or backward with last and before"
+		case errors.As(err, &ge) && ge.Err == nil:
+			code, msg = CodeBadUserInput, ge.Message
 		}
+	}
+	if code == "" {
 		code, msg = CodeInternal, "internal error"
 		slog.ErrorContext(ctx, "graphql: internal error", "err", err, "request_id", RequestID(ctx))
 		if id := RequestID(ctx); id != "" {
@@ -102,6 +117,9 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		nf   *ent.NotFoundError
 		nsr  *ent.NotSingularError
 		cerr *ent.ConstraintError
+		serr *scalar.Error
+		pg   *pgconn.PgError
+		sq   sqlite3.Error
 	)
 	switch {
 	case errors.As(err, &perr):
@@ -127,6 +145,24 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, tidy(err)
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
+	case errors.As(err, &serr):
+		return CodeBadUserInput, serr.Error()
+	case isEmptyWhere(err):
+		return CodeBadUserInput, "empty filter: every where input inside and, or and not needs at least one condition (an empty list such as idIn: [] sets none)"
+	case errors.As(err, &pg):
+		if e, ok := pgErrors[pg.Code]; ok && (e.match == "" || strings.Contains(pg.Message, e.match)) {
+			return e.code, e.msg
+		}
+	case errors.As(err, &sq):
+		for _, e := range sqliteErrors {
+			if sq.Code == e.errno && strings.Contains(sq.Error(), e.match) {
+				return e.code, e.msg
+			}
+		}
+	case strings.Contains(err.Error(), pgxTooManyParams):
+		return CodeTooComplex, msgTooComplexSQL
+	}
+	switch {
 	case errors.Is(err, privacy.Deny):
 		if actor.FromContext(ctx) == nil {
 			return CodeUnauthenticated, "authentication required: send Authorization: Bearer <API key>"
@@ -144,6 +180,85 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeInternal, "request canceled"
 	}
 	return "", ""
+}
+
+// entgql's pagination errors (ent/gql_pagination.go): the code it sets for
+// a negative first or last, and the message, without a code, for first
+// together with last.
+const (
+	codeInvalidPagination = "INVALID_PAGINATION"
+	entFirstAndLast       = "Passing both `first` and `last`"
+)
+
+// emptyWhere are entgql's errors for a where input without a condition;
+// at the top level it means "no filter", nested in and, or or not it is
+// an error.
+var emptyWhere = []error{
+	ent.ErrEmptyAPIKeyWhereInput,
+	ent.ErrEmptyActivityWhereInput,
+	ent.ErrEmptyMembershipWhereInput,
+	ent.ErrEmptyOAuthAccountWhereInput,
+	ent.ErrEmptyOrganizationWhereInput,
+	ent.ErrEmptyPreferenceWhereInput,
+	ent.ErrEmptyRefreshTokenWhereInput,
+	ent.ErrEmptyRoleWhereInput,
+	ent.ErrEmptyUserWhereInput,
+}
+
+func isEmptyWhere(err error) bool {
+	for _, e := range emptyWhere {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	msgTooComplexSQL = "the filters of this query are too many or too deeply nested for the database: use fewer, flatter conditions or shorter lists"
+	msgNUL           = "a string holds a character the database cannot store (NUL, U+0000, or invalid UTF-8): remove it"
+	// pgxTooManyParams starts the error of pgx (no type) for a statement
+	// with more than 65535 arguments.
+	pgxTooManyParams = "extended protocol limited to"
+)
+
+type dbError struct {
+	// match, when set, must occur in the database's message.
+	match     string
+	code, msg string
+}
+
+// pgErrors maps PostgreSQL SQLSTATEs that a caller's input causes to what
+// the caller sees. Any other database error is INTERNAL.
+var pgErrors = map[string]dbError{
+	"22021": {code: CodeBadUserInput, msg: msgNUL},                                                                     // character_not_in_repertoire: NUL in text
+	"22P05": {code: CodeBadUserInput, msg: msgNUL},                                                                     // untranslatable_character: \u0000 in jsonb
+	"22001": {code: CodeBadUserInput, msg: "a value is longer than its field allows: shorten it"},                      // string_data_right_truncation
+	"22003": {code: CodeBadUserInput, msg: "a number is out of the range its field allows"},                            // numeric_value_out_of_range
+	"22008": {code: CodeBadUserInput, msg: "a time is out of the range the database can store"},                        // datetime_field_overflow
+	"54000": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // program_limit_exceeded
+	"54001": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // statement_too_complex (stack depth limit exceeded)
+	"54023": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // too_many_arguments
+	"42601": {match: "memory exhausted", code: CodeTooComplex, msg: msgTooComplexSQL},                                  // the SQL parser's stack: a syntax_error only by its code
+	"2201B": {code: CodeBadUserInput, msg: "a pattern of this query is not valid for the database"},                    // invalid_regular_expression
+	"22025": {code: CodeBadUserInput, msg: "a text filter ends with an escape character (\\): escape it or remove it"}, // invalid_escape_sequence
+}
+
+// sqliteErrors are SQLite errors that a caller's input causes. SQLite
+// reports most of them with the generic SQLITE_ERROR code, so its message
+// tells them apart.
+var sqliteErrors = []struct {
+	errno sqlite3.ErrNo
+	dbError
+}{
+	{sqlite3.ErrError, dbError{match: "LIKE or GLOB pattern too complex", code: CodeBadUserInput,
+		msg: "a text filter (such as emailContains) is too long or holds too many wildcards for the database: shorten it"}},
+	{sqlite3.ErrError, dbError{match: "Expression tree is too large", code: CodeTooComplex, msg: msgTooComplexSQL}},
+	{sqlite3.ErrError, dbError{match: "too many SQL variables", code: CodeTooComplex, msg: msgTooComplexSQL}},
+	{sqlite3.ErrError, dbError{match: "Recursion limit", code: CodeTooComplex, msg: msgTooComplexSQL}},
+	{sqlite3.ErrError, dbError{match: "parser stack overflow", code: CodeTooComplex, msg: msgTooComplexSQL}},
+	{sqlite3.ErrError, dbError{match: "too many terms in compound SELECT", code: CodeTooComplex, msg: msgTooComplexSQL}},
+	{sqlite3.ErrTooBig, dbError{code: CodeBadUserInput, msg: "a value is too large for the database: shorten it"}},
 }
 
 // tidy drops package prefixes from an error message meant for a person.

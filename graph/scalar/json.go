@@ -3,7 +3,6 @@ package scalar
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -20,11 +19,16 @@ func MarshalJSON(v json.RawMessage) graphql.Marshaler {
 	})
 }
 
-// UnmarshalJSON reads the GraphQL JSON scalar (any JSON value) into raw JSON.
+// UnmarshalJSON reads the GraphQL JSON scalar (any JSON value) into raw
+// JSON. Keys and strings with a NUL character (U+0000) are refused with an
+// *Error: PostgreSQL cannot store them in jsonb.
 func UnmarshalJSON(v any) (json.RawMessage, error) {
+	if err := checkNUL("JSON", v); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("not a JSON value: %w", err)
+		return nil, invalid("JSON", nil, "not a JSON value")
 	}
 	return b, nil
 }
