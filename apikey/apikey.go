@@ -23,15 +23,30 @@ import (
 // Kind is the token kind prefix of API keys.
 const Kind = "cfk"
 
-// Errors returned by Authenticate. All of them mean "not authenticated"; the
-// distinction is for logs, not for the caller.
+// ErrInvalidKey is matched (errors.Is) by every error of Authenticate that
+// means the key does not authenticate anyone: malformed, unknown, revoked,
+// expired, or owned by a user who cannot sign in. Any other error of
+// Authenticate is a failure to check the key (the database did not answer)
+// and says nothing about the key.
+var ErrInvalidKey = errors.New("apikey: invalid key")
+
+// Reasons a key is invalid, returned by Authenticate. Each matches
+// ErrInvalidKey; the distinction is for logs, not for the caller.
 var (
-	ErrMalformed = errors.New("apikey: malformed key")
-	ErrUnknown   = errors.New("apikey: unknown key")
-	ErrRevoked   = errors.New("apikey: key revoked")
-	ErrExpired   = errors.New("apikey: key expired")
-	ErrOwner     = errors.New("apikey: owner cannot sign in")
+	ErrMalformed error = invalidKey("malformed key")
+	ErrUnknown   error = invalidKey("unknown key")
+	ErrRevoked   error = invalidKey("key revoked")
+	ErrExpired   error = invalidKey("key expired")
+	ErrOwner     error = invalidKey("owner cannot sign in")
 )
+
+// invalidKey is the type of the reasons a key is invalid.
+type invalidKey string
+
+func (e invalidKey) Error() string { return "apikey: " + string(e) }
+
+// Is reports whether target is ErrInvalidKey.
+func (e invalidKey) Is(target error) bool { return target == ErrInvalidKey }
 
 // Params describes a key to create.
 type Params struct {
@@ -78,7 +93,9 @@ func Create(ctx context.Context, client *ent.Client, p Params) (string, *ent.API
 
 // Authenticate checks token and returns the actor it stands for. The lookup
 // runs as the system actor "authenticate": it is the one read that happens
-// before anyone is known.
+// before anyone is known. An error matching ErrInvalidKey means the key does
+// not authenticate; any other error (wrapping the database's, or ctx's) means
+// the key could not be checked.
 func Authenticate(ctx context.Context, client *ent.Client, token string, now time.Time) (*actor.Actor, error) {
 	prefix, err := secret.SplitToken(Kind, token)
 	if err != nil {

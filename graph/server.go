@@ -20,7 +20,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
+	"github.com/cf/identity/graph/graphiql"
 	"github.com/cf/identity/pulid"
 )
 
@@ -39,6 +39,22 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready reports whether the server can take traffic (for /readyz).
 	Ready func(context.Context) error
+	// CORSOrigins lists the origins (scheme://host[:port], or "*") whose
+	// pages may call /graphql from a browser; none when empty.
+	CORSOrigins []string
+	// MaxBodyBytes caps the size of a /graphql request body (HTTP 413,
+	// PAYLOAD_TOO_LARGE, above it); 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RequestTimeout bounds how long a /graphql request runs, database
+	// statements included (TIMEOUT after it); 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// AuthFailureLimit failed authentications per AuthFailureWindow are
+	// allowed from one client address (IPv6: one /64); further requests
+	// from it answer HTTP 429, RATE_LIMITED, until the budget refills.
+	// 0 means DefaultAuthFailureLimit per DefaultAuthFailureWindow;
+	// negative switches the limit off.
+	AuthFailureLimit  int
+	AuthFailureWindow time.Duration
 	// ComplexityLimit caps the cost of one operation: every field costs 1,
 	// a connection multiplies the cost of its selections by first or last
 	// (DefaultPageSize when absent) and nodes(ids:) by the number of IDs;
@@ -167,9 +183,21 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	maxBody := opts.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	timeout := opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	limiter := newFailureLimiter(opts.AuthFailureLimit, opts.AuthFailureWindow)
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", Authenticate(client, log, NewGraphQLHandler(client, opts)))
-	mux.Handle("GET /{$}", playground.Handler("cf identity", "/graphql"))
+	mux.Handle("/graphql", withCORS(opts.CORSOrigins, withDeadline(timeout, withBodyLimit(maxBody,
+		authenticate(client, log, limiter, NewGraphQLHandler(client, opts))))))
+	ui := graphiql.Handler("cf identity", "/graphql")
+	mux.Handle("GET /{$}", ui)
+	mux.Handle("GET "+graphiql.AssetPrefix, ui)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -188,18 +216,40 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return withRequestLog(log, mux)
+	return withRequestLog(log, withSecurityHeaders(mux))
 }
 
 // Authenticate reads "Authorization: Bearer <API key>" and puts the key's
 // actor on the request context. A request without a valid credential gets
 // HTTP 401 with a GraphQL error whose extensions.code is UNAUTHENTICATED,
-// and next never runs.
+// and next never runs. When the key cannot be checked (the database fails)
+// the answer is HTTP 503 with INTERNAL, or TIMEOUT past the request's
+// deadline. Failures are logged with the client address; NewHandler also
+// rate-limits them per address, which Authenticate alone does not.
 func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.Handler {
+	return authenticate(client, log, nil, next)
+}
+
+// authenticate is Authenticate with a limit of failures per client address
+// (none when limiter is nil): a client over it answers HTTP 429 before its
+// credential is looked at. Only well-formed keys that fail count; malformed
+// credentials cost no lookup and guess nothing.
+func authenticate(client *ent.Client, log *slog.Logger, limiter *failureLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
 			return
+		}
+		ip := clientIP(r)
+		if limiter != nil {
+			if wait := limiter.wait(limiterKey(ip), time.Now()); wait > 0 {
+				rateLimited(w, wait)
+				return
+			}
+		}
+		failed := func(reason any) {
+			limited := limiter != nil && limiter.fail(limiterKey(ip), time.Now())
+			log.InfoContext(r.Context(), "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(r.Context()))
 		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
@@ -212,9 +262,18 @@ func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.
 			return
 		}
 		a, err := apikey.Authenticate(r.Context(), client, strings.TrimSpace(token), time.Now())
-		if err != nil {
-			log.InfoContext(r.Context(), "authentication failed", "reason", err, "request_id", RequestID(r.Context()))
+		switch {
+		case errors.Is(err, apikey.ErrMalformed):
+			// Not counted: no key was looked up, nothing was guessed (and
+			// GraphiQL's placeholder key is one).
 			refuse(w, "invalid, revoked or expired API key")
+			return
+		case errors.Is(err, apikey.ErrInvalidKey):
+			failed(err)
+			refuse(w, "invalid, revoked or expired API key")
+			return
+		case err != nil:
+			authUnavailable(w, r, log, err)
 			return
 		}
 		if h := r.Header.Get("X-Organization-ID"); h != "" {
@@ -233,18 +292,22 @@ func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.
 		case errors.Is(err, authz.ErrNotMember):
 			forbid(w, http.StatusForbidden, CodeForbidden, "you are not a member of the organization in X-Organization-ID")
 			return
+		case errors.Is(err, authz.ErrUnknownOrganization):
+			// Only platform staff, who may read every organization, get
+			// this answer; others get the not-a-member one above.
+			forbid(w, http.StatusBadRequest, CodeBadUserInput, "the organization in X-Organization-ID does not exist (or is deleted)")
+			return
 		case errors.Is(err, authz.ErrInactive):
 			refuse(w, "the key's owner cannot sign in")
 			return
 		case err != nil:
-			log.ErrorContext(r.Context(), "resolving permissions", "err", err, "request_id", RequestID(r.Context()))
-			forbid(w, http.StatusInternalServerError, CodeInternal, "internal error (request "+RequestID(r.Context())+")")
+			authUnavailable(w, r, log, err)
 			return
 		}
 		setActor(r.Context(), a)
 		ctx = audit.WithRequest(ctx, audit.Request{
 			Channel:   audit.ChannelGraphQL,
-			IP:        clientIP(r),
+			IP:        ip,
 			UserAgent: truncate(r.UserAgent(), 512),
 			RequestID: RequestID(r.Context()),
 		})
