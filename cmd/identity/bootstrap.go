@@ -6,26 +6,31 @@ import (
 	"io"
 
 	"github.com/cf/identity/bootstrap"
-	"github.com/cf/identity/migrations"
 	"github.com/cf/identity/storage"
 )
 
 func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet("bootstrap", "bootstrap --email EMAIL [flags]", stderr)
+	f := newFlags("bootstrap", "bootstrap --email EMAIL [flags]", stdout)
 	var c commonFlags
-	c.register(fs)
-	email := fs.String("email", env("IDENTITY_BOOTSTRAP_EMAIL", ""), "email of the superadmin to create or promote (env IDENTITY_BOOTSTRAP_EMAIL)")
-	name := fs.String("name", "", "display name for a new user")
-	if err := parse(fs, args); err != nil {
+	c.register(f)
+	email := f.String("email", "IDENTITY_BOOTSTRAP_EMAIL", "", "email of the superadmin to create or promote")
+	name := f.String("name", "IDENTITY_BOOTSTRAP_NAME", "", "display name for a new user")
+	allowForeign := migrateFlag(f)
+	var rules emailFlags
+	rules.register(f)
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *email == "" {
 		return fmt.Errorf("%w: bootstrap needs --email", errUsage)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: bootstrap takes no arguments, got %q", errUsage, fs.Args())
+	if f.NArg() > 0 {
+		return fmt.Errorf("%w: bootstrap takes no arguments, got %q", errUsage, f.Args())
 	}
-	applied, err := migrations.Apply(ctx, c.databaseURL)
+	rules.apply()
+	applied, err := prepareDatabase(ctx, c.databaseURL, *allowForeign, func() {
+		fmt.Fprintf(stderr, "created database %s\n", storage.Redact(c.databaseURL))
+	})
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@
 //	identity serve                 serve the GraphQL admin API
 //	identity bootstrap --email E   create a platform superadmin and print an API key
 //	identity migrate SUBCOMMAND    plan, apply and check schema migrations
+//	identity version               print the version of the binary
 //
 // Every flag can also be set through the environment variable named in its
-// help; a flag on the command line wins.
+// help; a flag on the command line wins. Boolean variables take true or
+// false (also 1, 0, t, f); a malformed value is a usage error.
 package main
 
 import (
@@ -17,8 +19,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 const defaultDatabaseURL = "sqlite://identity.db"
@@ -47,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = bootstrapCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
+	case "version":
+		err = versionCmd(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -88,28 +95,145 @@ Usage:
                                       a Markdown review
   identity migrate schema             print the SQL of the ent schema
   identity migrate hash               rewrite atlas.sum after an intended edit
+  identity version                    print the version and VCS revision of the binary
 
 Run "identity COMMAND -h" for the flags of a command.
 `)
 }
 
-// flagSet returns a FlagSet whose usage lists each flag with its variable.
-func flagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: identity %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// flags is a FlagSet whose every flag has an environment variable: the
+// variable, when set and not empty, gives the default; a flag on the
+// command line wins. Help (-h) goes to the writer given to newFlags;
+// errors are returned, once, never printed by the flag package.
+type flags struct {
+	*flag.FlagSet
+	// envErrs holds the malformed variables, by flag name.
+	envErrs map[string]error
 }
 
-// env returns the value of the environment variable name, or def.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// newFlags returns the flags of "identity SYNOPSIS"; help goes to w.
+func newFlags(name, synopsis string, w io.Writer) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: identity %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
 	}
-	return def
+	return &flags{FlagSet: fs, envErrs: map[string]error{}}
+}
+
+// lookup returns the value of the environment variable name when set and
+// not empty.
+func lookup(name string) (string, bool) {
+	v, ok := os.LookupEnv(name)
+	return v, ok && v != ""
+}
+
+func envUsage(usage, envName string) string { return usage + " (env " + envName + ")" }
+
+// String defines a string flag whose default comes from envName.
+func (f *flags) String(name, envName, def, usage string) *string {
+	p := new(string)
+	f.stringVar(p, name, envName, def, usage)
+	return p
+}
+
+func (f *flags) stringVar(p *string, name, envName, def, usage string) {
+	if v, ok := lookup(envName); ok {
+		def = v
+	}
+	f.FlagSet.StringVar(p, name, def, envUsage(usage, envName))
+}
+
+// Bool defines a boolean flag whose default comes from envName, parsed by
+// strconv.ParseBool (1, t, true, 0, f, false, ...).
+func (f *flags) Bool(name, envName string, def bool, usage string) *bool {
+	if v, ok := lookup(envName); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.envErrs[name] = fmt.Errorf("%w: %s=%q: want true or false (also 1, 0, t, f)", errUsage, envName, v)
+		} else {
+			def = b
+		}
+	}
+	return f.FlagSet.Bool(name, def, envUsage(usage, envName))
+}
+
+// Duration defines a duration flag (like 15s or 2m) whose default comes
+// from envName.
+func (f *flags) Duration(name, envName string, def time.Duration, usage string) *time.Duration {
+	if v, ok := lookup(envName); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			f.envErrs[name] = fmt.Errorf("%w: %s=%q: want a duration like 15s or 2m", errUsage, envName, v)
+		} else {
+			def = d
+		}
+	}
+	return f.FlagSet.Duration(name, def, envUsage(usage, envName))
+}
+
+// Int defines an integer flag whose default comes from envName.
+func (f *flags) Int(name, envName string, def int, usage string) *int {
+	if v, ok := lookup(envName); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.envErrs[name] = fmt.Errorf("%w: %s=%q: want an integer", errUsage, envName, v)
+		} else {
+			def = n
+		}
+	}
+	return f.FlagSet.Int(name, def, envUsage(usage, envName))
+}
+
+// parse parses args. -h prints the help and returns flag.ErrHelp; a bad
+// flag, or a malformed variable of a flag not given on the command line,
+// returns an error wrapping errUsage.
+func (f *flags) parse(args []string) error {
+	out := f.Output()
+	f.SetOutput(io.Discard)
+	err := f.Parse(args)
+	f.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		f.Usage()
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %v (run \"identity %s -h\" for the flags)", errUsage, err, f.Name())
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var names []string
+	for name := range f.envErrs {
+		if !set[name] {
+			names = append(names, name)
+		}
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		return f.envErrs[names[0]]
+	}
+	return nil
+}
+
+// parseInterspersed parses args in which flags may follow the positional
+// arguments, and returns the positional arguments.
+func (f *flags) parseInterspersed(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.parse(args); err != nil {
+			return nil, err
+		}
+		if f.NArg() == 0 {
+			return pos, nil
+		}
+		rest := f.Args()
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 type commonFlags struct {
@@ -118,13 +242,11 @@ type commonFlags struct {
 	logLevel    string
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.databaseURL, "database-url", env("IDENTITY_DATABASE_URL", defaultDatabaseURL),
-		"database to use: sqlite://PATH (file created if missing) or postgres://USER:PASS@HOST:PORT/DB (env IDENTITY_DATABASE_URL)")
-	fs.StringVar(&c.logFormat, "log-format", env("IDENTITY_LOG_FORMAT", "text"),
-		"log format on stderr: text or json (env IDENTITY_LOG_FORMAT)")
-	fs.StringVar(&c.logLevel, "log-level", env("IDENTITY_LOG_LEVEL", "info"),
-		"lowest log level: debug, info, warn or error (env IDENTITY_LOG_LEVEL)")
+func (c *commonFlags) register(f *flags) {
+	f.stringVar(&c.databaseURL, "database-url", "IDENTITY_DATABASE_URL", defaultDatabaseURL,
+		"database to use: sqlite://PATH (file created if missing) or postgres://USER:PASS@HOST:PORT/DB (PostgreSQL database created if missing by serve, bootstrap and migrate apply)")
+	f.stringVar(&c.logFormat, "log-format", "IDENTITY_LOG_FORMAT", "text", "log format on stderr: text or json")
+	f.stringVar(&c.logLevel, "log-level", "IDENTITY_LOG_LEVEL", "info", "lowest log level: debug, info, warn or error")
 }
 
 func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -140,14 +262,4 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, c.logFormat)
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
 }

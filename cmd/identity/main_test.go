@@ -27,7 +27,10 @@ import (
 // envVars are the variables the command reads; tests start with all unset.
 var envVars = []string{
 	"IDENTITY_DATABASE_URL", "IDENTITY_ADDR", "IDENTITY_LOG_FORMAT", "IDENTITY_LOG_LEVEL",
-	"IDENTITY_NO_MIGRATE", "IDENTITY_BOOTSTRAP_EMAIL", "IDENTITY_MIGRATIONS_DIR", "IDENTITY_DEV_POSTGRES_URL",
+	"IDENTITY_NO_MIGRATE", "IDENTITY_MIGRATE", "IDENTITY_SHUTDOWN_TIMEOUT", "IDENTITY_MAX_HEADER_BYTES",
+	"IDENTITY_EMAIL_ALLOW_MIXED_SCRIPTS", "IDENTITY_EMAIL_ALLOW_IP_LITERALS",
+	"IDENTITY_BOOTSTRAP_EMAIL", "IDENTITY_BOOTSTRAP_NAME", "IDENTITY_MIGRATIONS_DIR", "IDENTITY_DEV_POSTGRES_URL",
+	"IDENTITY_REVIEW_BASE", "IDENTITY_REVIEW_REPORT", "IDENTITY_GRAPHQL_DIR", "IDENTITY_REVIEW_DIALECTS", "IDENTITY_SCHEMA_DIALECT",
 }
 
 func clearEnv(t *testing.T) {
@@ -87,29 +90,54 @@ func TestUsage(t *testing.T) {
 		code       int
 		wantStdout []string
 		wantStderr []string
+		env        map[string]string
 	}{
-		{"--help", []string{"--help"}, 0, []string{"Usage:", "identity serve", "identity migrate check"}, nil},
-		{"help", []string{"help"}, 0, []string{"Usage:", "identity bootstrap"}, nil},
-		{"-h", []string{"-h"}, 0, []string{"Usage:"}, nil},
-		{"no command", nil, 2, nil, []string{"Usage:"}},
-		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Usage:"}},
-		{"migrate without subcommand", []string{"migrate"}, 2, nil, []string{"migrate needs a subcommand"}},
-		{"unknown migrate subcommand", []string{"migrate", "frob"}, 2, nil, []string{`unknown migrate subcommand "frob"`}},
-		{"unknown flag", []string{"serve", "--bogus"}, 2, nil, []string{"flag provided but not defined: -bogus"}},
-		{"serve argument", []string{"serve", "--database-url", db, "extra"}, 2, nil, []string{"serve takes no arguments"}},
-		{"bad log level", []string{"serve", "--database-url", db, "--log-level", "loud"}, 2, nil, []string{`--log-level "loud"`}},
-		{"bad log format", []string{"serve", "--database-url", db, "--log-format", "xml"}, 2, nil, []string{`--log-format "xml"`}},
-		{"migrate diff without name", []string{"migrate", "diff"}, 2, nil, []string{"migrate diff needs one NAME"}},
-		{"serve -h", []string{"serve", "-h"}, 0, nil, []string{
-			"Usage: identity serve", "-addr", "-database-url", "-no-migrate",
-			"IDENTITY_DATABASE_URL", "IDENTITY_ADDR", "IDENTITY_LOG_FORMAT", "IDENTITY_LOG_LEVEL", "IDENTITY_NO_MIGRATE",
-		}},
-		{"bootstrap -h", []string{"bootstrap", "-h"}, 0, nil, []string{"Usage: identity bootstrap", "IDENTITY_BOOTSTRAP_EMAIL", "IDENTITY_DATABASE_URL"}},
-		{"migrate apply -h", []string{"migrate", "apply", "-h"}, 0, nil, []string{"IDENTITY_DATABASE_URL", "IDENTITY_MIGRATIONS_DIR"}},
-		{"migrate check -h", []string{"migrate", "check", "-h"}, 0, nil, []string{"IDENTITY_MIGRATIONS_DIR", "IDENTITY_DEV_POSTGRES_URL"}},
+		{"--help", []string{"--help"}, 0, []string{"Usage:", "identity serve", "identity migrate check"}, nil, nil},
+		{"help", []string{"help"}, 0, []string{"Usage:", "identity bootstrap"}, nil, nil},
+		{"-h", []string{"-h"}, 0, []string{"Usage:"}, nil, nil},
+		{"no command", nil, 2, nil, []string{"Usage:"}, nil},
+		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Usage:"}, nil},
+		{"migrate without subcommand", []string{"migrate"}, 2, nil, []string{"migrate needs a subcommand", "identity migrate -h"}, nil},
+		{"migrate -h", []string{"migrate", "-h"}, 0, []string{"Usage: identity migrate SUBCOMMAND", "apply", "check", "identity migrate SUBCOMMAND -h"}, nil, nil},
+		{"migrate --help", []string{"migrate", "--help"}, 0, []string{"Usage: identity migrate SUBCOMMAND"}, nil, nil},
+		{"migrate help", []string{"migrate", "help"}, 0, []string{"Usage: identity migrate SUBCOMMAND"}, nil, nil},
+		{"version", []string{"version"}, 0, []string{"identity ", "revision: "}, nil, nil},
+		{"version -h", []string{"version", "-h"}, 0, []string{"Usage: identity version"}, nil, nil},
+		{"version argument", []string{"version", "x"}, 2, nil, []string{"version takes no arguments"}, nil},
+		{"IDENTITY_NO_MIGRATE=yes", []string{"serve", "--database-url", db}, 2, nil, []string{`IDENTITY_NO_MIGRATE="yes": want true or false`},
+			map[string]string{"IDENTITY_NO_MIGRATE": "yes"}},
+		{"IDENTITY_MIGRATE=sure", []string{"bootstrap", "--database-url", db, "--email", "a@example.com"}, 2, nil, []string{`IDENTITY_MIGRATE="sure"`},
+			map[string]string{"IDENTITY_MIGRATE": "sure"}},
+		{"malformed variable overridden by the flag", []string{"bootstrap", "--database-url", db, "--email", "a@example.com", "--migrate=false"}, 0, []string{"cfk_"}, nil,
+			map[string]string{"IDENTITY_MIGRATE": "sure"}},
+		{"IDENTITY_SHUTDOWN_TIMEOUT=soon", []string{"serve", "--database-url", db}, 2, nil, []string{`IDENTITY_SHUTDOWN_TIMEOUT="soon": want a duration`},
+			map[string]string{"IDENTITY_SHUTDOWN_TIMEOUT": "soon"}},
+		{"IDENTITY_MAX_HEADER_BYTES=big", []string{"serve", "--database-url", db}, 2, nil, []string{`IDENTITY_MAX_HEADER_BYTES="big": want an integer`},
+			map[string]string{"IDENTITY_MAX_HEADER_BYTES": "big"}},
+		{"max-header-bytes zero", []string{"serve", "--database-url", db, "--max-header-bytes", "0"}, 2, nil, []string{"--max-header-bytes 0"}, nil},
+		{"no-migrate with migrate", []string{"serve", "--database-url", db, "--no-migrate", "--migrate"}, 2, nil, []string{"contradict"}, nil},
+		{"unknown migrate flag", []string{"migrate", "apply", "--database-url", db, "--bogus"}, 2, nil, []string{"flag provided but not defined: -bogus", `"identity migrate apply -h"`}, nil},
+		{"unknown migrate subcommand", []string{"migrate", "frob"}, 2, nil, []string{`unknown migrate subcommand "frob"`}, nil},
+		{"unknown flag", []string{"serve", "--bogus"}, 2, nil, []string{"flag provided but not defined: -bogus", `run "identity serve -h" for the flags`}, nil},
+		{"serve argument", []string{"serve", "--database-url", db, "extra"}, 2, nil, []string{"serve takes no arguments"}, nil},
+		{"bad log level", []string{"serve", "--database-url", db, "--log-level", "loud"}, 2, nil, []string{`--log-level "loud"`}, nil},
+		{"bad log format", []string{"serve", "--database-url", db, "--log-format", "xml"}, 2, nil, []string{`--log-format "xml"`}, nil},
+		{"migrate diff without name", []string{"migrate", "diff"}, 2, nil, []string{"migrate diff needs one NAME"}, nil},
+		{"serve -h", []string{"serve", "-h"}, 0, []string{
+			"Usage: identity serve", "-addr", "-database-url", "-no-migrate", "-migrate", "-shutdown-timeout", "-max-header-bytes",
+			"IDENTITY_DATABASE_URL", "IDENTITY_ADDR", "IDENTITY_LOG_FORMAT", "IDENTITY_LOG_LEVEL", "IDENTITY_NO_MIGRATE", "IDENTITY_MIGRATE",
+			"IDENTITY_SHUTDOWN_TIMEOUT", "IDENTITY_MAX_HEADER_BYTES", "IDENTITY_EMAIL_ALLOW_MIXED_SCRIPTS", "IDENTITY_EMAIL_ALLOW_IP_LITERALS",
+		}, nil, nil},
+		{"bootstrap -h", []string{"bootstrap", "-h"}, 0, []string{"Usage: identity bootstrap", "IDENTITY_BOOTSTRAP_EMAIL", "IDENTITY_BOOTSTRAP_NAME", "IDENTITY_DATABASE_URL", "IDENTITY_MIGRATE"}, nil, nil},
+		{"migrate apply -h", []string{"migrate", "apply", "-h"}, 0, []string{"IDENTITY_DATABASE_URL", "IDENTITY_MIGRATIONS_DIR", "IDENTITY_MIGRATE"}, nil, nil},
+		{"migrate check -h", []string{"migrate", "check", "-h"}, 0, []string{"IDENTITY_MIGRATIONS_DIR", "IDENTITY_DEV_POSTGRES_URL", "IDENTITY_REVIEW_REPORT", "IDENTITY_GRAPHQL_DIR", "IDENTITY_REVIEW_DIALECTS"}, nil, nil},
+		{"migrate schema -h", []string{"migrate", "schema", "-h"}, 0, []string{"IDENTITY_SCHEMA_DIALECT"}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
 			code, stdout, stderr := cli(t, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
@@ -126,6 +154,15 @@ func TestUsage(t *testing.T) {
 			}
 			if tt.code == 0 && len(tt.wantStdout) == 0 && stdout != "" {
 				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			if tt.code == 0 && tt.args[0] != "bootstrap" && stderr != "" {
+				t.Errorf("stderr = %q, want nothing on success", stderr)
+			}
+			if tt.code == 2 && tt.name != "no command" && strings.Count(stderr, "identity: ") != 1 {
+				t.Errorf("the error is printed %d times, want once:\n%s", strings.Count(stderr, "identity: "), stderr)
+			}
+			if tt.code == 2 && len(tt.args) > 0 && tt.args[0] != "frobnicate" && strings.Contains(stderr, "Usage:") && tt.name != "no command" {
+				t.Errorf("a usage error prints the whole usage:\n%s", stderr)
 			}
 			if tt.code != 0 && stdout != "" {
 				t.Errorf("stdout = %q, want nothing on failure", stdout)
@@ -208,6 +245,7 @@ func TestMigrateCommands(t *testing.T) {
 func TestBadDatabaseURL(t *testing.T) {
 	clearEnv(t)
 	missingDir := "sqlite://" + filepath.Join(t.TempDir(), "missing", "x.db")
+	readOnly := readOnlyPath(t)
 	urls := []struct {
 		name string
 		url  string
@@ -217,7 +255,8 @@ func TestBadDatabaseURL(t *testing.T) {
 		{"unsupported scheme with password", "mysql://root:s3cret@db.example.com/x", []string{`unsupported scheme "mysql"`, "root:xxxxx@"}},
 		{"no scheme", "identity.db", []string{"no scheme"}},
 		{"sqlite without path", "sqlite://", []string{"no file path"}},
-		{"sqlite in a missing folder", missingDir, []string{"database unreachable", "x.db"}},
+		{"sqlite in a missing folder", missingDir, []string{"database unreachable", "x.db: no such file or directory"}},
+		{"sqlite in a read-only folder", "sqlite://" + readOnly, []string{"database unreachable", readOnly + ": permission denied"}},
 		{"postgres unreachable", "postgres://127.0.0.1:1/nope?sslmode=disable&connect_timeout=2", []string{"database unreachable", "127.0.0.1:1"}},
 		{"postgres unreachable with password", "postgres://admin:s3cret@127.0.0.1:1/nope?sslmode=disable&connect_timeout=2", []string{"database unreachable", "admin:xxxxx@127.0.0.1:1"}},
 	}
@@ -236,7 +275,18 @@ func TestBadDatabaseURL(t *testing.T) {
 				if code != 1 {
 					t.Errorf("%v: exit code = %d, want 1\nstderr:\n%s", c, code, stderr)
 				}
-				if !strings.HasPrefix(stderr, "identity: ") || strings.Count(stderr, "\n") != 1 {
+				// serve logs its start ("time=... starting identity") first.
+				errLine := stderr
+				if c[0] == "serve" {
+					lines := strings.SplitAfter(strings.TrimSuffix(stderr, "\n"), "\n")
+					for _, l := range lines[:len(lines)-1] {
+						if !strings.HasPrefix(l, "time=") {
+							t.Errorf("%v: stderr line %q is neither a log line nor the error", c, l)
+						}
+					}
+					errLine = lines[len(lines)-1] + "\n"
+				}
+				if !strings.HasPrefix(errLine, "identity: ") || strings.Count(errLine, "\n") != 1 {
 					t.Errorf("%v: stderr is not one \"identity: ...\" line:\n%s", c, stderr)
 				}
 				for _, w := range u.want {
@@ -491,6 +541,10 @@ func TestServe(t *testing.T) {
 			func(addr string) []string { return nil }, true, true},
 		{"no migrate", map[string]string{"IDENTITY_NO_MIGRATE": "true"},
 			func(addr string) []string { return []string{"--addr", addr} }, false, false},
+		{"no migrate, 1", map[string]string{"IDENTITY_NO_MIGRATE": "1"},
+			func(addr string) []string { return []string{"--addr", addr} }, false, false},
+		{"no migrate, flag", nil,
+			func(addr string) []string { return []string{"--addr", addr, "--no-migrate"} }, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -545,8 +599,13 @@ func TestServe(t *testing.T) {
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
-				if status, err := get("/readyz"); err != nil || status != http.StatusOK {
-					t.Errorf("/readyz = %d, %v; want 200", status, err)
+				// Not ready while the schema is behind the migrations.
+				wantReady := http.StatusServiceUnavailable
+				if tt.migrate {
+					wantReady = http.StatusOK
+				}
+				if status, err := get("/readyz"); err != nil || status != wantReady {
+					t.Errorf("/readyz = %d, %v; want %d", status, err, wantReady)
 				}
 
 				cancel()
@@ -562,7 +621,7 @@ func TestServe(t *testing.T) {
 					t.Error("the server still answers after serve returned")
 				}
 				logs := stderr.String()
-				for _, w := range []string{"serving", addr, "shutting down", "stopped"} {
+				for _, w := range []string{"starting identity", "version", "serving", addr, "shutting down", "stopped"} {
 					if !strings.Contains(logs, w) {
 						t.Errorf("stderr does not contain %q:\n%s", w, logs)
 					}
@@ -607,4 +666,25 @@ func hasRevisions(t *testing.T, target testdb.Target) bool {
 		t.Fatal(err)
 	}
 	return n == 1
+}
+
+// readOnlyPath returns a path in a folder the test process cannot write to.
+func readOnlyPath(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	p := filepath.Join(dir, "x.db")
+	if os.Geteuid() == 0 {
+		// root writes anywhere but in sysfs.
+		p = "/sys/cf-identity-test.db"
+	}
+	if f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644); err == nil {
+		f.Close()
+		os.Remove(p)
+		t.Skipf("%s is writable: no read-only folder to test with", p)
+	}
+	return p
 }

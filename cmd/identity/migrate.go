@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,38 +22,61 @@ import (
 
 const defaultDevPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+func migrateUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: identity migrate SUBCOMMAND [flags]
+
+Subcommands:
+  diff NAME   plan the next migration file of both dialects from the ent schema
+  apply       apply pending migrations (creates a missing PostgreSQL database)
+  status      list applied and pending migrations
+  validate    check atlas.sum and the applied history
+  drift       compare a database with the ent schema
+  check       review a schema change as CI does (--report FILE for Markdown)
+  schema      print the SQL of the ent schema
+  hash        rewrite atlas.sum after an intended edit
+
+Run "identity migrate SUBCOMMAND -h" for the flags of a subcommand.
+`)
+}
+
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: migrate needs a subcommand: diff, apply, status, validate, drift, check, schema or hash", errUsage)
+		return fmt.Errorf("%w: migrate needs a subcommand: diff, apply, status, validate, drift, check, schema or hash (run \"identity migrate -h\")", errUsage)
 	}
 	sub, args := args[0], args[1:]
-	fs := flagSet("migrate "+sub, "migrate "+sub+" [flags]", stderr)
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		migrateUsage(stdout)
+		return flag.ErrHelp
+	}
+	f := newFlags("migrate "+sub, "migrate "+sub+" [flags]", stdout)
 	var c commonFlags
 	dirFlag := func() *string {
-		return fs.String("dir", env("IDENTITY_MIGRATIONS_DIR", "migrations"),
-			"folder holding the sqlite/ and postgres/ migration directories (env IDENTITY_MIGRATIONS_DIR)")
+		return f.String("dir", "IDENTITY_MIGRATIONS_DIR", "migrations",
+			"folder holding the sqlite/ and postgres/ migration directories")
 	}
 	devFlag := func() *string {
-		return fs.String("dev-postgres-url", env("IDENTITY_DEV_POSTGRES_URL", defaultDevPostgres),
-			"PostgreSQL server on which a scratch database is created and dropped for planning (env IDENTITY_DEV_POSTGRES_URL)")
+		return f.String("dev-postgres-url", "IDENTITY_DEV_POSTGRES_URL", defaultDevPostgres,
+			"PostgreSQL server on which a scratch database is created and dropped for planning")
 	}
 	switch sub {
 	case "diff":
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "Usage: identity migrate diff NAME [flags]\n\nWrites the next migration file of both dialects from the ent schema.\n\nFlags:\n")
-			fs.PrintDefaults()
+		f.Usage = func() {
+			fmt.Fprintf(f.Output(), "Usage: identity migrate diff NAME [flags]\n\nWrites the next migration file of both dialects from the ent schema.\n\nFlags:\n")
+			f.PrintDefaults()
 		}
 		dir, dev := dirFlag(), devFlag()
-		if err := parse(fs, args); err != nil {
+		names, err := f.parseInterspersed(args)
+		if err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
+		if len(names) != 1 {
 			return fmt.Errorf("%w: migrate diff needs one NAME, like add_user_nickname", errUsage)
 		}
-		return migrateDiff(ctx, *dir, *dev, fs.Arg(0), stdout)
+		return migrateDiff(ctx, *dir, *dev, names[0], stdout)
 	case "check":
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, `Usage: identity migrate check [flags]
+		f.Usage = func() {
+			fmt.Fprintf(f.Output(), `Usage: identity migrate check [flags]
 
 Reviews a schema change, as CI does. For each dialect: atlas.sum matches the
 files; replaying every file on a clean dev database gives the ent schema
@@ -64,23 +88,29 @@ Exit code 1 on any problem; --report writes a Markdown report in any case.
 
 Flags:
 `)
-			fs.PrintDefaults()
+			f.PrintDefaults()
 		}
 		var o checkOptions
 		o.root, o.pgServer = dirFlag(), devFlag()
-		fs.StringVar(&o.base, "base", env("IDENTITY_REVIEW_BASE", ""),
-			"git revision to compare with; default: the merge base of HEAD and main (or origin/main). Without git, every file is linted (env IDENTITY_REVIEW_BASE)")
-		fs.StringVar(&o.report, "report", "", "write the Markdown review report to this file (also when the check fails)")
-		fs.StringVar(&o.graphql, "graphql-dir", "", "folder of the *.graphql schema and BREAKING.md; default: graph/ beside the migrations folder, skipped when missing")
-		fs.StringVar(&o.dialects, "dialects", strings.Join(migration.Dialects, ","), "comma-separated dialects to check: sqlite3, postgres")
-		if err := parse(fs, args); err != nil {
+		f.stringVar(&o.base, "base", "IDENTITY_REVIEW_BASE", "",
+			"git revision to compare with; default: the merge base of HEAD and main (or origin/main). Without git, every file is linted")
+		f.stringVar(&o.report, "report", "IDENTITY_REVIEW_REPORT", "", "write the Markdown review report to this file (also when the check fails)")
+		f.stringVar(&o.graphql, "graphql-dir", "IDENTITY_GRAPHQL_DIR", "", "folder of the *.graphql schema and BREAKING.md; default: graph/ beside the migrations folder, skipped when missing")
+		f.stringVar(&o.dialects, "dialects", "IDENTITY_REVIEW_DIALECTS", strings.Join(migration.Dialects, ","), "comma-separated dialects to check: sqlite3, postgres")
+		if err := f.parse(args); err != nil {
 			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate check takes no arguments, got %q", errUsage, f.Args())
 		}
 		return migrateCheck(ctx, o, stdout)
 	case "hash":
 		dir := dirFlag()
-		if err := parse(fs, args); err != nil {
+		if err := f.parse(args); err != nil {
 			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate hash takes no arguments, got %q", errUsage, f.Args())
 		}
 		for _, d := range migration.Dialects {
 			ld, err := localDir(*dir, d)
@@ -94,10 +124,13 @@ Flags:
 		}
 		return nil
 	case "schema":
-		d := fs.String("dialect", "sqlite3", "dialect of the SQL: sqlite3 or postgres")
+		d := f.String("dialect", "IDENTITY_SCHEMA_DIALECT", "sqlite3", "dialect of the SQL: sqlite3 or postgres")
 		dev := devFlag()
-		if err := parse(fs, args); err != nil {
+		if err := f.parse(args); err != nil {
 			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate schema takes no arguments, got %q", errUsage, f.Args())
 		}
 		db, done, err := devDatabase(ctx, *d, *dev)
 		if err != nil {
@@ -111,13 +144,33 @@ Flags:
 		_, err = io.WriteString(stdout, s)
 		return err
 	case "apply", "status", "validate", "drift":
-		c.register(fs)
-		dir := fs.String("dir", env("IDENTITY_MIGRATIONS_DIR", ""),
-			"folder holding sqlite/ and postgres/ migration directories; empty uses the migrations built into the binary (env IDENTITY_MIGRATIONS_DIR)")
-		if err := parse(fs, args); err != nil {
+		c.register(f)
+		dir := f.String("dir", "IDENTITY_MIGRATIONS_DIR", "",
+			"folder holding sqlite/ and postgres/ migration directories; empty uses the migrations built into the binary")
+		var allowForeign *bool
+		if sub == "apply" {
+			allowForeign = migrateFlag(f)
+		}
+		if err := f.parse(args); err != nil {
 			return err
 		}
-		return migrateDB(ctx, sub, c.databaseURL, *dir, stdout)
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate %s takes no arguments, got %q", errUsage, sub, f.Args())
+		}
+		var opts []migration.Option
+		if allowForeign != nil {
+			created, err := storage.CreateDatabase(ctx, c.databaseURL)
+			if err != nil {
+				return err
+			}
+			if created {
+				fmt.Fprintf(stderr, "created database %s\n", storage.Redact(c.databaseURL))
+			}
+			if *allowForeign {
+				opts = append(opts, migration.AllowForeignTables())
+			}
+		}
+		return foreignHint(migrateDB(ctx, sub, c.databaseURL, *dir, stdout, opts...))
 	default:
 		return fmt.Errorf("%w: unknown migrate subcommand %q", errUsage, sub)
 	}
@@ -285,7 +338,7 @@ func printGraphQL(w io.Writer, g *review.GraphQLReport) {
 	}
 }
 
-func migrateDB(ctx context.Context, sub, databaseURL, root string, stdout io.Writer) error {
+func migrateDB(ctx context.Context, sub, databaseURL, root string, stdout io.Writer, opts ...migration.Option) error {
 	db, cfg, err := storage.OpenDB(ctx, databaseURL)
 	if err != nil {
 		return err
@@ -303,7 +356,7 @@ func migrateDB(ctx context.Context, sub, databaseURL, root string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	m, err := migration.NewMigrator(db, cfg.Dialect, dir)
+	m, err := migration.NewMigrator(db, cfg.Dialect, dir, opts...)
 	if err != nil {
 		return err
 	}

@@ -224,9 +224,12 @@ func TestMigrateCheckUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"migrate", "check", "-h"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit code %d: %s", code, errOut.String())
 	}
+	if errOut.Len() != 0 {
+		t.Errorf("help wrote to stderr: %s", errOut.String())
+	}
 	for _, w := range []string{"-base", "-report", "-graphql-dir", "-dialects", "BREAKING.md", "allow comment"} {
-		if !strings.Contains(errOut.String(), w) {
-			t.Errorf("help does not mention %q:\n%s", w, errOut.String())
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("help does not mention %q:\n%s", w, out.String())
 		}
 	}
 	if code := run(context.Background(), []string{"migrate", "check", "--dialects", "mysql"}, &out, &errOut); code != 2 {

@@ -15,26 +15,49 @@ import (
 	"github.com/cf/identity/storage"
 )
 
-func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flagSet("serve", "serve [flags]", stderr)
+// defaultMaxHeaderBytes caps the request line and headers (net/http's own
+// default is 1 MiB).
+const defaultMaxHeaderBytes = 64 << 10
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", "serve [flags]", stdout)
 	var c commonFlags
-	c.register(fs)
-	addr := fs.String("addr", env("IDENTITY_ADDR", "127.0.0.1:8080"), "address to listen on (env IDENTITY_ADDR)")
-	noMigrate := fs.Bool("no-migrate", env("IDENTITY_NO_MIGRATE", "") == "true",
-		"do not apply pending migrations at start (env IDENTITY_NO_MIGRATE=true)")
-	grace := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
-	if err := parse(fs, args); err != nil {
+	c.register(f)
+	addr := f.String("addr", "IDENTITY_ADDR", "127.0.0.1:8080", "address to listen on")
+	noMigrate := f.Bool("no-migrate", "IDENTITY_NO_MIGRATE", false, "do not apply pending migrations (nor create a missing database) at start")
+	allowForeign := migrateFlag(f)
+	grace := f.Duration("shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", defaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
+	var email emailFlags
+	email.register(f)
+	if err := f.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
+	if f.NArg() > 0 {
+		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, f.Args())
+	}
+	if *maxHeader <= 0 {
+		return fmt.Errorf("%w: --max-header-bytes %d: want a positive number", errUsage, *maxHeader)
+	}
+	if *noMigrate && *allowForeign {
+		return fmt.Errorf("%w: --no-migrate and --migrate contradict each other", errUsage)
 	}
 	log, err := c.logger(stderr)
 	if err != nil {
 		return err
 	}
+	log.Info("starting identity", readVersion().logArgs()...)
+	email.apply()
+	// Bind first: a port in use fails before anything touches the database.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *addr, err)
+	}
+	defer ln.Close()
 	if !*noMigrate {
-		applied, err := migrations.Apply(ctx, c.databaseURL)
+		applied, err := prepareDatabase(ctx, c.databaseURL, *allowForeign, func() {
+			log.Info("created database", "database", storage.Redact(c.databaseURL))
+		})
 		if err != nil {
 			return err
 		}
@@ -62,12 +85,8 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
+		MaxHeaderBytes:    *maxHeader,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql", "database", cfg.Redacted)
 	errc := make(chan error, 1)

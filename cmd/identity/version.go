@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// buildVersion describes the binary, from its build information.
+type buildVersion struct {
+	// Version is the module version, "(devel)" when unknown (a build from
+	// a work tree).
+	Version string
+	// Revision, Time and Modified come from the VCS stamp of the build;
+	// empty (false) when the build has none.
+	Revision string
+	Time     string
+	Modified bool
+	// Go is the toolchain that built the binary.
+	Go string
+}
+
+// readVersion returns the version of the running binary.
+func readVersion() buildVersion { return versionOf(debug.ReadBuildInfo()) }
+
+func versionOf(bi *debug.BuildInfo, ok bool) buildVersion {
+	v := buildVersion{Version: "(devel)"}
+	if !ok || bi == nil {
+		return v
+	}
+	if bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	v.Go = bi.GoVersion
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Revision = s.Value
+		case "vcs.time":
+			v.Time = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	return v
+}
+
+// logArgs returns v as slog key-value pairs.
+func (v buildVersion) logArgs() []any {
+	args := []any{"version", v.Version}
+	if v.Revision != "" {
+		args = append(args, "revision", v.Revision, "revision_time", v.Time, "modified", v.Modified)
+	}
+	return append(args, "go", v.Go)
+}
+
+func (v buildVersion) write(w io.Writer) {
+	fmt.Fprintf(w, "identity %s\n", v.Version)
+	rev, at := v.Revision, v.Time
+	if rev == "" {
+		rev = "unknown (built without VCS information)"
+	}
+	fmt.Fprintf(w, "revision: %s\n", rev)
+	if at != "" {
+		fmt.Fprintf(w, "revision time: %s\n", at)
+	}
+	if v.Revision != "" {
+		fmt.Fprintf(w, "modified: %t\n", v.Modified)
+	}
+	if v.Go != "" {
+		fmt.Fprintf(w, "go: %s\n", v.Go)
+	}
+}
+
+func versionCmd(args []string, stdout io.Writer) error {
+	f := newFlags("version", "version", stdout)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("%w: version takes no arguments, got %q", errUsage, f.Args())
+	}
+	readVersion().write(stdout)
+	return nil
+}
