@@ -419,4 +419,3 @@ func TestBootstrapEmailRules(t *testing.T) {
 		})
 	}
 }
-
