@@ -143,6 +143,10 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeForbidden, tidy(err)
 	case errors.Is(err, authz.ErrRoleInUse), errors.Is(err, authz.ErrLastOwner):
 		return CodeConflict, tidy(err)
+	case errors.Is(authz.Concurrent(err), authz.ErrConcurrentUpdate):
+		// A deadlock, serialization or lock failure, or a busy SQLite:
+		// nothing was applied; the driver's text stays in the log.
+		return CodeConflict, "a concurrent change got in the way; nothing was changed, try again"
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
 	case errors.As(err, &serr):

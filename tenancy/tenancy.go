@@ -7,6 +7,14 @@
 // the caller's when the client is transactional) and relies on the privacy
 // policies and hooks of the schema for every check, so that the GraphQL
 // API and a Go program get the same answers.
+//
+// Concurrent calls on the same rows run one after the other: the checks
+// lock what they read (on PostgreSQL, SELECT ... FOR UPDATE; SQLite runs
+// one writer at a time), so that, for example, two parallel unassignments
+// of a member's last two roles cannot both succeed. When PostgreSQL picks a
+// call as the victim of a deadlock, or SQLite stays busy past its timeout,
+// the call returns an error wrapping authz.ErrConcurrentUpdate, nothing of
+// it is applied, and it may be retried as is.
 package tenancy
 
 import (
@@ -16,10 +24,14 @@ import (
 	"slices"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	apikeyent "github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/role"
@@ -30,25 +42,38 @@ import (
 )
 
 // withTx runs fn in a transaction of client, or in the caller's transaction
-// when client already is transactional.
+// when client already is transactional. A database error that means
+// "another transaction got in the way" is returned wrapped with
+// authz.ErrConcurrentUpdate (see authz.Concurrent); the transaction of its
+// own is then rolled back.
 func withTx[T any](ctx context.Context, client *ent.Client, fn func(*ent.Client) (T, error)) (T, error) {
 	var zero T
 	tx, err := client.Tx(ctx)
 	if errors.Is(err, ent.ErrTxStarted) {
-		return fn(client)
+		v, err := fn(client)
+		return v, authz.Concurrent(err)
 	}
 	if err != nil {
-		return zero, err
+		return zero, authz.Concurrent(err)
 	}
 	v, err := fn(tx.Client())
 	if err != nil {
 		_ = tx.Rollback()
-		return zero, err
+		return zero, authz.Concurrent(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return zero, err
+		return zero, authz.Concurrent(err)
 	}
 	return v, nil
+}
+
+// forUpdate locks the rows a query selects until the end of the
+// transaction (PostgreSQL; SQLite has no FOR clause and runs one writer at
+// a time).
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }
 
 // CreateOrganization creates an organization and makes the acting user its
@@ -150,12 +175,18 @@ func UnassignRole(ctx context.Context, client *ent.Client, membershipID, roleID 
 	})
 }
 
-// SetMemberRoles replaces the roles of a membership (role:assign).
+// SetMemberRoles replaces the roles of a membership (role:assign). The
+// membership is locked before its roles are read, so that of parallel
+// calls each replaces what the previous one committed and the member ends
+// with the set of one of them.
 func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.ID, roleIDs []pulid.ID) (*ent.Membership, error) {
 	if len(roleIDs) == 0 {
 		return nil, validation.Errorf("roleIDs", "a member needs at least one role")
 	}
 	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
+		if _, err := c.Membership.Query().Where(membership.ID(membershipID), forUpdate).IDs(ctx); err != nil {
+			return nil, err
+		}
 		m, err := member(ctx, c, membershipID)
 		if err != nil {
 			return nil, err
@@ -187,7 +218,10 @@ func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.
 }
 
 // BulkAssignRole adds a role to many memberships at once: all of them or,
-// on the first refusal, none.
+// on the first refusal, none. The memberships are written in ID order
+// whatever the order given (a membership named twice is written once), so
+// that parallel bulk assignments lock them in the same order and do not
+// deadlock.
 func BulkAssignRole(ctx context.Context, client *ent.Client, roleID pulid.ID, membershipIDs []pulid.ID) ([]*ent.Membership, error) {
 	if len(membershipIDs) == 0 {
 		return nil, validation.Errorf("membershipIDs", "name at least one membership")
@@ -195,8 +229,11 @@ func BulkAssignRole(ctx context.Context, client *ent.Client, roleID pulid.ID, me
 	if len(membershipIDs) > 1000 {
 		return nil, validation.Errorf("membershipIDs", "at most 1000 memberships at once")
 	}
+	ordered := slices.Clone(membershipIDs)
+	slices.Sort(ordered)
+	ordered = slices.Compact(ordered)
 	return withTx(ctx, client, func(c *ent.Client) ([]*ent.Membership, error) {
-		for _, id := range membershipIDs {
+		for _, id := range ordered {
 			if err := c.Membership.UpdateOneID(id).AddRoleIDs(roleID).Exec(ctx); err != nil {
 				return nil, fmt.Errorf("membership %s: %w", id, err)
 			}
@@ -226,14 +263,21 @@ func UpdateRole(ctx context.Context, client *ent.Client, id pulid.ID, input ent.
 
 // DeleteRole deletes a custom role (role:delete). A role still assigned is
 // refused with authz.ErrRoleInUse unless unassign is true, in which case it
-// is first removed from its members (role:assign).
+// is first removed from its members (role:assign); a member for whom it is
+// the only role makes the whole call fail (a member keeps a role). The role
+// is locked first, so that an assignment running at the same time either
+// commits before (and is then unassigned or refused with ErrRoleInUse) or
+// fails because the role is gone.
 func DeleteRole(ctx context.Context, client *ent.Client, id pulid.ID, unassign bool) error {
 	if slices.ContainsFunc(permission.Builtins, func(b permission.Builtin) bool { return b.ID == id }) {
 		return fmt.Errorf("%w: %w", privacy.Deny, authz.ErrBuiltinRole)
 	}
 	_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
 		if unassign {
-			ms, err := c.Membership.Query().Where(membership.HasRolesWith(role.ID(id))).IDs(ctx)
+			if _, err := c.Role.Query().Where(role.ID(id), role.OrganizationIDNotNil(), forUpdate).IDs(ctx); err != nil {
+				return struct{}{}, err
+			}
+			ms, err := c.Membership.Query().Where(membership.HasRolesWith(role.ID(id))).Order(membership.ByID()).IDs(ctx)
 			if err != nil {
 				return struct{}{}, err
 			}
@@ -286,10 +330,12 @@ func CreateAPIKey(ctx context.Context, client *ent.Client, p apikey.Params) (str
 	return o.key, o.k, err
 }
 
-// RevokeAPIKey revokes a key: it authenticates nobody from now on.
+// RevokeAPIKey revokes a key: it authenticates nobody from now on. A key
+// already revoked keeps the time of its first revocation, also when several
+// revocations run at once (the key is locked before it is read).
 func RevokeAPIKey(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.APIKey, error) {
 	return withTx(ctx, client, func(c *ent.Client) (*ent.APIKey, error) {
-		k, err := c.APIKey.Get(ctx, id)
+		k, err := c.APIKey.Query().Where(apikeyent.ID(id), forUpdate).Only(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
@@ -25,9 +26,19 @@ func system(ctx context.Context) context.Context {
 	return actor.NewContext(ctx, actor.System("policy check"))
 }
 
-// RoleGuard keeps built-in roles immutable, refuses deleting a role that is
-// still assigned, and keeps a role's level and permissions within what its
+// RoleGuard keeps built-in roles immutable and their keys reserved (a
+// custom role with the key of a built-in one is refused with a
+// *validation.Error on "key"), refuses deleting a role that is still
+// assigned, and keeps a role's level and permissions within what its
 // author holds in the organization.
+//
+// In a transaction it locks the custom roles it reads (PostgreSQL: SELECT
+// ... FOR UPDATE) before checking their level and holders, so that the
+// check and the write see the same rows; an assignment running at the same
+// time waits for the deletion or makes it fail with authz.ErrRoleInUse.
+// Deleting a role outside a transaction is refused with authz.ErrNeedsTx.
+// A deadlock or lock failure is returned wrapped with
+// authz.ErrConcurrentUpdate.
 func RoleGuard() ent.Hook {
 	return func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -35,94 +46,137 @@ func RoleGuard() ent.Hook {
 			if !ok {
 				return nil, fmt.Errorf("rule: unexpected mutation %T", m)
 			}
-			sys := system(ctx)
-			c := rm.Client()
-			isSystem := actor.FromContext(ctx).IsSystem()
-			g, _ := authz.FromContext(ctx)
-			var org pulid.ID
-			if rm.Op().Is(ent.OpCreate) {
-				if id, ok := rm.OrganizationID(); ok {
-					org = id
-				}
-			} else {
-				// The roles the write reaches: a bulk write's predicates
-				// carry the policy filter; a write of one role by ID does
-				// not, so roles out of the actor's reach are left to the
-				// policy (which makes the write a not-found) and never
-				// described in an error.
-				ids, err := rm.IDs(sys)
-				if err != nil {
-					return nil, err
-				}
-				rs, err := c.Role.Query().Where(role.IDIn(ids...)).All(sys)
-				if err != nil {
-					return nil, err
-				}
-				perm := permission.RoleUpdate
-				if rm.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
-					perm = permission.RoleDelete
-				}
-				var reached []pulid.ID
-				for _, r := range rs {
-					if r.System || r.OrganizationID == nil {
-						return nil, fmt.Errorf("%w: %s", authz.ErrBuiltinRole, r.Key)
-					}
-					if !isSystem && (g == nil || !g.Allowed(perm, *r.OrganizationID)) {
-						continue
-					}
-					if !isSystem && r.Level > g.Level(*r.OrganizationID) {
-						return nil, fmt.Errorf("%w: role %s has level %d", authz.ErrAboveLevel, r.Key, r.Level)
-					}
-					org = *r.OrganizationID
-					reached = append(reached, r.ID)
-				}
-				if rm.Op().Is(ent.OpDelete|ent.OpDeleteOne) && len(reached) > 0 {
-					n, err := c.Membership.Query().Where(membership.HasRolesWith(role.IDIn(reached...))).Count(sys)
-					if err != nil {
-						return nil, err
-					}
-					if n > 0 {
-						return nil, fmt.Errorf("%w: %d member(s) hold it; unassign it first", authz.ErrRoleInUse, n)
-					}
-				}
+			if err := guardRole(ctx, rm); err != nil {
+				return nil, authz.Concurrent(err)
 			}
-			if g != nil && !isSystem && org != "" {
-				if lvl, ok := rm.Level(); ok && lvl > g.Level(org) {
-					return nil, fmt.Errorf("%w: level %d is above yours (%d)", authz.ErrAboveLevel, lvl, g.Level(org))
-				}
-				if full, ok := rm.FullDataAccess(); ok && full {
-					for _, p := range permission.OrganizationReads() {
-						if !g.Allowed(p, org) {
-							return nil, fmt.Errorf("%w: full data access needs every read permission; you lack %s", authz.ErrExceedsOwn, p)
-						}
-					}
-				}
-				if ps, ok := rm.Permissions(); ok {
-					for _, p := range ps {
-						e, known := permission.Lookup(p)
-						if !known {
-							return nil, fmt.Errorf("%w: unknown permission %q", authz.ErrExceedsOwn, p)
-						}
-						if e.Platform {
-							return nil, fmt.Errorf("%w: %s is a platform permission", authz.ErrExceedsOwn, p)
-						}
-						if !g.Allowed(p, org) {
-							return nil, fmt.Errorf("%w: you do not hold %s", authz.ErrExceedsOwn, p)
-						}
-					}
-				}
-			}
-			return next.Mutate(ctx, m)
+			v, err := next.Mutate(ctx, m)
+			return v, authz.Concurrent(err)
 		})
 	}
+}
+
+func guardRole(ctx context.Context, rm *gen.RoleMutation) error {
+	if key, ok := rm.Key(); ok && slices.ContainsFunc(permission.Builtins, func(b permission.Builtin) bool { return strings.EqualFold(b.Key, key) }) {
+		return validation.Errorf("key", "%q is the key of a built-in role; choose another key", key)
+	}
+	sys := system(ctx)
+	c := rm.Client()
+	tx := inTx(rm)
+	isSystem := actor.FromContext(ctx).IsSystem()
+	g, _ := authz.FromContext(ctx)
+	var org pulid.ID
+	if rm.Op().Is(ent.OpCreate) {
+		if id, ok := rm.OrganizationID(); ok {
+			org = id
+		}
+	} else {
+		// The roles the write reaches: a bulk write's predicates
+		// carry the policy filter; a write of one role by ID does
+		// not, so roles out of the actor's reach are left to the
+		// policy (which makes the write a not-found) and never
+		// described in an error.
+		ids, err := rm.IDs(sys)
+		if err != nil {
+			return err
+		}
+		if tx {
+			// Lock the custom roles first (built-in ones are
+			// refused below and never locked), in ID order.
+			slices.Sort(ids)
+			if _, err := c.Role.Query().Where(role.IDIn(ids...), role.OrganizationIDNotNil(), lockPG(sql.LockUpdate)).
+				Order(role.ByID()).IDs(sys); err != nil {
+				return err
+			}
+		}
+		rs, err := c.Role.Query().Where(role.IDIn(ids...)).All(sys)
+		if err != nil {
+			return err
+		}
+		perm := permission.RoleUpdate
+		if rm.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
+			perm = permission.RoleDelete
+		}
+		var reached []pulid.ID
+		for _, r := range rs {
+			if r.System || r.OrganizationID == nil {
+				return fmt.Errorf("%w: %s", authz.ErrBuiltinRole, r.Key)
+			}
+			if !isSystem && (g == nil || !g.Allowed(perm, *r.OrganizationID)) {
+				continue
+			}
+			if !isSystem && r.Level > g.Level(*r.OrganizationID) {
+				return fmt.Errorf("%w: role %s has level %d", authz.ErrAboveLevel, r.Key, r.Level)
+			}
+			org = *r.OrganizationID
+			reached = append(reached, r.ID)
+		}
+		if rm.Op().Is(ent.OpDelete|ent.OpDeleteOne) && len(reached) > 0 {
+			n, err := c.Membership.Query().Where(membership.HasRolesWith(role.IDIn(reached...))).Count(sys)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("%w: %d member(s) hold it; unassign it first", authz.ErrRoleInUse, n)
+			}
+			if !tx {
+				// Nobody holds it now, but without the lock an
+				// assignment may commit before the deletion,
+				// which would then drop it silently.
+				return fmt.Errorf("%w: deleting a role", authz.ErrNeedsTx)
+			}
+		}
+	}
+	if g != nil && !isSystem && org != "" {
+		if lvl, ok := rm.Level(); ok && lvl > g.Level(org) {
+			return fmt.Errorf("%w: level %d is above yours (%d)", authz.ErrAboveLevel, lvl, g.Level(org))
+		}
+		if full, ok := rm.FullDataAccess(); ok && full {
+			for _, p := range permission.OrganizationReads() {
+				if !g.Allowed(p, org) {
+					return fmt.Errorf("%w: full data access needs every read permission; you lack %s", authz.ErrExceedsOwn, p)
+				}
+			}
+		}
+		if ps, ok := rm.Permissions(); ok {
+			for _, p := range ps {
+				e, known := permission.Lookup(p)
+				if !known {
+					return fmt.Errorf("%w: unknown permission %q", authz.ErrExceedsOwn, p)
+				}
+				if e.Platform {
+					return fmt.Errorf("%w: %s is a platform permission", authz.ErrExceedsOwn, p)
+				}
+				if !g.Allowed(p, org) {
+					return fmt.Errorf("%w: you do not hold %s", authz.ErrExceedsOwn, p)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // MembershipGuard checks role assignments (roles of the same organization
 // or built-in, not above the actor's level), keeps at least one role on
 // every member, keeps actors from acting on members above their level, and
-// keeps an active owner in every
-// organization. On PostgreSQL it locks the organization row first, so that
-// two concurrent removals of the last two owners cannot both succeed.
+// keeps an active owner in every organization.
+//
+// The checks read rows that concurrent writers change, so in a transaction
+// the guard locks what it reads before reading it, always in this order
+// (PostgreSQL; SQLite runs one writer at a time): the memberships written
+// (FOR UPDATE, in ID order), the roles being added (FOR SHARE, so that they
+// are not deleted before the write commits), then, when an owner is about
+// to lose ownership, the organizations (FOR UPDATE). Two requests on the
+// same member therefore run one after the other, and the second sees what
+// the first committed.
+//
+// A Go caller using the ent client directly must run in a transaction
+// (client.Tx) any write that removes or clears a member's roles, or that
+// takes ownership away (removing, suspending or demoting an owner):
+// outside one, such a write is refused with authz.ErrNeedsTx once its
+// checks pass, because a lock would end with the statement that took it.
+// Other membership writes need no transaction. A deadlock or lock failure
+// (PostgreSQL) is returned wrapped with authz.ErrConcurrentUpdate: the
+// transaction must be rolled back and may be retried.
 func MembershipGuard() ent.Hook {
 	return func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -131,9 +185,10 @@ func MembershipGuard() ent.Hook {
 				return nil, fmt.Errorf("rule: unexpected mutation %T", m)
 			}
 			if err := guardMembership(ctx, mm); err != nil {
-				return nil, err
+				return nil, authz.Concurrent(err)
 			}
-			return next.Mutate(ctx, m)
+			v, err := next.Mutate(ctx, m)
+			return v, authz.Concurrent(err)
 		})
 	}
 }
@@ -141,6 +196,7 @@ func MembershipGuard() ent.Hook {
 func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 	sys := system(ctx)
 	c := m.Client()
+	tx := inTx(m)
 	g, _ := authz.FromContext(ctx)
 	isSystem := actor.FromContext(ctx).IsSystem() || bypassed(ctx)
 
@@ -157,6 +213,13 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		}
 		if len(ids) == 0 {
 			return nil
+		}
+		if tx {
+			slices.Sort(ids)
+			if _, err := c.Membership.Query().Where(membership.IDIn(ids...), lockPG(sql.LockUpdate)).
+				Order(membership.ByID()).IDs(sys); err != nil {
+				return err
+			}
 		}
 		all, err := c.Membership.Query().Where(membership.IDIn(ids...)).WithRoles().All(sys)
 		if err != nil {
@@ -182,7 +245,11 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 	// Roles being added must be built-in or of the same organization, and
 	// not above the actor's level.
 	if added := m.RolesIDs(); len(added) > 0 {
-		rs, err := c.Role.Query().Where(role.IDIn(added...)).All(sys)
+		q := c.Role.Query().Where(role.IDIn(added...))
+		if tx {
+			q = q.Where(lockPG(sql.LockShare)).Order(role.ByID())
+		}
+		rs, err := q.All(sys)
 		if err != nil {
 			return err
 		}
@@ -221,7 +288,8 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 	}
 
 	// A member keeps at least one role.
-	if !isSystem && !m.Op().Is(ent.OpDelete|ent.OpDeleteOne) && (m.RolesCleared() || len(m.RemovedRolesIDs()) > 0) {
+	keepsRole := !isSystem && !m.Op().Is(ent.OpDelete|ent.OpDeleteOne) && (m.RolesCleared() || len(m.RemovedRolesIDs()) > 0)
+	if keepsRole {
 		for _, t := range targets {
 			left := len(m.RolesIDs())
 			if !m.RolesCleared() {
@@ -264,6 +332,9 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		}
 	}
 	if len(losing) == 0 {
+		if keepsRole && !tx {
+			return fmt.Errorf("%w: removing roles from a member", authz.ErrNeedsTx)
+		}
 		return nil
 	}
 	org := make([]pulid.ID, 0, len(lostOrgs))
@@ -271,13 +342,10 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		org = append(org, id)
 	}
 	slices.Sort(org)
-	// Lock the organizations (PostgreSQL; SQLite serializes writers).
-	if _, err := c.Organization.Query().Where(organization.IDIn(org...)).
-		Where(func(s *sql.Selector) {
-			if s.Dialect() == dialect.Postgres {
-				s.ForUpdate()
-			}
-		}).IDs(sys); err != nil {
+	// Lock the organizations, so that concurrent removals of owners are
+	// counted one after the other.
+	if _, err := c.Organization.Query().Where(organization.IDIn(org...), lockPG(sql.LockUpdate)).
+		Order(organization.ByID()).IDs(sys); err != nil {
 		return err
 	}
 	for _, id := range org {
@@ -293,6 +361,9 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		if n == 0 {
 			return fmt.Errorf("%w: the change would leave organization %s without one", authz.ErrLastOwner, id)
 		}
+	}
+	if !tx {
+		return fmt.Errorf("%w: taking ownership away", authz.ErrNeedsTx)
 	}
 	return nil
 }
@@ -342,4 +413,23 @@ func losesOwner(m *gen.MembershipMutation) bool {
 		return true
 	}
 	return slices.Contains(m.RemovedRolesIDs(), permission.OwnerRoleID) && !readded
+}
+
+// inTx reports whether m runs in a transaction, where the locks the guards
+// take last until the write is committed.
+func inTx(m interface{ Tx() (*gen.Tx, error) }) bool {
+	_, err := m.Tx()
+	return err == nil
+}
+
+// lockPG returns a predicate that locks the rows a query selects with the
+// given strength until the end of the transaction, on PostgreSQL. SQLite
+// has no FOR clause and needs none: storage opens its write transactions
+// with BEGIN IMMEDIATE, so writers run one at a time.
+func lockPG(strength sql.LockStrength) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		if s.Dialect() == dialect.Postgres {
+			s.For(strength)
+		}
+	}
 }
