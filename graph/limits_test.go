@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,9 +16,12 @@ import (
 
 	"github.com/cf/identity/bootstrap"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/schema"
 	"github.com/cf/identity/graph"
 	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/storage"
+	"github.com/cf/identity/validation"
 )
 
 // countedEnv is setup over a statement-counting driver.
@@ -364,6 +369,88 @@ func TestIntrospectionSwitch(t *testing.T) {
 				// __typename is not introspection of the schema.
 				if r := e.post(t, bearer(e.adminKey), `{ __typename }`, nil); len(r.errors) > 0 {
 					t.Errorf("__typename refused: %s", r.raw)
+				}
+			})
+		}
+	})
+}
+
+// bigMap returns a metadata object of about n bytes of JSON.
+func bigMap(n int) map[string]any {
+	return map[string]any{"blob": strings.Repeat("x", n)}
+}
+
+// TestJSONSizeLimit checks that metadata and preference values over
+// schema.MaxJSONBytes are refused, through GraphQL with BAD_USER_INPUT
+// naming the field, and through the ent client with a *validation.Error.
+func TestJSONSizeLimit(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := setup(t, db)
+		var org struct{ CreateOrganization struct{ ID string } }
+		e.mustOK(t, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { id } }`, nil, &org)
+		orgID := pulid.ID(org.CreateOrganization.ID)
+
+		over, fits := bigMap(schema.MaxJSONBytes), bigMap(schema.MaxJSONBytes-100)
+		gql := []struct {
+			name, query string
+			vars        map[string]any
+		}{
+			{"createUser", `mutation($m: Map) { createUser(input: {email: "big@example.com", metadata: $m}) { id } }`, nil},
+			{"updateUser", `mutation($id: ID!, $m: Map) { updateUser(id: $id, input: {metadata: $m}) { id } }`, map[string]any{"id": string(e.adminID)}},
+			{"createOrganization", `mutation($m: Map) { createOrganization(input: {name: "Big", slug: "big", metadata: $m}) { id } }`, nil},
+			{"updateOrganization", `mutation($id: ID!, $m: Map) { updateOrganization(id: $id, input: {metadata: $m}) { id } }`, map[string]any{"id": string(orgID)}},
+		}
+		for _, c := range gql {
+			t.Run(c.name, func(t *testing.T) {
+				vars := map[string]any{"m": over}
+				for k, v := range c.vars {
+					vars[k] = v
+				}
+				r := e.post(t, bearer(e.adminKey), c.query, vars)
+				if len(r.errors) != 1 || r.errors[0].code() != graph.CodeBadUserInput || !strings.Contains(r.errors[0].Message, "metadata") {
+					t.Fatalf("want one BAD_USER_INPUT error naming metadata, got HTTP %d: %.600s", r.status, r.raw)
+				}
+				if !strings.Contains(r.errors[0].Message, fmt.Sprintf("over the limit of %d", schema.MaxJSONBytes)) {
+					t.Errorf("message %q does not name the limit", r.errors[0].Message)
+				}
+				vars["m"] = fits
+				if r := e.post(t, bearer(e.adminKey), c.query, vars); len(r.errors) > 0 {
+					t.Fatalf("metadata under the limit refused: %.600s", r.raw)
+				}
+			})
+		}
+
+		big, err := json.Marshal(over)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pref := e.client.Preference.Create().SetScope("organization").SetOrganizationID(orgID).SetKey("ui.theme").SetValue(json.RawMessage(`"dark"`)).SaveX(sys())
+		client := []struct {
+			name string
+			run  func() error
+		}{
+			{"user metadata", func() error {
+				return e.client.User.UpdateOneID(e.adminID).SetMetadata(over).Exec(sys())
+			}},
+			{"organization metadata", func() error {
+				return e.client.Organization.Create().SetName("Big").SetSlug("big-client").SetMetadata(over).Exec(sys())
+			}},
+			{"preference value on create", func() error {
+				return e.client.Preference.Create().SetScope("organization").SetOrganizationID(orgID).SetKey("ui.big").SetValue(big).Exec(sys())
+			}},
+			{"preference value on update", func() error {
+				return e.client.Preference.UpdateOneID(pref.ID).SetValue(big).Exec(sys())
+			}},
+			{"preference value appended", func() error {
+				return e.client.Preference.UpdateOneID(pref.ID).AppendValue(big).Exec(sys())
+			}},
+		}
+		for _, c := range client {
+			t.Run(c.name, func(t *testing.T) {
+				err := c.run()
+				var verr *validation.Error
+				if !errors.As(err, &verr) || (verr.Field != "metadata" && verr.Field != "value") {
+					t.Fatalf("want a *validation.Error naming the field, got %v", err)
 				}
 			})
 		}

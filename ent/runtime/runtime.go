@@ -319,6 +319,8 @@ func init() {
 	organization.Hooks[2] = organizationMixinHooks3[0]
 
 	organization.Hooks[3] = organizationHooks[0]
+
+	organization.Hooks[4] = organizationHooks[1]
 	organizationMixinInters2 := organizationMixin[2].Interceptors()
 	organization.Interceptors[0] = organizationMixinInters2[0]
 	organizationMixinFields0 := organizationMixin[0].Fields()
@@ -389,6 +391,8 @@ func init() {
 	preference.Hooks[2] = preferenceHooks[0]
 
 	preference.Hooks[3] = preferenceHooks[1]
+
+	preference.Hooks[4] = preferenceHooks[2]
 	preferenceMixinFields0 := preferenceMixin[0].Fields()
 	_ = preferenceMixinFields0
 	preferenceMixinFields1 := preferenceMixin[1].Fields()
@@ -591,6 +595,8 @@ func init() {
 	user.Hooks[2] = userMixinHooks3[0]
 
 	user.Hooks[3] = userHooks[0]
+
+	user.Hooks[4] = userHooks[1]
 	userMixinInters2 := userMixin[2].Interceptors()
 	user.Interceptors[0] = userMixinInters2[0]
 	userMixinFields0 := userMixin[0].Fields()

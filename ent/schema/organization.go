@@ -71,7 +71,7 @@ func (Organization) Indexes() []ent.Index {
 
 // Hooks of the Organization.
 func (Organization) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("slug")}
+	return []ent.Hook{lowerHook("slug"), jsonSizeHook("metadata")}
 }
 
 // Policy of the Organization.

@@ -68,7 +68,7 @@ func (Preference) Indexes() []ent.Index {
 
 // Hooks of the Preference.
 func (Preference) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("key"), preferenceHook}
+	return []ent.Hook{lowerHook("key"), preferenceHook, jsonSizeHook("value")}
 }
 
 // preferenceHook checks that the scope matches the owner columns and bumps

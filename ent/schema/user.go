@@ -93,7 +93,7 @@ func (User) Indexes() []ent.Index {
 
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("email")}
+	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata")}
 }
 
 // Policy of the User.
