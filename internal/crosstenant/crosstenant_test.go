@@ -46,6 +46,13 @@ type principal struct {
 	// control is the platform superadmin of the positive controls: it
 	// must see what each read case aims at.
 	control bool
+	// org is the organization the principal acts in (X-Organization-ID,
+	// actor.WithOrganization), or "".
+	org pulid.ID
+	// narrow marks a personal key with narrow scopes: the self-service
+	// cases (writes of its owner's own rows that its scopes do not cover)
+	// run as it.
+	narrow bool
 }
 
 func (p principal) anonymous() bool { return p.key == "" && p.actor == nil }
@@ -117,7 +124,17 @@ func newSuite(t *testing.T, db testdb.Target) *suite {
 	// Requests run concurrently, and gqlgen resolves the fields of a batch
 	// concurrently: keep connections instead of opening one per query.
 	sqlDB.SetMaxIdleConns(32)
-	srv := httptest.NewServer(graph.NewHandler(client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	// The suite proves the tenant boundary, not the operation limits: its
+	// generator reads every row of every entity in one request, batches
+	// cases, asks for nodes of every ID of A and sends thousands of
+	// anonymous requests, so the limits are set out of its way.
+	const unlimited = 1 << 62
+	srv := httptest.NewServer(graph.NewHandler(client, graph.Options{
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AuthFailureLimit: -1,
+		ComplexityLimit:  unlimited, DepthLimit: unlimited, AliasLimit: unlimited, FieldLimit: unlimited, TokenLimit: unlimited,
+		NodesLimit: unlimited, ListLimit: unlimited, InputDepthLimit: unlimited, InputFieldLimit: unlimited,
+	}))
 	t.Cleanup(srv.Close)
 	f := buildFixture(t, client)
 	s := &suite{db: db, client: client, sqlDB: sqlDB, srv: srv, f: f, counts: map[string]int{}}
@@ -139,8 +156,14 @@ func newSuite(t *testing.T, db testdb.Target) *suite {
 		{name: "member of B", key: f.memberBKey, actor: actor.User(f.memberB, actor.PlatformNone)},
 		{name: "owner of B", key: f.ownerBKey, actor: actor.User(f.ownerB, actor.PlatformNone)},
 		{name: "B's organization key", key: f.orgBKey, actor: actor.APIKey(f.orgBKeyRow.ID, f.ownerB, actor.PlatformNone, f.orgB, f.orgBScopes)},
-		{name: "B member's key scoped to member:read", key: f.scopedBKey, actor: actor.APIKey(f.scopedBKeyRow.ID, f.memberB, actor.PlatformNone, "", f.scopedBKeyRow.Scopes)},
+		{name: "B member's key scoped to member:read", key: f.scopedBKey, actor: actor.APIKey(f.scopedBKeyRow.ID, f.memberB, actor.PlatformNone, "", f.scopedBKeyRow.Scopes), narrow: true},
 		{name: "platform support", key: f.supportKey, actor: actor.User(f.support, actor.PlatformSupport), support: true},
+		// The active organization restricts every actor: a superadmin
+		// acting in B sees and touches nothing of A, and a member of A and
+		// B acting in B reaches none of its own rows of A (its membership
+		// and session there).
+		{name: "superadmin acting in B", key: f.superKey, actor: actor.User(f.superadmin, actor.PlatformSuperadmin), org: f.orgB},
+		{name: "member of A and B acting in B", key: f.sharedKey, actor: actor.User(f.shared, actor.PlatformNone), org: f.orgB},
 		{name: "anonymous"},
 	}
 	s.control = principal{name: "superadmin (control)", key: f.superKey, actor: actor.User(f.superadmin, actor.PlatformSuperadmin), control: true}
@@ -159,6 +182,9 @@ func (s *suite) ctxOf(t *testing.T, p principal) context.Context {
 	cp := actor.User(a.UserID(), a.PlatformRole())
 	if a.Kind() == actor.KindAPIKey {
 		cp = actor.APIKey(a.APIKeyID(), a.UserID(), a.PlatformRole(), a.OrganizationID(), a.Scopes())
+	}
+	if p.org != "" {
+		cp = cp.WithOrganization(p.org)
 	}
 	ctx, err := authz.NewContext(context.Background(), s.client, cp)
 	if err != nil {

@@ -24,9 +24,16 @@
 //     builders.
 //
 // Each case runs as B's member, B's owner, B's organization key, a personal
-// key of B's member narrowed to member:read, a platform support user and an
-// anonymous caller, on SQLite and (with IDENTITY_TEST_POSTGRES_URL)
-// PostgreSQL. A leak is any of:
+// key of B's member narrowed to member:read, a platform support user, a
+// platform superadmin acting in B (X-Organization-ID, actor.WithOrganization:
+// the active organization restricts every actor), the member of A and B
+// acting in B (its own rows of A, a membership and a session, must be out of
+// its reach) and an anonymous caller, on SQLite and (with
+// IDENTITY_TEST_POSTGRES_URL) PostgreSQL. Self-service cases run as the
+// narrow key: writes of its owner's own rows that member:read does not cover
+// (leaving, revoking its sessions and keys, its profile, its preferences)
+// must change nothing; and minting a personal key with a scope its owner
+// does not hold is refused with authz.ErrExceedsOwn. A leak is any of:
 //
 //   - an ID or string of A in what a caller gets back, data or errors
 //     (support excepted for reads; errors may echo what the caller sent);

@@ -45,8 +45,8 @@ type fixture struct {
 
 	// Keys of the principals, shown once.
 	memberBKey, ownerBKey, orgBKey, scopedBKey, supportKey, superKey string
-	ownerAKey                                                        string
-	orgBKeyRow, scopedBKeyRow                                        *ent.APIKey
+	ownerAKey, sharedKey                                             string
+	orgBKeyRow, scopedBKeyRow, memberBKeyRow                         *ent.APIKey
 	orgBScopes                                                       []string
 
 	// secretIDs are the IDs of A's rows; secretStrings the strings of A
@@ -190,7 +190,8 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 	if err != nil {
 		t.Fatalf("fixture: key B: %v", err)
 	}
-	f.memberBKey, _ = personal(f.memberB, "bravo member", actor.ScopeAll)
+	f.memberBKey, f.memberBKeyRow = personal(f.memberB, "bravo member", actor.ScopeAll)
+	f.sharedKey, _ = personal(f.shared, "shared person", actor.ScopeAll)
 	f.scopedBKey, f.scopedBKeyRow = personal(f.memberB, "bravo member read-only", permission.MemberRead)
 	f.ownerBKey, _ = personal(f.ownerB, "bravo owner", actor.ScopeAll)
 	f.supportKey, _ = personal(f.support, "support", actor.ScopeAll)

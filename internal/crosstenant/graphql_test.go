@@ -38,6 +38,19 @@ type gqlResp struct {
 	errors  []gqlError
 }
 
+// postAs sends one GraphQL request as p, in p's active organization
+// unless header names one.
+func (s *suite) postAs(p principal, query string, vars map[string]any, header map[string]string) (gqlResp, error) {
+	if p.org != "" && header["X-Organization-ID"] == "" {
+		h := map[string]string{"X-Organization-ID": string(p.org)}
+		for k, v := range header {
+			h[k] = v
+		}
+		header = h
+	}
+	return s.post(p.key, query, vars, header)
+}
+
 // post sends one GraphQL request with key ("" for none).
 func (s *suite) post(key, query string, vars map[string]any, header map[string]string) (gqlResp, error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
@@ -262,6 +275,9 @@ func (s *suite) runReads(t *testing.T, cases []readCase) {
 	}
 	for _, c := range cases {
 		for _, p := range append(slices.Clone(s.principals), s.control) {
+			if p.org != "" && c.header["X-Organization-ID"] != "" {
+				continue // the case asks for another active organization than the principal's
+			}
 			jobs <- job{c, p}
 		}
 	}
@@ -297,7 +313,7 @@ func (s *suite) runRead(t *testing.T, c readCase, p principal) {
 	if len(parts) == 0 {
 		parts = []part{{c: c}}
 	}
-	r, err := s.post(p.key, c.query, c.vars, c.header)
+	r, err := s.postAs(p, c.query, c.vars, c.header)
 	if err != nil {
 		t.Errorf("[%s] %s: %v", p.name, c.name, err)
 		return
@@ -319,6 +335,12 @@ func (s *suite) runRead(t *testing.T, c readCase, p principal) {
 	}
 	for range parts {
 		s.count("graphql read")
+	}
+	// An error of the whole request (no path) refuses every case of it.
+	for _, e := range r.errors {
+		if len(e.Path) == 0 && !c.refused && !p.anonymous() {
+			s.refusal(t, p, c.name, "the request was refused whole: %s %s", e.code(), e.Message)
+		}
 	}
 	if p.anonymous() {
 		if r.status != http.StatusUnauthorized || r.hasData || len(r.errors) != 1 || r.errors[0].code() != graph.CodeUnauthenticated {
@@ -344,7 +366,7 @@ func (s *suite) runRead(t *testing.T, c readCase, p principal) {
 					th[k] = v.(string)
 				}
 			}
-			rt, err := s.post(p.key, c.query, tv, th)
+			rt, err := s.postAs(p, c.query, tv, th)
 			if err != nil {
 				t.Errorf("[%s] %s (twin): %v", p.name, c.name, err)
 			}

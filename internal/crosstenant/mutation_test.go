@@ -17,6 +17,9 @@ type mutationCase struct {
 	field string // the Mutation field it exercises
 	query string
 	vars  map[string]any
+	// only restricts the case to the principals it returns true for (nil:
+	// every principal).
+	only func(p principal) bool
 }
 
 // mutationCases aims every mutation of the API at A. Every one must be
@@ -26,6 +29,11 @@ func (s *suite) mutationCases() []mutationCase {
 	var cs []mutationCase
 	add := func(field, name, query string, vars map[string]any) {
 		cs = append(cs, mutationCase{name: field + " " + name, field: field, query: query, vars: vars})
+	}
+	// not runs the last case added for every principal but those acting as
+	// user u (for whom it is a legitimate write of their own row).
+	not := func(u pulid.ID) {
+		cs[len(cs)-1].only = func(p principal) bool { return p.actor == nil || p.actor.UserID() != u }
 	}
 	aUsers := []pulid.ID{f.ownerA, f.adminA, f.memberA, f.viewerA}
 	var aMemberships []pulid.ID
@@ -48,6 +56,7 @@ func (s *suite) mutationCases() []mutationCase {
 	const deleteUser = `mutation($id: ID!) { r: deleteUser(id: $id) }`
 	for _, u := range append(slices.Clone(aUsers), f.shared) {
 		add("updateUser", "profile of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"displayName": "pwned"}})
+		not(u) // one's own profile is one's own
 		add("updateUser", "status of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"status": "suspended"}})
 		add("updateUser", "email of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"email": "pwned@evil.example"}})
 		add("deleteUser", string(u), deleteUser, map[string]any{"id": u})
@@ -120,7 +129,45 @@ func (s *suite) mutationCases() []mutationCase {
 	for _, k := range f.aRows["APIKey"] {
 		add("revokeAPIKey", string(k), `mutation($id: ID!) { r: revokeAPIKey(id: $id) { id name revokedAt } }`, map[string]any{"id": k})
 	}
+	// A personal key holds no scope its owner does not hold: the platform
+	// permission of superadmins, or an organization permission held
+	// nowhere (B's member, the key's owner, is a plain member).
+	notSuper := func(p principal) bool { return p.actor == nil || p.actor.UserID() != f.superadmin }
+	for _, scope := range []string{permission.PlatformRoleGrant, permission.OrganizationDelete} {
+		add("createAPIKey", "personal with "+scope, createKey, map[string]any{"i": map[string]any{"name": "evil", "scopes": []any{scope}}})
+		if scope == permission.PlatformRoleGrant {
+			cs[len(cs)-1].only = notSuper
+		} else {
+			cs[len(cs)-1].only = func(p principal) bool { return p.actor != nil && p.actor.UserID() == f.memberB }
+		}
+	}
+	cs = append(cs, s.selfServiceMutations()...)
 	return cs
+}
+
+// selfServiceMutations are writes of B's member's own rows that a personal
+// key narrowed to member:read does not cover (scopes narrow self-service
+// too): each must be refused and change nothing. They run as the
+// principals marked narrow only.
+func (s *suite) selfServiceMutations() []mutationCase {
+	f := s.f
+	narrow := func(p principal) bool { return p.narrow }
+	own := f.memberships[f.orgB][f.memberB]
+	return []mutationCase{
+		{name: "removeMember of one's own membership (leaving) with a member:read key", field: "removeMember", only: narrow,
+			query: `mutation($id: ID!) { r: removeMember(id: $id) }`, vars: map[string]any{"id": own}},
+		{name: "revokeAPIKey of one's own other key with a member:read key", field: "revokeAPIKey", only: narrow,
+			query: `mutation($id: ID!) { r: revokeAPIKey(id: $id) { id revokedAt } }`, vars: map[string]any{"id": f.memberBKeyRow.ID}},
+		{name: "updateUser of one's own profile with a member:read key", field: "updateUser", only: narrow,
+			query: `mutation($id: ID!, $i: UpdateUserInput!) { r: updateUser(id: $id, input: $i) { id displayName } }`,
+			vars:  map[string]any{"id": f.memberB, "i": map[string]any{"displayName": "changed"}}},
+		{name: "createAPIKey of a personal key with a member:read key", field: "createAPIKey", only: narrow,
+			query: `mutation($i: CreateAPIKeyInput!) { r: createAPIKey(input: $i) { key } }`,
+			vars:  map[string]any{"i": map[string]any{"name": "more", "scopes": []any{permission.MemberRead}}}},
+		{name: "createOrganization with a member:read key", field: "createOrganization", only: narrow,
+			query: `mutation($i: CreateOrganizationInput!) { r: createOrganization(input: $i) { id } }`,
+			vars:  map[string]any{"i": map[string]any{"name": "Mine", "slug": "mine-by-narrow-key"}}},
+	}
 }
 
 func (s *suite) runMutations(t *testing.T, si schemaInfo) {
@@ -149,7 +196,7 @@ func (s *suite) runMutations(t *testing.T, si schemaInfo) {
 	allowed := []string{graph.CodeForbidden, graph.CodeNotFound, graph.CodeBadUserInput, graph.CodeConflict}
 	check := func(p principal, c mutationCase, vars map[string]any) gqlResp {
 		s.count("graphql mutation")
-		r, err := s.post(p.key, c.query, vars, nil)
+		r, err := s.postAs(p, c.query, vars, nil)
 		if err != nil {
 			t.Errorf("[%s] %s: %v", p.name, c.name, err)
 			return r
@@ -190,6 +237,9 @@ func (s *suite) runMutations(t *testing.T, si schemaInfo) {
 	}
 	for _, c := range cases {
 		for _, p := range s.principals {
+			if c.only != nil && !c.only(p) {
+				continue
+			}
 			r := check(p, c, c.vars)
 			// The same mutation aimed at unknown rows must be refused
 			// the same way: anything else tells A's rows exist.
