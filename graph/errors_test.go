@@ -135,6 +135,8 @@ func TestCallerMistakes(t *testing.T) {
 			wantStatus: 200, wantCode: graph.CodeBadUserInput, wantMsg: `invalid Cursor "nope": not a cursor of this server`},
 		{name: "before not a cursor", query: `{ users(before: "Z2FyYmFnZQ", last: 2) { totalCount } }`,
 			wantStatus: 200, wantCode: graph.CodeBadUserInput, wantMsg: "invalid Cursor"},
+		{name: "cursor that panicked the decoder", query: `{ users(after: "gqF27aF270") { totalCount } }`,
+			wantStatus: 200, wantCode: graph.CodeBadUserInput, wantMsg: `invalid Cursor "gqF27aF270"`},
 		{name: "cursor not a string", query: `{ users(after: 5) { totalCount } }`,
 			wantStatus: 200, wantCode: graph.CodeBadUserInput, wantMsg: "want a string, got a number"},
 		{name: "time not RFC 3339", query: users, vars: input{"w": input{"createdAtGT": "yesterday"}},

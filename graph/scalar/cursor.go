@@ -1,6 +1,7 @@
 package scalar
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -33,13 +34,25 @@ func UnmarshalCursor(v any) (Cursor, error) {
 	if len(s) > MaxCursorLength {
 		return c, invalid("Cursor", nil, "longer than %d bytes; %s", MaxCursorLength, want)
 	}
-	if err := c.UnmarshalGQL(s); err != nil {
+	if err := decodeCursor(&c, s); err != nil {
 		return Cursor{}, invalid("Cursor", s, "not a cursor of this server; %s", want)
 	}
 	if _, err := pulid.Parse(string(c.ID)); err != nil || !plain(c.Value, true) {
 		return Cursor{}, invalid("Cursor", s, "not a cursor of this server; %s", want)
 	}
 	return c, nil
+}
+
+// decodeCursor is entgql's decoding (base64 of msgpack) that turns a panic
+// of the msgpack decoder into an error: some crafted inputs make it panic
+// (for one, "gqF27aF270": reflect.Value.SetInt using unaddressable value).
+func decodeCursor(c *Cursor, s string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("scalar: cursor decoder panicked: %v", r)
+		}
+	}()
+	return c.UnmarshalGQL(s)
 }
 
 // plain reports whether v can be an ordering value of a cursor: nothing, a
