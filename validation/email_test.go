@@ -26,9 +26,9 @@ func TestEmail(t *testing.T) {
 		{addr: "δοκιμή@παράδειγμα.δοκιμή"},
 		{addr: "用户@例子.广告"},
 		{addr: "やまだ太郎@example.jp"},     // Hiragana + Han: Japanese
-		{addr: "taroやまだ@example.jp"},    // Latin + Hiragana: Japanese
-		{addr: "홍길동abc@example.kr"},      // Hangul + Latin: Korean
-		{addr: "user1234@example.com"},   // digits are of no script
+		{addr: "taroやまだ@example.jp"},   // Latin + Hiragana: Japanese
+		{addr: "홍길동abc@example.kr"},    // Hangul + Latin: Korean
+		{addr: "user1234@example.com"}, // digits are of no script
 		{addr: "o'brien@example.com"},
 		{addr: "rооt@example.com", want: "local part mixes letters of the Latin and Cyrillic scripts"},
 		{addr: "раypal@example.com", want: "local part mixes letters of the Cyrillic and Latin scripts"},
