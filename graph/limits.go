@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -14,6 +15,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
 // Defaults of the operation limits, used where the matching Options field
@@ -499,4 +502,42 @@ func (w *costWalker) input(f *ast.Field, arg *ast.ArgumentDefinition, v any, t *
 		}
 	}
 	return n, nil
+}
+
+// validationRules are gqlparser's default rules plus one that writes
+// first: DefaultPageSize into every connection field of a document that
+// sets neither first nor last. It runs once per document, before gqlgen
+// caches it. limitPages defaults the arguments the resolver sees, but
+// entgql loads nested connections eagerly from the arguments written in
+// the document: without this, organizations { edges { node { memberships
+// { edges { ... } } } } } loaded every membership of every organization
+// and then returned one page of each.
+func validationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	r.AddRule("DefaultPageSize", func(observers *core.Events, _ core.AddErrFunc) {
+		observers.OnField(func(w *core.Walker, f *ast.Field) { setDefaultPage(w.Schema, f) })
+	})
+	return r
+}
+
+// isConnection reports whether def is a Relay connection field.
+func isConnection(def *ast.FieldDefinition) bool {
+	return def != nil && def.Arguments.ForName("first") != nil && def.Arguments.ForName("last") != nil
+}
+
+func setDefaultPage(schema *ast.Schema, f *ast.Field) {
+	if !isConnection(f.Definition) || f.Arguments.ForName("first") != nil || f.Arguments.ForName("last") != nil {
+		return
+	}
+	f.Arguments = append(f.Arguments, &ast.Argument{
+		Name:     "first",
+		Position: f.Position,
+		Value: &ast.Value{
+			Kind:         ast.IntValue,
+			Raw:          strconv.Itoa(DefaultPageSize),
+			Position:     f.Position,
+			ExpectedType: f.Definition.Arguments.ForName("first").Type,
+			Definition:   schema.Types["Int"],
+		},
+	})
 }

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cf/identity/bootstrap"
@@ -453,6 +455,82 @@ func TestJSONSizeLimit(t *testing.T) {
 					t.Fatalf("want a *validation.Error naming the field, got %v", err)
 				}
 			})
+		}
+	})
+}
+
+// recordingDriver keeps the SQL text of the queries sent to the database.
+type recordingDriver struct {
+	dialect.Driver
+	mu      sync.Mutex
+	queries []string
+}
+
+func (d *recordingDriver) Query(ctx context.Context, q string, args, v any) error {
+	d.mu.Lock()
+	d.queries = append(d.queries, q)
+	d.mu.Unlock()
+	return d.Driver.Query(ctx, q, args, v)
+}
+
+// TestNestedConnectionsLoadOnePage checks that a nested connection written
+// without first or last is loaded one page at a time in SQL (a window
+// per parent), not every row of every parent.
+func TestNestedConnectionsLoadOnePage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		testdb.Migrated(t, db)
+		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB.Close() })
+		drv := &recordingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		c := ent.NewClient(ent.Driver(drv))
+		srv := httptest.NewServer(graph.NewHandler(c, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		t.Cleanup(srv.Close)
+		res, err := bootstrap.Superadmin(context.Background(), c, adminEmail, "Admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &env{db: db, client: c, srv: srv, adminKey: res.Key}
+		e.mustOK(t, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { id } }`, nil, nil)
+
+		for _, q := range []string{
+			`{ organizations { edges { node { memberships { totalCount edges { node { id } } } } } } }`,
+			`query { organizations { edges { node { ...M } } } } fragment M on Organization { memberships { edges { node { id } } } }`,
+		} {
+			drv.mu.Lock()
+			drv.queries = nil
+			drv.mu.Unlock()
+			var data struct {
+				Organizations struct {
+					Edges []struct {
+						Node struct {
+							Memberships struct{ Edges []struct{ Node struct{ ID string } } }
+						}
+					}
+				}
+			}
+			e.mustOK(t, q, nil, &data)
+			if len(data.Organizations.Edges) != 1 || len(data.Organizations.Edges[0].Node.Memberships.Edges) != 1 {
+				t.Fatalf("%s: want one organization with its owner, got %+v", q, data)
+			}
+			drv.mu.Lock()
+			var paged, unpaged []string
+			for _, s := range drv.queries {
+				if !strings.Contains(s, "cf_memberships") || !strings.Contains(s, "organization_id") || strings.Contains(strings.ToUpper(s), "COUNT(") {
+					continue
+				}
+				if strings.Contains(strings.ToUpper(s), "ROW_NUMBER") {
+					paged = append(paged, s)
+				} else {
+					unpaged = append(unpaged, s)
+				}
+			}
+			drv.mu.Unlock()
+			if len(paged) == 0 {
+				t.Errorf("%s: no windowed memberships query; unpaged: %q", q, unpaged)
+			}
 		}
 	})
 }

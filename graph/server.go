@@ -119,6 +119,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(newOperationLimits(schema.Schema(), opts))
+	srv.SetValidationRulesFn(validationRules)
 	srv.Use(transactioner{entgql.Transactioner{TxOpener: client}})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if actor.FromContext(ctx) == nil {
