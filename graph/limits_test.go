@@ -506,7 +506,9 @@ func TestNestedConnectionsLoadOnePage(t *testing.T) {
 				Organizations struct {
 					Edges []struct {
 						Node struct {
-							Memberships struct{ Edges []struct{ Node struct{ ID string } } }
+							Memberships struct {
+								Edges []struct{ Node struct{ ID string } }
+							}
 						}
 					}
 				}
