@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -418,4 +419,113 @@ func TestBootstrapEmailRules(t *testing.T) {
 			assertClean(t, stderr)
 		})
 	}
+}
+
+// TestServeLimits checks that the limit flags of serve reach the handler.
+func TestServeLimits(t *testing.T) {
+	clearEnv(t)
+	introspect := `{"query":"{ __schema { queryType { name } } }"}`
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, addr, key string)
+	}{
+		{"introspection on by default", nil, nil, func(t *testing.T, addr, key string) {
+			if body := post(t, addr, key, introspect, http.StatusOK); !strings.Contains(body, `"name":"Query"`) {
+				t.Errorf("introspection answer: %s", body)
+			}
+		}},
+		{"--no-introspection", []string{"--no-introspection"}, nil, func(t *testing.T, addr, key string) {
+			if body := post(t, addr, key, introspect, -1); strings.Contains(body, `"name":"Query"`) || !strings.Contains(body, `"errors"`) {
+				t.Errorf("introspection answered with --no-introspection: %s", body)
+			}
+		}},
+		{"IDENTITY_MAX_BODY_BYTES", nil, map[string]string{"IDENTITY_MAX_BODY_BYTES": "200"}, func(t *testing.T, addr, key string) {
+			post(t, addr, key, `{"query":"{ viewer { id } }","variables":{"pad":"`+strings.Repeat("x", 500)+`"}}`, http.StatusRequestEntityTooLarge)
+		}},
+		{"--cors-origins", []string{"--cors-origins", "https://app.example, https://admin.example"}, nil, func(t *testing.T, addr, key string) {
+			for origin, want := range map[string]string{"https://admin.example": "https://admin.example", "https://evil.example": ""} {
+				if got := preflight(t, addr, origin); got != want {
+					t.Errorf("preflight from %s: Access-Control-Allow-Origin = %q, want %q", origin, got, want)
+				}
+			}
+		}},
+		{"no CORS origin by default", nil, nil, func(t *testing.T, addr, key string) {
+			if got := preflight(t, addr, "https://app.example"); got != "" {
+				t.Errorf("Access-Control-Allow-Origin = %q without --cors-origins", got)
+			}
+		}},
+		{"IDENTITY_DEPTH_LIMIT", nil, map[string]string{"IDENTITY_DEPTH_LIMIT": "2"}, func(t *testing.T, addr, key string) {
+			body := post(t, addr, key, `{"query":"{ viewer { user { memberships { edges { node { id } } } } } }"}`, -1)
+			if !strings.Contains(body, "QUERY_TOO_COMPLEX") {
+				t.Errorf("a query 6 deep with IDENTITY_DEPTH_LIMIT=2: %s", body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dbURL := sqliteURL(t)
+			code, stdout, stderr := cli(t, "bootstrap", "--database-url", dbURL, "--email", "admin@example.com")
+			if code != 0 {
+				t.Fatalf("bootstrap: %s", stderr)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			t.Setenv("IDENTITY_DATABASE_URL", dbURL)
+			s := startServe(t, tt.args...)
+			tt.check(t, s.addr, strings.TrimSpace(stdout))
+			s.stop(t)
+		})
+	}
+	t.Run("bad values", func(t *testing.T) {
+		for _, args := range [][]string{{"--nodes-limit", "0"}, {"--auth-failure-limit", "0"}, {"--request-timeout", "0s"}} {
+			code, _, stderr := cli(t, append([]string{"serve", "--database-url", sqliteURL(t)}, args...)...)
+			if code != 2 || !strings.Contains(stderr, args[0]) {
+				t.Errorf("serve %v: exit %d\n%s", args, code, stderr)
+			}
+		}
+	})
+}
+
+// post sends a GraphQL request with key and returns the body; want is the
+// status expected (-1: any).
+func post(t *testing.T, addr, key, body string, want int) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if want >= 0 && resp.StatusCode != want {
+		t.Errorf("POST /graphql: status %d, want %d: %s", resp.StatusCode, want, b)
+	}
+	return string(b)
+}
+
+// preflight sends a CORS preflight from origin and returns the
+// Access-Control-Allow-Origin of the answer.
+func preflight(t *testing.T, addr, origin string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodOptions, "http://"+addr+"/graphql", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Access-Control-Allow-Origin")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cf/identity/graph"
@@ -30,6 +31,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", defaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
 	var email emailFlags
 	email.register(f)
+	var lim limitFlags
+	lim.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -38,6 +41,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *maxHeader <= 0 {
 		return fmt.Errorf("%w: --max-header-bytes %d: want a positive number", errUsage, *maxHeader)
+	}
+	if err := lim.check(); err != nil {
+		return err
 	}
 	if *noMigrate && *allowForeign {
 		return fmt.Errorf("%w: --no-migrate and --migrate contradict each other", errUsage)
@@ -70,7 +76,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer client.Close()
-	h := graph.NewHandler(client, graph.Options{
+	h := graph.NewHandler(client, lim.options(graph.Options{
 		Logger: log,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
@@ -78,7 +84,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return migrations.Check(ctx, db, cfg.Dialect)
 		},
-	})
+	}))
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -107,4 +113,80 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// limitFlags are the request limits of graph.Options.
+type limitFlags struct {
+	corsOrigins                                   *string
+	maxBody                                       *int
+	requestTimeout, authWindow                    *time.Duration
+	authLimit                                     *int
+	complexity, depth, alias, field, token, nodes *int
+	list, inputDepth, inputField                  *int
+	noIntrospection                               *bool
+}
+
+func (l *limitFlags) register(f *flags) {
+	l.corsOrigins = f.String("cors-origins", "IDENTITY_CORS_ORIGINS", "", "comma-separated origins (scheme://host[:port], or *) whose pages may call /graphql from a browser; none when empty")
+	l.maxBody = f.Int("max-body-bytes", "IDENTITY_MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "largest /graphql request body, in bytes (413 PAYLOAD_TOO_LARGE above)")
+	l.requestTimeout = f.Duration("request-timeout", "IDENTITY_REQUEST_TIMEOUT", graph.DefaultRequestTimeout, "longest a /graphql request may run, database statements included (TIMEOUT after)")
+	l.authLimit = f.Int("auth-failure-limit", "IDENTITY_AUTH_FAILURE_LIMIT", graph.DefaultAuthFailureLimit, "failed authentications allowed per client address and window before 429 RATE_LIMITED; negative switches the limit off")
+	l.authWindow = f.Duration("auth-failure-window", "IDENTITY_AUTH_FAILURE_WINDOW", graph.DefaultAuthFailureWindow, "window of --auth-failure-limit")
+	l.complexity = f.Int("complexity-limit", "IDENTITY_COMPLEXITY_LIMIT", graph.DefaultComplexityLimit, "largest cost of one operation (connections multiply by first/last)")
+	l.depth = f.Int("depth-limit", "IDENTITY_DEPTH_LIMIT", graph.DefaultDepthLimit, "deepest nesting of selections, fragments expanded")
+	l.alias = f.Int("alias-limit", "IDENTITY_ALIAS_LIMIT", graph.DefaultAliasLimit, "most aliased fields in one operation")
+	l.field = f.Int("field-limit", "IDENTITY_FIELD_LIMIT", graph.DefaultFieldLimit, "most fields in a document, fragments expanded")
+	l.token = f.Int("token-limit", "IDENTITY_TOKEN_LIMIT", graph.DefaultTokenLimit, "most lexical tokens in a document")
+	l.nodes = f.Int("nodes-limit", "IDENTITY_NODES_LIMIT", graph.DefaultNodesLimit, "most IDs in one nodes(ids:) call")
+	l.list = f.Int("list-limit", "IDENTITY_LIST_LIMIT", graph.DefaultListLimit, "most items in any list argument or variable (idIn, bulk mutations)")
+	l.inputDepth = f.Int("input-depth-limit", "IDENTITY_INPUT_DEPTH_LIMIT", graph.DefaultInputDepthLimit, "deepest nesting of input objects (where: {not: {or: ...}})")
+	l.inputField = f.Int("input-field-limit", "IDENTITY_INPUT_FIELD_LIMIT", graph.DefaultInputFieldLimit, "most input-object fields set by the arguments of one operation")
+	l.noIntrospection = f.Bool("no-introspection", "IDENTITY_NO_INTROSPECTION", false, "refuse __schema and __type queries (introspection is on by default)")
+}
+
+// check refuses limits that would mean "the default" or nothing at all.
+func (l *limitFlags) check() error {
+	for _, p := range []struct {
+		name string
+		v    int
+	}{
+		{"max-body-bytes", *l.maxBody}, {"complexity-limit", *l.complexity}, {"depth-limit", *l.depth},
+		{"alias-limit", *l.alias}, {"field-limit", *l.field}, {"token-limit", *l.token}, {"nodes-limit", *l.nodes},
+		{"list-limit", *l.list}, {"input-depth-limit", *l.inputDepth}, {"input-field-limit", *l.inputField},
+	} {
+		if p.v <= 0 {
+			return fmt.Errorf("%w: --%s %d: want a positive number", errUsage, p.name, p.v)
+		}
+	}
+	if *l.requestTimeout <= 0 || *l.authWindow <= 0 {
+		return fmt.Errorf("%w: --request-timeout and --auth-failure-window must be positive durations", errUsage)
+	}
+	if *l.authLimit == 0 {
+		return fmt.Errorf("%w: --auth-failure-limit 0: want a positive number, or a negative one to switch the limit off", errUsage)
+	}
+	return nil
+}
+
+// options returns o with the limits set.
+func (l *limitFlags) options(o graph.Options) graph.Options {
+	for _, origin := range strings.Split(*l.corsOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.CORSOrigins = append(o.CORSOrigins, origin)
+		}
+	}
+	o.MaxBodyBytes = int64(*l.maxBody)
+	o.RequestTimeout = *l.requestTimeout
+	o.AuthFailureLimit = *l.authLimit
+	o.AuthFailureWindow = *l.authWindow
+	o.ComplexityLimit = *l.complexity
+	o.DepthLimit = *l.depth
+	o.AliasLimit = *l.alias
+	o.FieldLimit = *l.field
+	o.TokenLimit = *l.token
+	o.NodesLimit = *l.nodes
+	o.ListLimit = *l.list
+	o.InputDepthLimit = *l.inputDepth
+	o.InputFieldLimit = *l.inputField
+	o.DisableIntrospection = *l.noIntrospection
+	return o
 }
