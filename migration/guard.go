@@ -31,7 +31,7 @@ type ForeignDatabaseError struct {
 
 func (e *ForeignDatabaseError) Error() string {
 	if e.Maintenance {
-		return fmt.Sprintf("migration: refusing to create tables in %q, the PostgreSQL maintenance database: use a database of its own", e.Database)
+		return fmt.Sprintf("migration: refusing to create tables in %q, the PostgreSQL maintenance database", e.Database)
 	}
 	const show = 10
 	list := e.Tables
