@@ -85,11 +85,15 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return migrations.Check(ctx, db, cfg.Dialect)
 		},
 	}))
+	// The server's write deadline stays above the request deadline (and the
+	// handler's one-second backstop), so that a request stopped at its
+	// deadline still gets its TIMEOUT answer.
+	writeTimeout := max(60*time.Second, *lim.requestTimeout+5*time.Second)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    *maxHeader,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

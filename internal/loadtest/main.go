@@ -357,14 +357,19 @@ func load(ctx context.Context, c config, cl *client, pid int) error {
 	return errors.Join(err, wrongKeys(ctx, cl))
 }
 
-// wrongKeys sends wrong keys from one address until the server limits it:
+// wrongKeys sends well-formed wrong keys from one address until the server
+// limits it:
 // the first ones answer UNAUTHENTICATED, and within 200 tries the server
 // answers RATE_LIMITED with Retry-After. It runs after the load, since a
 // limited address is refused with any key.
 func wrongKeys(ctx context.Context, cl *client) error {
 	body, _ := json.Marshal(map[string]any{"query": viewer})
 	for i := 1; i <= 200; i++ {
-		status, resp, err := cl.do(ctx, "cfk_wrong_"+strconv.Itoa(i), body)
+		// The real key's public prefix with a wrong secret: the guess of
+		// an attacker who saw a prefix (malformed keys cost no lookup and
+		// are not counted by the server).
+		wrong := cl.key[:len(cl.key)-6] + fmt.Sprintf("%06d", i)
+		status, resp, err := cl.do(ctx, wrong, body)
 		if err != nil {
 			return fmt.Errorf("wrong key %d: %w", i, err)
 		}
