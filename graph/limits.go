@@ -397,10 +397,32 @@ func (w *costWalker) field(f *ast.Field) (costs, *gqlerror.Error) {
 		}
 		if hasFirst && hasLast {
 			multiplier = pageSize(first, last)
+			if err := nullNestedPage(f, first, last); err != nil {
+				return costs{}, err
+			}
 		}
 	}
 	c.cost = add(1, mul(multiplier, children.cost))
 	return c, nil
+}
+
+// nullNestedPage refuses a nested connection whose first and last are
+// written but null (a variable sent as null): entgql loads nested
+// connections from the arguments of the document, and with both null it
+// would load every row of every parent before limitPages cuts the page.
+// Omitting both gives the default page, which is loaded in SQL.
+func nullNestedPage(f *ast.Field, first, last *int64) *gqlerror.Error {
+	if first != nil || last != nil || f.ObjectDefinition == nil || f.ObjectDefinition.Name == "Query" {
+		return nil
+	}
+	if f.Arguments.ForName("first") == nil && f.Arguments.ForName("last") == nil {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message: fmt.Sprintf("first and last of %s.%s are null: send a number, or omit both for a page of %d",
+			f.ObjectDefinition.Name, f.Name, DefaultPageSize),
+		Extensions: map[string]any{"code": CodeBadUserInput},
+	}
 }
 
 // pageSize is the number of items a connection returns at most: first or

@@ -534,5 +534,15 @@ func TestNestedConnectionsLoadOnePage(t *testing.T) {
 				t.Errorf("%s: no windowed memberships query; unpaged: %q", q, unpaged)
 			}
 		}
+
+		// A nested page size sent as a null variable would load every row
+		// of every parent: it is refused before anything runs. At the top
+		// level a null page size is the default page.
+		nested := `query($n: Int) { organizations { edges { node { memberships(first: $n) { edges { node { id } } } } } } }`
+		r := e.post(t, bearer(e.adminKey), nested, map[string]any{"n": nil})
+		if len(r.errors) != 1 || r.errors[0].code() != graph.CodeBadUserInput || !strings.Contains(r.errors[0].Message, "Organization.memberships are null") {
+			t.Errorf("nested null first: want one %s error naming Organization.memberships, got HTTP %d: %.400s", graph.CodeBadUserInput, r.status, r.raw)
+		}
+		e.mustOK(t, `query($n: Int) { users(first: $n) { totalCount } }`, map[string]any{"n": nil}, nil)
 	})
 }
