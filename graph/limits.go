@@ -35,6 +35,11 @@ const (
 	// DefaultAliasLimit caps the aliased fields of an operation,
 	// fragments expanded.
 	DefaultAliasLimit = 50
+	// DefaultFragmentLimit caps the fragment definitions plus the
+	// fragment spreads written in a document: validating many fragments
+	// costs more than linear time in gqlparser, so a document of a
+	// thousand one-field fragments is refused before validation.
+	DefaultFragmentLimit = 200
 	// DefaultFieldLimit caps the fields of a document with every fragment
 	// expanded: the work of validating and executing it. A document whose
 	// fragments each spread the next twice is refused here, before
@@ -91,6 +96,7 @@ type operationLimits struct {
 	schema *ast.Schema
 
 	cost, depth, aliases, fields, tokens int64
+	fragments                            int64
 	nodes, list, inputDepth, inputFields int64
 	passed                               *lru.LRU[struct{}]
 	// introspection is false when __schema and __type are refused.
@@ -103,6 +109,7 @@ func newOperationLimits(schema *ast.Schema, opts Options) *operationLimits {
 		cost:        or0(opts.ComplexityLimit, DefaultComplexityLimit),
 		depth:       or0(opts.DepthLimit, DefaultDepthLimit),
 		aliases:     or0(opts.AliasLimit, DefaultAliasLimit),
+		fragments:   or0(opts.FragmentLimit, DefaultFragmentLimit),
 		fields:      or0(opts.FieldLimit, DefaultFieldLimit),
 		tokens:      or0(opts.TokenLimit, DefaultTokenLimit),
 		nodes:       or0(opts.NodesLimit, DefaultNodesLimit),
@@ -171,6 +178,9 @@ func (l *operationLimits) checkDocument(query string) *gqlerror.Error {
 		return nil
 	}
 	m := measureDocument(doc)
+	if n := int64(len(doc.Fragments)) + m.spreads; n > l.fragments {
+		return tooComplex("the document has %d fragment definitions and spreads, over the limit of %d", n, l.fragments)
+	}
 	if m.fields > l.fields {
 		return tooComplex("the document has %d fields with its fragments expanded, over the limit of %d", m.fields, l.fields)
 	}
@@ -189,16 +199,17 @@ func (l *operationLimits) checkDocument(query string) *gqlerror.Error {
 // the most aliases of one operation, and the selections it visited.
 type docMeasure struct {
 	fields, depth, aliases int64
-	visits                 int64
+	visits, spreads        int64
 }
 
 type shape struct{ fields, depth, aliases int64 }
 
 type shapeWalker struct {
-	frags  map[string]*ast.FragmentDefinition
-	memo   map[string]shape
-	busy   map[string]bool
-	visits int64
+	frags   map[string]*ast.FragmentDefinition
+	memo    map[string]shape
+	busy    map[string]bool
+	visits  int64
+	spreads int64
 }
 
 // measureDocument measures doc without expanding it: each fragment's
@@ -230,7 +241,7 @@ func measureDocument(doc *ast.QueryDocument) docMeasure {
 			m.depth = max(m.depth, s.depth)
 		}
 	}
-	m.visits = w.visits
+	m.visits, m.spreads = w.visits, w.spreads
 	return m
 }
 
@@ -250,6 +261,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 		case *ast.InlineFragment:
 			c = w.selections(sel.SelectionSet)
 		case *ast.FragmentSpread:
+			w.spreads++
 			c = w.fragment(sel.Name)
 		}
 		s.fields = add(s.fields, c.fields)

@@ -66,6 +66,10 @@ type Options struct {
 	// AliasLimit caps the aliased fields of one operation, fragments
 	// expanded; 0 means DefaultAliasLimit.
 	AliasLimit int
+	// FragmentLimit caps the fragment definitions plus fragment spreads
+	// written in a document, checked before validation; 0 means
+	// DefaultFragmentLimit.
+	FragmentLimit int
 	// FieldLimit caps the fields of a document with its fragments
 	// expanded, checked before validation; 0 means DefaultFieldLimit.
 	FieldLimit int

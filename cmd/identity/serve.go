@@ -126,6 +126,7 @@ type limitFlags struct {
 	requestTimeout, authWindow                    *time.Duration
 	authLimit                                     *int
 	complexity, depth, alias, field, token, nodes *int
+	fragment                                      *int
 	list, inputDepth, inputField                  *int
 	noIntrospection                               *bool
 }
@@ -139,6 +140,7 @@ func (l *limitFlags) register(f *flags) {
 	l.complexity = f.Int("complexity-limit", "IDENTITY_COMPLEXITY_LIMIT", graph.DefaultComplexityLimit, "largest cost of one operation (connections multiply by first/last)")
 	l.depth = f.Int("depth-limit", "IDENTITY_DEPTH_LIMIT", graph.DefaultDepthLimit, "deepest nesting of selections, fragments expanded")
 	l.alias = f.Int("alias-limit", "IDENTITY_ALIAS_LIMIT", graph.DefaultAliasLimit, "most aliased fields in one operation")
+	l.fragment = f.Int("fragment-limit", "IDENTITY_FRAGMENT_LIMIT", graph.DefaultFragmentLimit, "most fragment definitions plus fragment spreads in a document")
 	l.field = f.Int("field-limit", "IDENTITY_FIELD_LIMIT", graph.DefaultFieldLimit, "most fields in a document, fragments expanded")
 	l.token = f.Int("token-limit", "IDENTITY_TOKEN_LIMIT", graph.DefaultTokenLimit, "most lexical tokens in a document")
 	l.nodes = f.Int("nodes-limit", "IDENTITY_NODES_LIMIT", graph.DefaultNodesLimit, "most IDs in one nodes(ids:) call")
@@ -155,7 +157,7 @@ func (l *limitFlags) check() error {
 		v    int
 	}{
 		{"max-body-bytes", *l.maxBody}, {"complexity-limit", *l.complexity}, {"depth-limit", *l.depth},
-		{"alias-limit", *l.alias}, {"field-limit", *l.field}, {"token-limit", *l.token}, {"nodes-limit", *l.nodes},
+		{"alias-limit", *l.alias}, {"fragment-limit", *l.fragment}, {"field-limit", *l.field}, {"token-limit", *l.token}, {"nodes-limit", *l.nodes},
 		{"list-limit", *l.list}, {"input-depth-limit", *l.inputDepth}, {"input-field-limit", *l.inputField},
 	} {
 		if p.v <= 0 {
@@ -185,6 +187,7 @@ func (l *limitFlags) options(o graph.Options) graph.Options {
 	o.ComplexityLimit = *l.complexity
 	o.DepthLimit = *l.depth
 	o.AliasLimit = *l.alias
+	o.FragmentLimit = *l.fragment
 	o.FieldLimit = *l.field
 	o.TokenLimit = *l.token
 	o.NodesLimit = *l.nodes
