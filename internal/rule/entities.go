@@ -28,6 +28,11 @@ func Organization() ent.Policy {
 			return inOrgs(g, "id", permission.OrganizationRead)
 		},
 		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+			// A request acting in one organization creates nothing outside
+			// it: only children of that organization.
+			if a := g.ActiveOrganization(); a != "" && fieldID(m, "parent_id") != a {
+				return privacy.Denyf("a request acting in organization %s creates only child organizations of it; send it without X-Organization-ID to create another organization", a)
+			}
 			if g.Platform(permission.PlatformOrganizationManage) {
 				return privacy.Allow
 			}

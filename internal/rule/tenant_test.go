@@ -180,6 +180,12 @@ func TestActiveOrganizationRestrictsPlatformStaff(t *testing.T) {
 						return c.RefreshToken.UpdateOneID(w.tokB).SetRevokedAt(time.Now()).Exec(ctx)
 					}},
 					{"create a user", func(ctx context.Context) error { return c.User.Create().SetEmail("new@example.com").Exec(ctx) }},
+					{"create an organization outside A", func(ctx context.Context) error {
+						return c.Organization.Create().SetName("C").SetSlug("org-c-" + staff.name).Exec(ctx)
+					}},
+					{"create a child of B", func(ctx context.Context) error {
+						return c.Organization.Create().SetName("C").SetSlug("org-cb-" + staff.name).SetParentID(w.b).Exec(ctx)
+					}},
 					{"suspend a user of B", func(ctx context.Context) error {
 						return c.User.UpdateOneID(w.ownerB).SetStatus(user.StatusSuspended).Exec(ctx)
 					}},
@@ -215,6 +221,9 @@ func TestActiveOrganizationRestrictsPlatformStaff(t *testing.T) {
 		}
 		if err := c.Membership.UpdateOneID(w.memBothA).SetTitle("changed").Exec(inA); err != nil {
 			t.Errorf("superadmin updating a membership of A in A: %v", err)
+		}
+		if err := c.Organization.Create().SetName("A child").SetSlug("a-child").SetParentID(w.a).Exec(inA); err != nil {
+			t.Errorf("superadmin creating a child of A in A: %v", err)
 		}
 	})
 }
