@@ -165,6 +165,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		}
 	case strings.Contains(err.Error(), pgxTooManyParams):
 		return CodeTooComplex, msgTooComplexSQL
+	case strings.Contains(err.Error(), entCursorMismatch):
+		return CodeBadUserInput, msgCursorOrder
 	}
 	switch {
 	case errors.Is(err, privacy.Deny):
@@ -185,6 +187,15 @@ func classify(ctx context.Context, err error) (code, msg string) {
 	}
 	return "", ""
 }
+
+// entCursorMismatch starts entgql's error for a cursor whose values do not
+// fit the orderBy of the request (entgql/pagination.go); a cursor made for
+// another order compared with a column of another type fails in
+// PostgreSQL instead (22007, 22P02). Both are answered msgCursorOrder.
+const (
+	entCursorMismatch = "cursor values length "
+	msgCursorOrder    = "the cursor does not fit this orderBy: a cursor is valid only with the orderBy of the connection that returned it; page again from the start"
+)
 
 // entgql's pagination errors (ent/gql_pagination.go): the code it sets for
 // a negative first or last, and the message, without a code, for first
@@ -240,6 +251,8 @@ var pgErrors = map[string]dbError{
 	"22001": {code: CodeBadUserInput, msg: "a value is longer than its field allows: shorten it"},                      // string_data_right_truncation
 	"22003": {code: CodeBadUserInput, msg: "a number is out of the range its field allows"},                            // numeric_value_out_of_range
 	"22008": {code: CodeBadUserInput, msg: "a time is out of the range the database can store"},                        // datetime_field_overflow
+	"22007": {code: CodeBadUserInput, msg: msgCursorOrder},                                                             // invalid_datetime_format: a cursor value compared with a time column
+	"22P02": {code: CodeBadUserInput, msg: msgCursorOrder},                                                             // invalid_text_representation: a cursor value compared with a column of another type
 	"54000": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // program_limit_exceeded
 	"54001": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // statement_too_complex (stack depth limit exceeded)
 	"54023": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // too_many_arguments

@@ -400,3 +400,45 @@ func TestNoPanicOnUndecodableBody(t *testing.T) {
 	}
 	assertQuietLog(t, logs)
 }
+
+// TestCursorOfAnotherOrder reuses a real cursor with an orderBy it was not
+// made for: a different number of order fields (entgql refuses it) or an
+// order field of another type (PostgreSQL refuses the comparison). Both
+// are the caller's mistake: BAD_USER_INPUT, never INTERNAL.
+func TestCursorOfAnotherOrder(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := setup(t, db)
+		e.newUserKey(t, "second@example.com")
+		var page struct {
+			Users struct {
+				Edges []struct{ Cursor string }
+			}
+		}
+		e.mustOK(t, `{ users(first: 1, orderBy: [{field: EMAIL}]) { edges { cursor } } }`, nil, &page)
+		if len(page.Users.Edges) != 1 {
+			t.Fatalf("want one edge, got %+v", page)
+		}
+		cursor := page.Users.Edges[0].Cursor
+		for _, c := range []struct {
+			name, orderBy string
+			// sqliteOK: SQLite compares values of any type, so the page
+			// is answered there.
+			sqliteOK bool
+		}{
+			{"more order fields", `[{field: EMAIL}, {field: CREATED_AT}]`, false},
+			{"an order field of another type", `[{field: CREATED_AT}]`, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.post(t, bearer(e.adminKey), `query($c: Cursor) { users(first: 1, after: $c, orderBy: `+c.orderBy+`) { edges { cursor } } }`,
+					map[string]any{"c": cursor})
+				if c.sqliteOK && db.Name() == "sqlite" && len(r.errors) == 0 {
+					return
+				}
+				if len(r.errors) != 1 || r.errors[0].code() != graph.CodeBadUserInput || !strings.Contains(r.errors[0].Message, "the cursor does not fit this orderBy") {
+					t.Fatalf("want one %s error about the cursor, got HTTP %d: %.400s", graph.CodeBadUserInput, r.status, r.raw)
+				}
+				assertNoLeak(t, r)
+			})
+		}
+	})
+}
