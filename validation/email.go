@@ -105,13 +105,21 @@ func (r EmailRules) Check(s string) error {
 }
 
 // isIPDomain reports whether domain is an address literal ([...]) or an IP
-// address written as a domain.
+// address written as a domain, the shorthand and hexadecimal IPv4 forms
+// that resolvers accept included (127.1, 0x7f.0.0.1): a domain whose last
+// label is a number. Top-level domains are never numeric (RFC 3696).
 func isIPDomain(domain string) bool {
 	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
 		return true
 	}
-	_, err := netip.ParseAddr(domain)
-	return err == nil
+	if _, err := netip.ParseAddr(domain); err == nil {
+		return true
+	}
+	last := strings.ToLower(domain[strings.LastIndexByte(domain, '.')+1:])
+	if h, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(h, "0123456789abcdef") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 // scriptOrder lists the scripts checked first; any other script of
