@@ -28,9 +28,11 @@ const (
 	// DefaultAuthFailureWindow are allowed from one client address.
 	DefaultAuthFailureLimit  = 20
 	DefaultAuthFailureWindow = time.Minute
-	// MaxHeaderBytes is the header size limit proposed for the http.Server
-	// of `identity serve`.
-	MaxHeaderBytes = 64 << 10
+	// DefaultMaxHeaderBytes caps the request line and headers an
+	// http.Server serving the handler should accept (net/http's own default
+	// is 1 MiB); `identity serve` uses it unless --max-header-bytes says
+	// otherwise.
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 // maxTrackedClients bounds the memory of the authentication failure

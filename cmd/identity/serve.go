@@ -16,10 +16,6 @@ import (
 	"github.com/cf/identity/storage"
 )
 
-// defaultMaxHeaderBytes caps the request line and headers (net/http's own
-// default is 1 MiB).
-const defaultMaxHeaderBytes = 64 << 10
-
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", "serve [flags]", stdout)
 	var c commonFlags
@@ -28,7 +24,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noMigrate := f.Bool("no-migrate", "IDENTITY_NO_MIGRATE", false, "do not apply pending migrations (nor create a missing database) at start")
 	allowForeign := migrateFlag(f)
 	grace := f.Duration("shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
-	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", defaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
+	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", graph.DefaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
 	var email emailFlags
 	email.register(f)
 	var lim limitFlags
