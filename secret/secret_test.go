@@ -54,36 +54,6 @@ func TestDigest(t *testing.T) {
 	}
 }
 
-func TestPassword(t *testing.T) {
-	if _, err := HashPassword("short"); !errors.Is(err, ErrPasswordTooShort) {
-		t.Fatalf("HashPassword(short) = %v, want ErrPasswordTooShort", err)
-	}
-	h, err := HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _ := h.Value()
-	if s := v.(string); !strings.HasPrefix(s, "$argon2id$") || strings.Contains(s, "correct horse") {
-		t.Fatalf("stored value %q is not an argon2id hash", s)
-	}
-	tests := []struct {
-		pw   string
-		want bool
-	}{
-		{"correct horse battery", true},
-		{"correct horse batterY", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := h.Verify(tt.pw); got != tt.want {
-			t.Errorf("Verify(%q) = %v, want %v", tt.pw, got, tt.want)
-		}
-	}
-	if (PasswordHash{}).Verify("") {
-		t.Error("zero PasswordHash verifies")
-	}
-}
-
 func TestSealer(t *testing.T) {
 	if _, err := NewSealer([]byte("short")); err == nil {
 		t.Fatal("NewSealer accepted a short key")
