@@ -81,6 +81,7 @@ type Actor struct {
 	scopes         []string
 	reason         string
 	activeOrg      pulid.ID
+	sessionID      pulid.ID
 	memo           *memo
 }
 
@@ -93,6 +94,24 @@ type memo struct {
 // The role is informative: policies use the role stored in cf_users.
 func User(id pulid.ID, role PlatformRole) *Actor {
 	return &Actor{kind: KindUser, userID: id, platformRole: role, memo: &memo{}}
+}
+
+// UserSession returns the actor of a user signed in through session sid
+// (an access token of package session).
+func UserSession(id pulid.ID, role PlatformRole, sid pulid.ID) *Actor {
+	a := User(id, role)
+	a.sessionID = sid
+	return a
+}
+
+// SessionID returns the session of a signed-in user, or "" for actors that
+// did not sign in with a session (API keys, the system, users built with
+// User).
+func (a *Actor) SessionID() pulid.ID {
+	if a == nil {
+		return ""
+	}
+	return a.sessionID
 }
 
 // APIKey returns the actor of a request authenticated by an API key. owner

@@ -14,6 +14,8 @@ const (
 	ChannelGraphQL = "graphql"
 	ChannelCLI     = "cli"
 	ChannelClient  = "client"
+	// ChannelHTTP is the sign-in endpoints (/auth/*).
+	ChannelHTTP = "http"
 )
 
 // Request describes where a write comes from.

@@ -20,6 +20,8 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
 )
 
@@ -89,6 +91,8 @@ func checkColumn(t, c string) error {
 			preference.Table:   preference.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			role.Table:         role.ValidColumn,
+			session.Table:      session.ValidColumn,
+			signingkey.Table:   signingkey.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})
 	})

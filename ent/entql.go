@@ -12,6 +12,8 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -22,7 +24,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -215,6 +217,49 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   session.Table,
+			Columns: session.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: session.FieldID,
+			},
+		},
+		Type: "Session",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			session.FieldCreatedAt:      {Type: field.TypeTime, Column: session.FieldCreatedAt},
+			session.FieldUserID:         {Type: field.TypeString, Column: session.FieldUserID},
+			session.FieldOrganizationID: {Type: field.TypeString, Column: session.FieldOrganizationID},
+			session.FieldImpersonatorID: {Type: field.TypeString, Column: session.FieldImpersonatorID},
+			session.FieldIP:             {Type: field.TypeString, Column: session.FieldIP},
+			session.FieldUserAgent:      {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldLastIP:         {Type: field.TypeString, Column: session.FieldLastIP},
+			session.FieldLastUsedAt:     {Type: field.TypeTime, Column: session.FieldLastUsedAt},
+			session.FieldIdleExpiresAt:  {Type: field.TypeTime, Column: session.FieldIdleExpiresAt},
+			session.FieldExpiresAt:      {Type: field.TypeTime, Column: session.FieldExpiresAt},
+			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
+			session.FieldRevokedReason:  {Type: field.TypeString, Column: session.FieldRevokedReason},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   signingkey.Table,
+			Columns: signingkey.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: signingkey.FieldID,
+			},
+		},
+		Type: "SigningKey",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			signingkey.FieldCreatedAt:   {Type: field.TypeTime, Column: signingkey.FieldCreatedAt},
+			signingkey.FieldAlgorithm:   {Type: field.TypeEnum, Column: signingkey.FieldAlgorithm},
+			signingkey.FieldPublicKey:   {Type: field.TypeBytes, Column: signingkey.FieldPublicKey},
+			signingkey.FieldPrivateKey:  {Type: field.TypeBytes, Column: signingkey.FieldPrivateKey},
+			signingkey.FieldVerifyUntil: {Type: field.TypeTime, Column: signingkey.FieldVerifyUntil},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -551,6 +596,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Organization",
 	)
 	graph.MustAddE(
+		"session",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refreshtoken.SessionTable,
+			Columns: []string{refreshtoken.SessionColumn},
+			Bidi:    false,
+		},
+		"RefreshToken",
+		"Session",
+	)
+	graph.MustAddE(
 		"parent",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -611,6 +668,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Membership",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   session.OrganizationTable,
+			Columns: []string{session.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"Organization",
+	)
+	graph.MustAddE(
+		"impersonator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   session.ImpersonatorTable,
+			Columns: []string{session.ImpersonatorColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"User",
+	)
+	graph.MustAddE(
+		"refresh_tokens",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   session.RefreshTokensTable,
+			Columns: []string{session.RefreshTokensColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"RefreshToken",
+	)
+	graph.MustAddE(
 		"memberships",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -657,6 +762,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"RefreshToken",
+	)
+	graph.MustAddE(
+		"sessions",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.SessionsTable,
+			Columns: []string{user.SessionsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Session",
 	)
 	graph.MustAddE(
 		"preferences",
@@ -1694,6 +1811,20 @@ func (f *RefreshTokenFilter) WhereHasOrganizationWith(preds ...predicate.Organiz
 	})))
 }
 
+// WhereHasSession applies a predicate to check if query has an edge session.
+func (f *RefreshTokenFilter) WhereHasSession() {
+	f.Where(entql.HasEdge("session"))
+}
+
+// WhereHasSessionWith applies a predicate to check if query has an edge session with a given conditions (other predicates).
+func (f *RefreshTokenFilter) WhereHasSessionWith(preds ...predicate.Session) {
+	f.Where(entql.HasEdgeWith("session", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasParent applies a predicate to check if query has an edge parent.
 func (f *RefreshTokenFilter) WhereHasParent() {
 	f.Where(entql.HasEdge("parent"))
@@ -1855,6 +1986,227 @@ func (f *RoleFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SessionQuery builder.
+func (_q *SessionQuery) Filter() *SessionFilter {
+	return &SessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SessionMutation builder.
+func (m *SessionMutation) Filter() *SessionFilter {
+	return &SessionFilter{config: m.config, predicateAdder: m}
+}
+
+// SessionFilter provides a generic filtering capability at runtime for SessionQuery.
+type SessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(session.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldCreatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *SessionFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *SessionFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(session.FieldOrganizationID))
+}
+
+// WhereImpersonatorID applies the entql string predicate on the impersonator_id field.
+func (f *SessionFilter) WhereImpersonatorID(p entql.StringP) {
+	f.Where(p.Field(session.FieldImpersonatorID))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *SessionFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(session.FieldIP))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *SessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserAgent))
+}
+
+// WhereLastIP applies the entql string predicate on the last_ip field.
+func (f *SessionFilter) WhereLastIP(p entql.StringP) {
+	f.Where(p.Field(session.FieldLastIP))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *SessionFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldLastUsedAt))
+}
+
+// WhereIdleExpiresAt applies the entql time.Time predicate on the idle_expires_at field.
+func (f *SessionFilter) WhereIdleExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldIdleExpiresAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldExpiresAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *SessionFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldRevokedAt))
+}
+
+// WhereRevokedReason applies the entql string predicate on the revoked_reason field.
+func (f *SessionFilter) WhereRevokedReason(p entql.StringP) {
+	f.Where(p.Field(session.FieldRevokedReason))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *SessionFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *SessionFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasImpersonator applies a predicate to check if query has an edge impersonator.
+func (f *SessionFilter) WhereHasImpersonator() {
+	f.Where(entql.HasEdge("impersonator"))
+}
+
+// WhereHasImpersonatorWith applies a predicate to check if query has an edge impersonator with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasImpersonatorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("impersonator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefreshTokens applies a predicate to check if query has an edge refresh_tokens.
+func (f *SessionFilter) WhereHasRefreshTokens() {
+	f.Where(entql.HasEdge("refresh_tokens"))
+}
+
+// WhereHasRefreshTokensWith applies a predicate to check if query has an edge refresh_tokens with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken) {
+	f.Where(entql.HasEdgeWith("refresh_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SigningKeyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SigningKeyQuery builder.
+func (_q *SigningKeyQuery) Filter() *SigningKeyFilter {
+	return &SigningKeyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SigningKeyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SigningKeyMutation builder.
+func (m *SigningKeyMutation) Filter() *SigningKeyFilter {
+	return &SigningKeyFilter{config: m.config, predicateAdder: m}
+}
+
+// SigningKeyFilter provides a generic filtering capability at runtime for SigningKeyQuery.
+type SigningKeyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SigningKeyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SigningKeyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(signingkey.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SigningKeyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldCreatedAt))
+}
+
+// WhereAlgorithm applies the entql string predicate on the algorithm field.
+func (f *SigningKeyFilter) WhereAlgorithm(p entql.StringP) {
+	f.Where(p.Field(signingkey.FieldAlgorithm))
+}
+
+// WherePublicKey applies the entql []byte predicate on the public_key field.
+func (f *SigningKeyFilter) WherePublicKey(p entql.BytesP) {
+	f.Where(p.Field(signingkey.FieldPublicKey))
+}
+
+// WherePrivateKey applies the entql []byte predicate on the private_key field.
+func (f *SigningKeyFilter) WherePrivateKey(p entql.BytesP) {
+	f.Where(p.Field(signingkey.FieldPrivateKey))
+}
+
+// WhereVerifyUntil applies the entql time.Time predicate on the verify_until field.
+func (f *SigningKeyFilter) WhereVerifyUntil(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldVerifyUntil))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1883,7 +2235,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2059,6 +2411,20 @@ func (f *UserFilter) WhereHasRefreshTokens() {
 // WhereHasRefreshTokensWith applies a predicate to check if query has an edge refresh_tokens with a given conditions (other predicates).
 func (f *UserFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken) {
 	f.Where(entql.HasEdgeWith("refresh_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSessions applies a predicate to check if query has an edge sessions.
+func (f *UserFilter) WhereHasSessions() {
+	f.Where(entql.HasEdge("sessions"))
+}
+
+// WhereHasSessionsWith applies a predicate to check if query has an edge sessions with a given conditions (other predicates).
+func (f *UserFilter) WhereHasSessionsWith(preds ...predicate.Session) {
+	f.Where(entql.HasEdgeWith("sessions", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -369,6 +369,30 @@ func (_m *Role) Memberships(
 	return _m.QueryMemberships().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Session) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Session) Organization(ctx context.Context) (*Organization, error) {
+	result, err := _m.Edges.OrganizationOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOrganization().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Session) Impersonator(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ImpersonatorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryImpersonator().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *User) Memberships(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*MembershipOrder, where *MembershipWhereInput,
 ) (*MembershipConnection, error) {
@@ -453,6 +477,27 @@ func (_m *User) RefreshTokens(
 	return _m.QueryRefreshTokens().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *User) Sessions(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*SessionOrder, where *SessionWhereInput,
+) (*SessionConnection, error) {
+	opts := []SessionPaginateOption{
+		WithSessionOrder(orderBy),
+		WithSessionFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
+	if nodes, err := _m.NamedSessions(alias); err == nil || hasTotalCount {
+		pager, err := newSessionPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &SessionConnection{Edges: []*SessionEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QuerySessions().Paginate(ctx, after, first, before, last, opts...)
+}
+
 func (_m *User) Preferences(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*PreferenceOrder, where *PreferenceWhereInput,
 ) (*PreferenceConnection, error) {
@@ -461,7 +506,7 @@ func (_m *User) Preferences(
 		WithPreferenceFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
 	if nodes, err := _m.NamedPreferences(alias); err == nil || hasTotalCount {
 		pager, err := newPreferencePager(opts, last != nil)
 		if err != nil {

@@ -195,7 +195,6 @@ type CreateUserInput struct {
 	BannedAt        *time.Time
 	BanReason       *string
 	BanExpiresAt    *time.Time
-	LockedUntil     *time.Time
 	Metadata        map[string]interface{}
 }
 
@@ -244,9 +243,6 @@ func (i *CreateUserInput) Mutate(m *UserMutation) {
 	if v := i.BanExpiresAt; v != nil {
 		m.SetBanExpiresAt(*v)
 	}
-	if v := i.LockedUntil; v != nil {
-		m.SetLockedUntil(*v)
-	}
 	if v := i.Metadata; v != nil {
 		m.SetMetadata(v)
 	}
@@ -278,8 +274,6 @@ type UpdateUserInput struct {
 	BanReason            *string
 	ClearBanExpiresAt    bool
 	BanExpiresAt         *time.Time
-	ClearLockedUntil     bool
-	LockedUntil          *time.Time
 	ClearMetadata        bool
 	Metadata             map[string]interface{}
 }
@@ -339,12 +333,6 @@ func (i *UpdateUserInput) Mutate(m *UserMutation) {
 	}
 	if v := i.BanExpiresAt; v != nil {
 		m.SetBanExpiresAt(*v)
-	}
-	if i.ClearLockedUntil {
-		m.ClearLockedUntil()
-	}
-	if v := i.LockedUntil; v != nil {
-		m.SetLockedUntil(*v)
 	}
 	if i.ClearMetadata {
 		m.ClearMetadata()

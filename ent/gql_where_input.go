@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
@@ -3986,19 +3987,19 @@ type RefreshTokenWhereInput struct {
 	OrganizationIDContainsFold *pulid.ID  `json:"organizationIDContainsFold,omitempty"`
 
 	// "family_id" field predicates.
-	FamilyID             *string  `json:"familyID,omitempty"`
-	FamilyIDNEQ          *string  `json:"familyIDNEQ,omitempty"`
-	FamilyIDIn           []string `json:"familyIDIn,omitempty"`
-	FamilyIDNotIn        []string `json:"familyIDNotIn,omitempty"`
-	FamilyIDGT           *string  `json:"familyIDGT,omitempty"`
-	FamilyIDGTE          *string  `json:"familyIDGTE,omitempty"`
-	FamilyIDLT           *string  `json:"familyIDLT,omitempty"`
-	FamilyIDLTE          *string  `json:"familyIDLTE,omitempty"`
-	FamilyIDContains     *string  `json:"familyIDContains,omitempty"`
-	FamilyIDHasPrefix    *string  `json:"familyIDHasPrefix,omitempty"`
-	FamilyIDHasSuffix    *string  `json:"familyIDHasSuffix,omitempty"`
-	FamilyIDEqualFold    *string  `json:"familyIDEqualFold,omitempty"`
-	FamilyIDContainsFold *string  `json:"familyIDContainsFold,omitempty"`
+	FamilyID             *pulid.ID  `json:"familyID,omitempty"`
+	FamilyIDNEQ          *pulid.ID  `json:"familyIDNEQ,omitempty"`
+	FamilyIDIn           []pulid.ID `json:"familyIDIn,omitempty"`
+	FamilyIDNotIn        []pulid.ID `json:"familyIDNotIn,omitempty"`
+	FamilyIDGT           *pulid.ID  `json:"familyIDGT,omitempty"`
+	FamilyIDGTE          *pulid.ID  `json:"familyIDGTE,omitempty"`
+	FamilyIDLT           *pulid.ID  `json:"familyIDLT,omitempty"`
+	FamilyIDLTE          *pulid.ID  `json:"familyIDLTE,omitempty"`
+	FamilyIDContains     *pulid.ID  `json:"familyIDContains,omitempty"`
+	FamilyIDHasPrefix    *pulid.ID  `json:"familyIDHasPrefix,omitempty"`
+	FamilyIDHasSuffix    *pulid.ID  `json:"familyIDHasSuffix,omitempty"`
+	FamilyIDEqualFold    *pulid.ID  `json:"familyIDEqualFold,omitempty"`
+	FamilyIDContainsFold *pulid.ID  `json:"familyIDContainsFold,omitempty"`
 
 	// "parent_id" field predicates.
 	ParentID             *pulid.ID  `json:"parentID,omitempty"`
@@ -5282,6 +5283,768 @@ func (i *RoleWhereInput) P() (predicate.Role, error) {
 	}
 }
 
+// SessionWhereInput represents a where input for filtering Session queries.
+type SessionWhereInput struct {
+	Predicates []predicate.Session  `json:"-"`
+	Not        *SessionWhereInput   `json:"not,omitempty"`
+	Or         []*SessionWhereInput `json:"or,omitempty"`
+	And        []*SessionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "user_id" field predicates.
+	UserID             *pulid.ID  `json:"userID,omitempty"`
+	UserIDNEQ          *pulid.ID  `json:"userIDNEQ,omitempty"`
+	UserIDIn           []pulid.ID `json:"userIDIn,omitempty"`
+	UserIDNotIn        []pulid.ID `json:"userIDNotIn,omitempty"`
+	UserIDGT           *pulid.ID  `json:"userIDGT,omitempty"`
+	UserIDGTE          *pulid.ID  `json:"userIDGTE,omitempty"`
+	UserIDLT           *pulid.ID  `json:"userIDLT,omitempty"`
+	UserIDLTE          *pulid.ID  `json:"userIDLTE,omitempty"`
+	UserIDContains     *pulid.ID  `json:"userIDContains,omitempty"`
+	UserIDHasPrefix    *pulid.ID  `json:"userIDHasPrefix,omitempty"`
+	UserIDHasSuffix    *pulid.ID  `json:"userIDHasSuffix,omitempty"`
+	UserIDEqualFold    *pulid.ID  `json:"userIDEqualFold,omitempty"`
+	UserIDContainsFold *pulid.ID  `json:"userIDContainsFold,omitempty"`
+
+	// "organization_id" field predicates.
+	OrganizationID             *pulid.ID  `json:"organizationID,omitempty"`
+	OrganizationIDNEQ          *pulid.ID  `json:"organizationIDNEQ,omitempty"`
+	OrganizationIDIn           []pulid.ID `json:"organizationIDIn,omitempty"`
+	OrganizationIDNotIn        []pulid.ID `json:"organizationIDNotIn,omitempty"`
+	OrganizationIDGT           *pulid.ID  `json:"organizationIDGT,omitempty"`
+	OrganizationIDGTE          *pulid.ID  `json:"organizationIDGTE,omitempty"`
+	OrganizationIDLT           *pulid.ID  `json:"organizationIDLT,omitempty"`
+	OrganizationIDLTE          *pulid.ID  `json:"organizationIDLTE,omitempty"`
+	OrganizationIDContains     *pulid.ID  `json:"organizationIDContains,omitempty"`
+	OrganizationIDHasPrefix    *pulid.ID  `json:"organizationIDHasPrefix,omitempty"`
+	OrganizationIDHasSuffix    *pulid.ID  `json:"organizationIDHasSuffix,omitempty"`
+	OrganizationIDIsNil        bool       `json:"organizationIDIsNil,omitempty"`
+	OrganizationIDNotNil       bool       `json:"organizationIDNotNil,omitempty"`
+	OrganizationIDEqualFold    *pulid.ID  `json:"organizationIDEqualFold,omitempty"`
+	OrganizationIDContainsFold *pulid.ID  `json:"organizationIDContainsFold,omitempty"`
+
+	// "impersonator_id" field predicates.
+	ImpersonatorID             *pulid.ID  `json:"impersonatorID,omitempty"`
+	ImpersonatorIDNEQ          *pulid.ID  `json:"impersonatorIDNEQ,omitempty"`
+	ImpersonatorIDIn           []pulid.ID `json:"impersonatorIDIn,omitempty"`
+	ImpersonatorIDNotIn        []pulid.ID `json:"impersonatorIDNotIn,omitempty"`
+	ImpersonatorIDGT           *pulid.ID  `json:"impersonatorIDGT,omitempty"`
+	ImpersonatorIDGTE          *pulid.ID  `json:"impersonatorIDGTE,omitempty"`
+	ImpersonatorIDLT           *pulid.ID  `json:"impersonatorIDLT,omitempty"`
+	ImpersonatorIDLTE          *pulid.ID  `json:"impersonatorIDLTE,omitempty"`
+	ImpersonatorIDContains     *pulid.ID  `json:"impersonatorIDContains,omitempty"`
+	ImpersonatorIDHasPrefix    *pulid.ID  `json:"impersonatorIDHasPrefix,omitempty"`
+	ImpersonatorIDHasSuffix    *pulid.ID  `json:"impersonatorIDHasSuffix,omitempty"`
+	ImpersonatorIDIsNil        bool       `json:"impersonatorIDIsNil,omitempty"`
+	ImpersonatorIDNotNil       bool       `json:"impersonatorIDNotNil,omitempty"`
+	ImpersonatorIDEqualFold    *pulid.ID  `json:"impersonatorIDEqualFold,omitempty"`
+	ImpersonatorIDContainsFold *pulid.ID  `json:"impersonatorIDContainsFold,omitempty"`
+
+	// "ip" field predicates.
+	IP             *string  `json:"ip,omitempty"`
+	IPNEQ          *string  `json:"ipNEQ,omitempty"`
+	IPIn           []string `json:"ipIn,omitempty"`
+	IPNotIn        []string `json:"ipNotIn,omitempty"`
+	IPGT           *string  `json:"ipGT,omitempty"`
+	IPGTE          *string  `json:"ipGTE,omitempty"`
+	IPLT           *string  `json:"ipLT,omitempty"`
+	IPLTE          *string  `json:"ipLTE,omitempty"`
+	IPContains     *string  `json:"ipContains,omitempty"`
+	IPHasPrefix    *string  `json:"ipHasPrefix,omitempty"`
+	IPHasSuffix    *string  `json:"ipHasSuffix,omitempty"`
+	IPEqualFold    *string  `json:"ipEqualFold,omitempty"`
+	IPContainsFold *string  `json:"ipContainsFold,omitempty"`
+
+	// "user_agent" field predicates.
+	UserAgent             *string  `json:"userAgent,omitempty"`
+	UserAgentNEQ          *string  `json:"userAgentNEQ,omitempty"`
+	UserAgentIn           []string `json:"userAgentIn,omitempty"`
+	UserAgentNotIn        []string `json:"userAgentNotIn,omitempty"`
+	UserAgentGT           *string  `json:"userAgentGT,omitempty"`
+	UserAgentGTE          *string  `json:"userAgentGTE,omitempty"`
+	UserAgentLT           *string  `json:"userAgentLT,omitempty"`
+	UserAgentLTE          *string  `json:"userAgentLTE,omitempty"`
+	UserAgentContains     *string  `json:"userAgentContains,omitempty"`
+	UserAgentHasPrefix    *string  `json:"userAgentHasPrefix,omitempty"`
+	UserAgentHasSuffix    *string  `json:"userAgentHasSuffix,omitempty"`
+	UserAgentEqualFold    *string  `json:"userAgentEqualFold,omitempty"`
+	UserAgentContainsFold *string  `json:"userAgentContainsFold,omitempty"`
+
+	// "last_ip" field predicates.
+	LastIP             *string  `json:"lastIP,omitempty"`
+	LastIPNEQ          *string  `json:"lastIPNEQ,omitempty"`
+	LastIPIn           []string `json:"lastIPIn,omitempty"`
+	LastIPNotIn        []string `json:"lastIPNotIn,omitempty"`
+	LastIPGT           *string  `json:"lastIPGT,omitempty"`
+	LastIPGTE          *string  `json:"lastIPGTE,omitempty"`
+	LastIPLT           *string  `json:"lastIPLT,omitempty"`
+	LastIPLTE          *string  `json:"lastIPLTE,omitempty"`
+	LastIPContains     *string  `json:"lastIPContains,omitempty"`
+	LastIPHasPrefix    *string  `json:"lastIPHasPrefix,omitempty"`
+	LastIPHasSuffix    *string  `json:"lastIPHasSuffix,omitempty"`
+	LastIPEqualFold    *string  `json:"lastIPEqualFold,omitempty"`
+	LastIPContainsFold *string  `json:"lastIPContainsFold,omitempty"`
+
+	// "last_used_at" field predicates.
+	LastUsedAt      *time.Time  `json:"lastUsedAt,omitempty"`
+	LastUsedAtNEQ   *time.Time  `json:"lastUsedAtNEQ,omitempty"`
+	LastUsedAtIn    []time.Time `json:"lastUsedAtIn,omitempty"`
+	LastUsedAtNotIn []time.Time `json:"lastUsedAtNotIn,omitempty"`
+	LastUsedAtGT    *time.Time  `json:"lastUsedAtGT,omitempty"`
+	LastUsedAtGTE   *time.Time  `json:"lastUsedAtGTE,omitempty"`
+	LastUsedAtLT    *time.Time  `json:"lastUsedAtLT,omitempty"`
+	LastUsedAtLTE   *time.Time  `json:"lastUsedAtLTE,omitempty"`
+
+	// "idle_expires_at" field predicates.
+	IdleExpiresAt      *time.Time  `json:"idleExpiresAt,omitempty"`
+	IdleExpiresAtNEQ   *time.Time  `json:"idleExpiresAtNEQ,omitempty"`
+	IdleExpiresAtIn    []time.Time `json:"idleExpiresAtIn,omitempty"`
+	IdleExpiresAtNotIn []time.Time `json:"idleExpiresAtNotIn,omitempty"`
+	IdleExpiresAtGT    *time.Time  `json:"idleExpiresAtGT,omitempty"`
+	IdleExpiresAtGTE   *time.Time  `json:"idleExpiresAtGTE,omitempty"`
+	IdleExpiresAtLT    *time.Time  `json:"idleExpiresAtLT,omitempty"`
+	IdleExpiresAtLTE   *time.Time  `json:"idleExpiresAtLTE,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt      *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ   *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn    []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT    *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE   *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT    *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE   *time.Time  `json:"expiresAtLTE,omitempty"`
+
+	// "revoked_at" field predicates.
+	RevokedAt       *time.Time  `json:"revokedAt,omitempty"`
+	RevokedAtNEQ    *time.Time  `json:"revokedAtNEQ,omitempty"`
+	RevokedAtIn     []time.Time `json:"revokedAtIn,omitempty"`
+	RevokedAtNotIn  []time.Time `json:"revokedAtNotIn,omitempty"`
+	RevokedAtGT     *time.Time  `json:"revokedAtGT,omitempty"`
+	RevokedAtGTE    *time.Time  `json:"revokedAtGTE,omitempty"`
+	RevokedAtLT     *time.Time  `json:"revokedAtLT,omitempty"`
+	RevokedAtLTE    *time.Time  `json:"revokedAtLTE,omitempty"`
+	RevokedAtIsNil  bool        `json:"revokedAtIsNil,omitempty"`
+	RevokedAtNotNil bool        `json:"revokedAtNotNil,omitempty"`
+
+	// "revoked_reason" field predicates.
+	RevokedReason             *string  `json:"revokedReason,omitempty"`
+	RevokedReasonNEQ          *string  `json:"revokedReasonNEQ,omitempty"`
+	RevokedReasonIn           []string `json:"revokedReasonIn,omitempty"`
+	RevokedReasonNotIn        []string `json:"revokedReasonNotIn,omitempty"`
+	RevokedReasonGT           *string  `json:"revokedReasonGT,omitempty"`
+	RevokedReasonGTE          *string  `json:"revokedReasonGTE,omitempty"`
+	RevokedReasonLT           *string  `json:"revokedReasonLT,omitempty"`
+	RevokedReasonLTE          *string  `json:"revokedReasonLTE,omitempty"`
+	RevokedReasonContains     *string  `json:"revokedReasonContains,omitempty"`
+	RevokedReasonHasPrefix    *string  `json:"revokedReasonHasPrefix,omitempty"`
+	RevokedReasonHasSuffix    *string  `json:"revokedReasonHasSuffix,omitempty"`
+	RevokedReasonEqualFold    *string  `json:"revokedReasonEqualFold,omitempty"`
+	RevokedReasonContainsFold *string  `json:"revokedReasonContainsFold,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+
+	// "organization" edge predicates.
+	HasOrganization     *bool                     `json:"hasOrganization,omitempty"`
+	HasOrganizationWith []*OrganizationWhereInput `json:"hasOrganizationWith,omitempty"`
+
+	// "impersonator" edge predicates.
+	HasImpersonator     *bool             `json:"hasImpersonator,omitempty"`
+	HasImpersonatorWith []*UserWhereInput `json:"hasImpersonatorWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SessionWhereInput) AddPredicates(predicates ...predicate.Session) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SessionWhereInput filter on the SessionQuery builder.
+func (i *SessionWhereInput) Filter(q *SessionQuery) (*SessionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySessionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySessionWhereInput is returned in case the SessionWhereInput is empty.
+var ErrEmptySessionWhereInput = errors.New("ent: empty predicate SessionWhereInput")
+
+// P returns a predicate for filtering sessions.
+// An error is returned if the input is empty or invalid.
+func (i *SessionWhereInput) P() (predicate.Session, error) {
+	var predicates []predicate.Session
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, session.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Session, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, session.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Session, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, session.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, session.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, session.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, session.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, session.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, session.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, session.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, session.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, session.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, session.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, session.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, session.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, session.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, session.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, session.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, session.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, session.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, session.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, session.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, session.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, session.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.UserIDGT != nil {
+		predicates = append(predicates, session.UserIDGT(*i.UserIDGT))
+	}
+	if i.UserIDGTE != nil {
+		predicates = append(predicates, session.UserIDGTE(*i.UserIDGTE))
+	}
+	if i.UserIDLT != nil {
+		predicates = append(predicates, session.UserIDLT(*i.UserIDLT))
+	}
+	if i.UserIDLTE != nil {
+		predicates = append(predicates, session.UserIDLTE(*i.UserIDLTE))
+	}
+	if i.UserIDContains != nil {
+		predicates = append(predicates, session.UserIDContains(*i.UserIDContains))
+	}
+	if i.UserIDHasPrefix != nil {
+		predicates = append(predicates, session.UserIDHasPrefix(*i.UserIDHasPrefix))
+	}
+	if i.UserIDHasSuffix != nil {
+		predicates = append(predicates, session.UserIDHasSuffix(*i.UserIDHasSuffix))
+	}
+	if i.UserIDEqualFold != nil {
+		predicates = append(predicates, session.UserIDEqualFold(*i.UserIDEqualFold))
+	}
+	if i.UserIDContainsFold != nil {
+		predicates = append(predicates, session.UserIDContainsFold(*i.UserIDContainsFold))
+	}
+	if i.OrganizationID != nil {
+		predicates = append(predicates, session.OrganizationIDEQ(*i.OrganizationID))
+	}
+	if i.OrganizationIDNEQ != nil {
+		predicates = append(predicates, session.OrganizationIDNEQ(*i.OrganizationIDNEQ))
+	}
+	if len(i.OrganizationIDIn) > 0 {
+		predicates = append(predicates, session.OrganizationIDIn(i.OrganizationIDIn...))
+	}
+	if len(i.OrganizationIDNotIn) > 0 {
+		predicates = append(predicates, session.OrganizationIDNotIn(i.OrganizationIDNotIn...))
+	}
+	if i.OrganizationIDGT != nil {
+		predicates = append(predicates, session.OrganizationIDGT(*i.OrganizationIDGT))
+	}
+	if i.OrganizationIDGTE != nil {
+		predicates = append(predicates, session.OrganizationIDGTE(*i.OrganizationIDGTE))
+	}
+	if i.OrganizationIDLT != nil {
+		predicates = append(predicates, session.OrganizationIDLT(*i.OrganizationIDLT))
+	}
+	if i.OrganizationIDLTE != nil {
+		predicates = append(predicates, session.OrganizationIDLTE(*i.OrganizationIDLTE))
+	}
+	if i.OrganizationIDContains != nil {
+		predicates = append(predicates, session.OrganizationIDContains(*i.OrganizationIDContains))
+	}
+	if i.OrganizationIDHasPrefix != nil {
+		predicates = append(predicates, session.OrganizationIDHasPrefix(*i.OrganizationIDHasPrefix))
+	}
+	if i.OrganizationIDHasSuffix != nil {
+		predicates = append(predicates, session.OrganizationIDHasSuffix(*i.OrganizationIDHasSuffix))
+	}
+	if i.OrganizationIDIsNil {
+		predicates = append(predicates, session.OrganizationIDIsNil())
+	}
+	if i.OrganizationIDNotNil {
+		predicates = append(predicates, session.OrganizationIDNotNil())
+	}
+	if i.OrganizationIDEqualFold != nil {
+		predicates = append(predicates, session.OrganizationIDEqualFold(*i.OrganizationIDEqualFold))
+	}
+	if i.OrganizationIDContainsFold != nil {
+		predicates = append(predicates, session.OrganizationIDContainsFold(*i.OrganizationIDContainsFold))
+	}
+	if i.ImpersonatorID != nil {
+		predicates = append(predicates, session.ImpersonatorIDEQ(*i.ImpersonatorID))
+	}
+	if i.ImpersonatorIDNEQ != nil {
+		predicates = append(predicates, session.ImpersonatorIDNEQ(*i.ImpersonatorIDNEQ))
+	}
+	if len(i.ImpersonatorIDIn) > 0 {
+		predicates = append(predicates, session.ImpersonatorIDIn(i.ImpersonatorIDIn...))
+	}
+	if len(i.ImpersonatorIDNotIn) > 0 {
+		predicates = append(predicates, session.ImpersonatorIDNotIn(i.ImpersonatorIDNotIn...))
+	}
+	if i.ImpersonatorIDGT != nil {
+		predicates = append(predicates, session.ImpersonatorIDGT(*i.ImpersonatorIDGT))
+	}
+	if i.ImpersonatorIDGTE != nil {
+		predicates = append(predicates, session.ImpersonatorIDGTE(*i.ImpersonatorIDGTE))
+	}
+	if i.ImpersonatorIDLT != nil {
+		predicates = append(predicates, session.ImpersonatorIDLT(*i.ImpersonatorIDLT))
+	}
+	if i.ImpersonatorIDLTE != nil {
+		predicates = append(predicates, session.ImpersonatorIDLTE(*i.ImpersonatorIDLTE))
+	}
+	if i.ImpersonatorIDContains != nil {
+		predicates = append(predicates, session.ImpersonatorIDContains(*i.ImpersonatorIDContains))
+	}
+	if i.ImpersonatorIDHasPrefix != nil {
+		predicates = append(predicates, session.ImpersonatorIDHasPrefix(*i.ImpersonatorIDHasPrefix))
+	}
+	if i.ImpersonatorIDHasSuffix != nil {
+		predicates = append(predicates, session.ImpersonatorIDHasSuffix(*i.ImpersonatorIDHasSuffix))
+	}
+	if i.ImpersonatorIDIsNil {
+		predicates = append(predicates, session.ImpersonatorIDIsNil())
+	}
+	if i.ImpersonatorIDNotNil {
+		predicates = append(predicates, session.ImpersonatorIDNotNil())
+	}
+	if i.ImpersonatorIDEqualFold != nil {
+		predicates = append(predicates, session.ImpersonatorIDEqualFold(*i.ImpersonatorIDEqualFold))
+	}
+	if i.ImpersonatorIDContainsFold != nil {
+		predicates = append(predicates, session.ImpersonatorIDContainsFold(*i.ImpersonatorIDContainsFold))
+	}
+	if i.IP != nil {
+		predicates = append(predicates, session.IPEQ(*i.IP))
+	}
+	if i.IPNEQ != nil {
+		predicates = append(predicates, session.IPNEQ(*i.IPNEQ))
+	}
+	if len(i.IPIn) > 0 {
+		predicates = append(predicates, session.IPIn(i.IPIn...))
+	}
+	if len(i.IPNotIn) > 0 {
+		predicates = append(predicates, session.IPNotIn(i.IPNotIn...))
+	}
+	if i.IPGT != nil {
+		predicates = append(predicates, session.IPGT(*i.IPGT))
+	}
+	if i.IPGTE != nil {
+		predicates = append(predicates, session.IPGTE(*i.IPGTE))
+	}
+	if i.IPLT != nil {
+		predicates = append(predicates, session.IPLT(*i.IPLT))
+	}
+	if i.IPLTE != nil {
+		predicates = append(predicates, session.IPLTE(*i.IPLTE))
+	}
+	if i.IPContains != nil {
+		predicates = append(predicates, session.IPContains(*i.IPContains))
+	}
+	if i.IPHasPrefix != nil {
+		predicates = append(predicates, session.IPHasPrefix(*i.IPHasPrefix))
+	}
+	if i.IPHasSuffix != nil {
+		predicates = append(predicates, session.IPHasSuffix(*i.IPHasSuffix))
+	}
+	if i.IPEqualFold != nil {
+		predicates = append(predicates, session.IPEqualFold(*i.IPEqualFold))
+	}
+	if i.IPContainsFold != nil {
+		predicates = append(predicates, session.IPContainsFold(*i.IPContainsFold))
+	}
+	if i.UserAgent != nil {
+		predicates = append(predicates, session.UserAgentEQ(*i.UserAgent))
+	}
+	if i.UserAgentNEQ != nil {
+		predicates = append(predicates, session.UserAgentNEQ(*i.UserAgentNEQ))
+	}
+	if len(i.UserAgentIn) > 0 {
+		predicates = append(predicates, session.UserAgentIn(i.UserAgentIn...))
+	}
+	if len(i.UserAgentNotIn) > 0 {
+		predicates = append(predicates, session.UserAgentNotIn(i.UserAgentNotIn...))
+	}
+	if i.UserAgentGT != nil {
+		predicates = append(predicates, session.UserAgentGT(*i.UserAgentGT))
+	}
+	if i.UserAgentGTE != nil {
+		predicates = append(predicates, session.UserAgentGTE(*i.UserAgentGTE))
+	}
+	if i.UserAgentLT != nil {
+		predicates = append(predicates, session.UserAgentLT(*i.UserAgentLT))
+	}
+	if i.UserAgentLTE != nil {
+		predicates = append(predicates, session.UserAgentLTE(*i.UserAgentLTE))
+	}
+	if i.UserAgentContains != nil {
+		predicates = append(predicates, session.UserAgentContains(*i.UserAgentContains))
+	}
+	if i.UserAgentHasPrefix != nil {
+		predicates = append(predicates, session.UserAgentHasPrefix(*i.UserAgentHasPrefix))
+	}
+	if i.UserAgentHasSuffix != nil {
+		predicates = append(predicates, session.UserAgentHasSuffix(*i.UserAgentHasSuffix))
+	}
+	if i.UserAgentEqualFold != nil {
+		predicates = append(predicates, session.UserAgentEqualFold(*i.UserAgentEqualFold))
+	}
+	if i.UserAgentContainsFold != nil {
+		predicates = append(predicates, session.UserAgentContainsFold(*i.UserAgentContainsFold))
+	}
+	if i.LastIP != nil {
+		predicates = append(predicates, session.LastIPEQ(*i.LastIP))
+	}
+	if i.LastIPNEQ != nil {
+		predicates = append(predicates, session.LastIPNEQ(*i.LastIPNEQ))
+	}
+	if len(i.LastIPIn) > 0 {
+		predicates = append(predicates, session.LastIPIn(i.LastIPIn...))
+	}
+	if len(i.LastIPNotIn) > 0 {
+		predicates = append(predicates, session.LastIPNotIn(i.LastIPNotIn...))
+	}
+	if i.LastIPGT != nil {
+		predicates = append(predicates, session.LastIPGT(*i.LastIPGT))
+	}
+	if i.LastIPGTE != nil {
+		predicates = append(predicates, session.LastIPGTE(*i.LastIPGTE))
+	}
+	if i.LastIPLT != nil {
+		predicates = append(predicates, session.LastIPLT(*i.LastIPLT))
+	}
+	if i.LastIPLTE != nil {
+		predicates = append(predicates, session.LastIPLTE(*i.LastIPLTE))
+	}
+	if i.LastIPContains != nil {
+		predicates = append(predicates, session.LastIPContains(*i.LastIPContains))
+	}
+	if i.LastIPHasPrefix != nil {
+		predicates = append(predicates, session.LastIPHasPrefix(*i.LastIPHasPrefix))
+	}
+	if i.LastIPHasSuffix != nil {
+		predicates = append(predicates, session.LastIPHasSuffix(*i.LastIPHasSuffix))
+	}
+	if i.LastIPEqualFold != nil {
+		predicates = append(predicates, session.LastIPEqualFold(*i.LastIPEqualFold))
+	}
+	if i.LastIPContainsFold != nil {
+		predicates = append(predicates, session.LastIPContainsFold(*i.LastIPContainsFold))
+	}
+	if i.LastUsedAt != nil {
+		predicates = append(predicates, session.LastUsedAtEQ(*i.LastUsedAt))
+	}
+	if i.LastUsedAtNEQ != nil {
+		predicates = append(predicates, session.LastUsedAtNEQ(*i.LastUsedAtNEQ))
+	}
+	if len(i.LastUsedAtIn) > 0 {
+		predicates = append(predicates, session.LastUsedAtIn(i.LastUsedAtIn...))
+	}
+	if len(i.LastUsedAtNotIn) > 0 {
+		predicates = append(predicates, session.LastUsedAtNotIn(i.LastUsedAtNotIn...))
+	}
+	if i.LastUsedAtGT != nil {
+		predicates = append(predicates, session.LastUsedAtGT(*i.LastUsedAtGT))
+	}
+	if i.LastUsedAtGTE != nil {
+		predicates = append(predicates, session.LastUsedAtGTE(*i.LastUsedAtGTE))
+	}
+	if i.LastUsedAtLT != nil {
+		predicates = append(predicates, session.LastUsedAtLT(*i.LastUsedAtLT))
+	}
+	if i.LastUsedAtLTE != nil {
+		predicates = append(predicates, session.LastUsedAtLTE(*i.LastUsedAtLTE))
+	}
+	if i.IdleExpiresAt != nil {
+		predicates = append(predicates, session.IdleExpiresAtEQ(*i.IdleExpiresAt))
+	}
+	if i.IdleExpiresAtNEQ != nil {
+		predicates = append(predicates, session.IdleExpiresAtNEQ(*i.IdleExpiresAtNEQ))
+	}
+	if len(i.IdleExpiresAtIn) > 0 {
+		predicates = append(predicates, session.IdleExpiresAtIn(i.IdleExpiresAtIn...))
+	}
+	if len(i.IdleExpiresAtNotIn) > 0 {
+		predicates = append(predicates, session.IdleExpiresAtNotIn(i.IdleExpiresAtNotIn...))
+	}
+	if i.IdleExpiresAtGT != nil {
+		predicates = append(predicates, session.IdleExpiresAtGT(*i.IdleExpiresAtGT))
+	}
+	if i.IdleExpiresAtGTE != nil {
+		predicates = append(predicates, session.IdleExpiresAtGTE(*i.IdleExpiresAtGTE))
+	}
+	if i.IdleExpiresAtLT != nil {
+		predicates = append(predicates, session.IdleExpiresAtLT(*i.IdleExpiresAtLT))
+	}
+	if i.IdleExpiresAtLTE != nil {
+		predicates = append(predicates, session.IdleExpiresAtLTE(*i.IdleExpiresAtLTE))
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, session.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, session.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, session.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, session.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, session.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, session.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, session.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, session.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.RevokedAt != nil {
+		predicates = append(predicates, session.RevokedAtEQ(*i.RevokedAt))
+	}
+	if i.RevokedAtNEQ != nil {
+		predicates = append(predicates, session.RevokedAtNEQ(*i.RevokedAtNEQ))
+	}
+	if len(i.RevokedAtIn) > 0 {
+		predicates = append(predicates, session.RevokedAtIn(i.RevokedAtIn...))
+	}
+	if len(i.RevokedAtNotIn) > 0 {
+		predicates = append(predicates, session.RevokedAtNotIn(i.RevokedAtNotIn...))
+	}
+	if i.RevokedAtGT != nil {
+		predicates = append(predicates, session.RevokedAtGT(*i.RevokedAtGT))
+	}
+	if i.RevokedAtGTE != nil {
+		predicates = append(predicates, session.RevokedAtGTE(*i.RevokedAtGTE))
+	}
+	if i.RevokedAtLT != nil {
+		predicates = append(predicates, session.RevokedAtLT(*i.RevokedAtLT))
+	}
+	if i.RevokedAtLTE != nil {
+		predicates = append(predicates, session.RevokedAtLTE(*i.RevokedAtLTE))
+	}
+	if i.RevokedAtIsNil {
+		predicates = append(predicates, session.RevokedAtIsNil())
+	}
+	if i.RevokedAtNotNil {
+		predicates = append(predicates, session.RevokedAtNotNil())
+	}
+	if i.RevokedReason != nil {
+		predicates = append(predicates, session.RevokedReasonEQ(*i.RevokedReason))
+	}
+	if i.RevokedReasonNEQ != nil {
+		predicates = append(predicates, session.RevokedReasonNEQ(*i.RevokedReasonNEQ))
+	}
+	if len(i.RevokedReasonIn) > 0 {
+		predicates = append(predicates, session.RevokedReasonIn(i.RevokedReasonIn...))
+	}
+	if len(i.RevokedReasonNotIn) > 0 {
+		predicates = append(predicates, session.RevokedReasonNotIn(i.RevokedReasonNotIn...))
+	}
+	if i.RevokedReasonGT != nil {
+		predicates = append(predicates, session.RevokedReasonGT(*i.RevokedReasonGT))
+	}
+	if i.RevokedReasonGTE != nil {
+		predicates = append(predicates, session.RevokedReasonGTE(*i.RevokedReasonGTE))
+	}
+	if i.RevokedReasonLT != nil {
+		predicates = append(predicates, session.RevokedReasonLT(*i.RevokedReasonLT))
+	}
+	if i.RevokedReasonLTE != nil {
+		predicates = append(predicates, session.RevokedReasonLTE(*i.RevokedReasonLTE))
+	}
+	if i.RevokedReasonContains != nil {
+		predicates = append(predicates, session.RevokedReasonContains(*i.RevokedReasonContains))
+	}
+	if i.RevokedReasonHasPrefix != nil {
+		predicates = append(predicates, session.RevokedReasonHasPrefix(*i.RevokedReasonHasPrefix))
+	}
+	if i.RevokedReasonHasSuffix != nil {
+		predicates = append(predicates, session.RevokedReasonHasSuffix(*i.RevokedReasonHasSuffix))
+	}
+	if i.RevokedReasonEqualFold != nil {
+		predicates = append(predicates, session.RevokedReasonEqualFold(*i.RevokedReasonEqualFold))
+	}
+	if i.RevokedReasonContainsFold != nil {
+		predicates = append(predicates, session.RevokedReasonContainsFold(*i.RevokedReasonContainsFold))
+	}
+
+	if i.HasUser != nil {
+		p := session.HasUser()
+		if !*i.HasUser {
+			p = session.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, session.HasUserWith(with...))
+	}
+	if i.HasOrganization != nil {
+		p := session.HasOrganization()
+		if !*i.HasOrganization {
+			p = session.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOrganizationWith) > 0 {
+		with := make([]predicate.Organization, 0, len(i.HasOrganizationWith))
+		for _, w := range i.HasOrganizationWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOrganizationWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, session.HasOrganizationWith(with...))
+	}
+	if i.HasImpersonator != nil {
+		p := session.HasImpersonator()
+		if !*i.HasImpersonator {
+			p = session.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasImpersonatorWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasImpersonatorWith))
+		for _, w := range i.HasImpersonatorWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasImpersonatorWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, session.HasImpersonatorWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySessionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return session.And(predicates...), nil
+	}
+}
+
 // UserWhereInput represents a where input for filtering User queries.
 type UserWhereInput struct {
 	Predicates []predicate.User  `json:"-"`
@@ -5578,6 +6341,10 @@ type UserWhereInput struct {
 	// "refresh_tokens" edge predicates.
 	HasRefreshTokens     *bool                     `json:"hasRefreshTokens,omitempty"`
 	HasRefreshTokensWith []*RefreshTokenWhereInput `json:"hasRefreshTokensWith,omitempty"`
+
+	// "sessions" edge predicates.
+	HasSessions     *bool                `json:"hasSessions,omitempty"`
+	HasSessionsWith []*SessionWhereInput `json:"hasSessionsWith,omitempty"`
 
 	// "preferences" edge predicates.
 	HasPreferences     *bool                   `json:"hasPreferences,omitempty"`
@@ -6417,6 +7184,24 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, user.HasRefreshTokensWith(with...))
+	}
+	if i.HasSessions != nil {
+		p := user.HasSessions()
+		if !*i.HasSessions {
+			p = user.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSessionsWith) > 0 {
+		with := make([]predicate.Session, 0, len(i.HasSessionsWith))
+		for _, w := range i.HasSessionsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSessionsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, user.HasSessionsWith(with...))
 	}
 	if i.HasPreferences != nil {
 		p := user.HasPreferences()

@@ -13,6 +13,8 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
@@ -27,6 +29,8 @@ var tableByPrefix = map[string]string{
 	"prf": preference.Table,
 	"rtk": refreshtoken.Table,
 	"rol": role.Table,
+	"ses": session.Table,
+	"sgk": signingkey.Table,
 	"usr": user.Table,
 }
 

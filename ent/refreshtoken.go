@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/refreshtoken"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -27,8 +28,8 @@ type RefreshToken struct {
 	UserID pulid.ID `json:"user_id,omitempty"`
 	// The active organization of the session.
 	OrganizationID *pulid.ID `json:"organization_id,omitempty"`
-	// Session ID shared by every token of one rotation chain.
-	FamilyID string `json:"family_id,omitempty"`
+	// The session: every token of one rotation chain shares it.
+	FamilyID pulid.ID `json:"family_id,omitempty"`
 	// ParentID holds the value of the "parent_id" field.
 	ParentID *pulid.ID `json:"parent_id,omitempty"`
 	// TokenHash holds the value of the "token_hash" field.
@@ -59,6 +60,8 @@ type RefreshTokenEdges struct {
 	User *User `json:"user,omitempty"`
 	// Organization holds the value of the organization edge.
 	Organization *Organization `json:"organization,omitempty"`
+	// Session holds the value of the session edge.
+	Session *Session `json:"session,omitempty"`
 	// Parent holds the value of the parent edge.
 	Parent *RefreshToken `json:"parent,omitempty"`
 	// Children holds the value of the children edge.
@@ -67,7 +70,7 @@ type RefreshTokenEdges struct {
 	Impersonator *User `json:"impersonator,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [5]map[string]int
 
@@ -96,12 +99,23 @@ func (e RefreshTokenEdges) OrganizationOrErr() (*Organization, error) {
 	return nil, &NotLoadedError{edge: "organization"}
 }
 
+// SessionOrErr returns the Session value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e RefreshTokenEdges) SessionOrErr() (*Session, error) {
+	if e.Session != nil {
+		return e.Session, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: session.Label}
+	}
+	return nil, &NotLoadedError{edge: "session"}
+}
+
 // ParentOrErr returns the Parent value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e RefreshTokenEdges) ParentOrErr() (*RefreshToken, error) {
 	if e.Parent != nil {
 		return e.Parent, nil
-	} else if e.loadedTypes[2] {
+	} else if e.loadedTypes[3] {
 		return nil, &NotFoundError{label: refreshtoken.Label}
 	}
 	return nil, &NotLoadedError{edge: "parent"}
@@ -110,7 +124,7 @@ func (e RefreshTokenEdges) ParentOrErr() (*RefreshToken, error) {
 // ChildrenOrErr returns the Children value or an error if the edge
 // was not loaded in eager-loading.
 func (e RefreshTokenEdges) ChildrenOrErr() ([]*RefreshToken, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.Children, nil
 	}
 	return nil, &NotLoadedError{edge: "children"}
@@ -121,7 +135,7 @@ func (e RefreshTokenEdges) ChildrenOrErr() ([]*RefreshToken, error) {
 func (e RefreshTokenEdges) ImpersonatorOrErr() (*User, error) {
 	if e.Impersonator != nil {
 		return e.Impersonator, nil
-	} else if e.loadedTypes[4] {
+	} else if e.loadedTypes[5] {
 		return nil, &NotFoundError{label: user.Label}
 	}
 	return nil, &NotLoadedError{edge: "impersonator"}
@@ -134,11 +148,11 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case refreshtoken.FieldOrganizationID, refreshtoken.FieldParentID, refreshtoken.FieldImpersonatorID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case refreshtoken.FieldID, refreshtoken.FieldUserID:
+		case refreshtoken.FieldID, refreshtoken.FieldUserID, refreshtoken.FieldFamilyID:
 			values[i] = new(pulid.ID)
 		case refreshtoken.FieldTokenHash:
 			values[i] = new(secret.Digest)
-		case refreshtoken.FieldFamilyID, refreshtoken.FieldRevokedReason, refreshtoken.FieldIP, refreshtoken.FieldUserAgent:
+		case refreshtoken.FieldRevokedReason, refreshtoken.FieldIP, refreshtoken.FieldUserAgent:
 			values[i] = new(sql.NullString)
 		case refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt, refreshtoken.FieldUsedAt, refreshtoken.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -183,10 +197,10 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 				*_m.OrganizationID = *value.S.(*pulid.ID)
 			}
 		case refreshtoken.FieldFamilyID:
-			if value, ok := values[i].(*sql.NullString); !ok {
+			if value, ok := values[i].(*pulid.ID); !ok {
 				return fmt.Errorf("unexpected type %T for field family_id", values[i])
-			} else if value.Valid {
-				_m.FamilyID = value.String
+			} else if value != nil {
+				_m.FamilyID = *value
 			}
 		case refreshtoken.FieldParentID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
@@ -269,6 +283,11 @@ func (_m *RefreshToken) QueryOrganization() *OrganizationQuery {
 	return NewRefreshTokenClient(_m.config).QueryOrganization(_m)
 }
 
+// QuerySession queries the "session" edge of the RefreshToken entity.
+func (_m *RefreshToken) QuerySession() *SessionQuery {
+	return NewRefreshTokenClient(_m.config).QuerySession(_m)
+}
+
 // QueryParent queries the "parent" edge of the RefreshToken entity.
 func (_m *RefreshToken) QueryParent() *RefreshTokenQuery {
 	return NewRefreshTokenClient(_m.config).QueryParent(_m)
@@ -319,7 +338,7 @@ func (_m *RefreshToken) String() string {
 	}
 	builder.WriteString(", ")
 	builder.WriteString("family_id=")
-	builder.WriteString(_m.FamilyID)
+	builder.WriteString(fmt.Sprintf("%v", _m.FamilyID))
 	builder.WriteString(", ")
 	if v := _m.ParentID; v != nil {
 		builder.WriteString("parent_id=")

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/refreshtoken"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -62,7 +63,7 @@ func (_c *RefreshTokenCreate) SetNillableOrganizationID(v *pulid.ID) *RefreshTok
 }
 
 // SetFamilyID sets the "family_id" field.
-func (_c *RefreshTokenCreate) SetFamilyID(v string) *RefreshTokenCreate {
+func (_c *RefreshTokenCreate) SetFamilyID(v pulid.ID) *RefreshTokenCreate {
 	_c.mutation.SetFamilyID(v)
 	return _c
 }
@@ -201,6 +202,17 @@ func (_c *RefreshTokenCreate) SetOrganization(v *Organization) *RefreshTokenCrea
 	return _c.SetOrganizationID(v.ID)
 }
 
+// SetSessionID sets the "session" edge to the Session entity by ID.
+func (_c *RefreshTokenCreate) SetSessionID(id pulid.ID) *RefreshTokenCreate {
+	_c.mutation.SetSessionID(id)
+	return _c
+}
+
+// SetSession sets the "session" edge to the Session entity.
+func (_c *RefreshTokenCreate) SetSession(v *Session) *RefreshTokenCreate {
+	return _c.SetSessionID(v.ID)
+}
+
 // SetParent sets the "parent" edge to the RefreshToken entity.
 func (_c *RefreshTokenCreate) SetParent(v *RefreshToken) *RefreshTokenCreate {
 	return _c.SetParentID(v.ID)
@@ -303,11 +315,6 @@ func (_c *RefreshTokenCreate) check() error {
 	if _, ok := _c.mutation.FamilyID(); !ok {
 		return &ValidationError{Name: "family_id", err: errors.New(`ent: missing required field "RefreshToken.family_id"`)}
 	}
-	if v, ok := _c.mutation.FamilyID(); ok {
-		if err := refreshtoken.FamilyIDValidator(v); err != nil {
-			return &ValidationError{Name: "family_id", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.family_id": %w`, err)}
-		}
-	}
 	if _, ok := _c.mutation.TokenHash(); !ok {
 		return &ValidationError{Name: "token_hash", err: errors.New(`ent: missing required field "RefreshToken.token_hash"`)}
 	}
@@ -345,6 +352,9 @@ func (_c *RefreshTokenCreate) check() error {
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "RefreshToken.user"`)}
+	}
+	if len(_c.mutation.SessionIDs()) == 0 {
+		return &ValidationError{Name: "session", err: errors.New(`ent: missing required edge "RefreshToken.session"`)}
 	}
 	return nil
 }
@@ -385,10 +395,6 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(refreshtoken.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
-	}
-	if value, ok := _c.mutation.FamilyID(); ok {
-		_spec.SetField(refreshtoken.FieldFamilyID, field.TypeString, value)
-		_node.FamilyID = value
 	}
 	if value, ok := _c.mutation.TokenHash(); ok {
 		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeBytes, value)
@@ -450,6 +456,23 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.OrganizationID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SessionIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refreshtoken.SessionTable,
+			Columns: []string{refreshtoken.SessionColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.FamilyID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.ParentIDs(); len(nodes) > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/predicate"
 	"github.com/cf/identity/ent/refreshtoken"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
@@ -30,6 +31,7 @@ type RefreshTokenQuery struct {
 	predicates        []predicate.RefreshToken
 	withUser          *UserQuery
 	withOrganization  *OrganizationQuery
+	withSession       *SessionQuery
 	withParent        *RefreshTokenQuery
 	withChildren      *RefreshTokenQuery
 	withImpersonator  *UserQuery
@@ -109,6 +111,28 @@ func (_q *RefreshTokenQuery) QueryOrganization() *OrganizationQuery {
 			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, selector),
 			sqlgraph.To(organization.Table, organization.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, refreshtoken.OrganizationTable, refreshtoken.OrganizationColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySession chains the current query on the "session" edge.
+func (_q *RefreshTokenQuery) QuerySession() *SessionQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, selector),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, refreshtoken.SessionTable, refreshtoken.SessionColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -376,6 +400,7 @@ func (_q *RefreshTokenQuery) Clone() *RefreshTokenQuery {
 		predicates:       append([]predicate.RefreshToken{}, _q.predicates...),
 		withUser:         _q.withUser.Clone(),
 		withOrganization: _q.withOrganization.Clone(),
+		withSession:      _q.withSession.Clone(),
 		withParent:       _q.withParent.Clone(),
 		withChildren:     _q.withChildren.Clone(),
 		withImpersonator: _q.withImpersonator.Clone(),
@@ -404,6 +429,17 @@ func (_q *RefreshTokenQuery) WithOrganization(opts ...func(*OrganizationQuery)) 
 		opt(query)
 	}
 	_q.withOrganization = query
+	return _q
+}
+
+// WithSession tells the query-builder to eager-load the nodes that are connected to
+// the "session" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RefreshTokenQuery) WithSession(opts ...func(*SessionQuery)) *RefreshTokenQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSession = query
 	return _q
 }
 
@@ -524,9 +560,10 @@ func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*RefreshToken{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withUser != nil,
 			_q.withOrganization != nil,
+			_q.withSession != nil,
 			_q.withParent != nil,
 			_q.withChildren != nil,
 			_q.withImpersonator != nil,
@@ -562,6 +599,12 @@ func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	if query := _q.withOrganization; query != nil {
 		if err := _q.loadOrganization(ctx, query, nodes, nil,
 			func(n *RefreshToken, e *Organization) { n.Edges.Organization = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSession; query != nil {
+		if err := _q.loadSession(ctx, query, nodes, nil,
+			func(n *RefreshToken, e *Session) { n.Edges.Session = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -653,6 +696,35 @@ func (_q *RefreshTokenQuery) loadOrganization(ctx context.Context, query *Organi
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "organization_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *RefreshTokenQuery) loadSession(ctx context.Context, query *SessionQuery, nodes []*RefreshToken, init func(*RefreshToken), assign func(*RefreshToken, *Session)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*RefreshToken)
+	for i := range nodes {
+		fk := nodes[i].FamilyID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(session.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "family_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -791,6 +863,9 @@ func (_q *RefreshTokenQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withOrganization != nil {
 			_spec.Node.AddColumnOnce(refreshtoken.FieldOrganizationID)
+		}
+		if _q.withSession != nil {
+			_spec.Node.AddColumnOnce(refreshtoken.FieldFamilyID)
 		}
 		if _q.withParent != nil {
 			_spec.Node.AddColumnOnce(refreshtoken.FieldParentID)

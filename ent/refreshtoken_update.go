@@ -161,6 +161,9 @@ func (_u *RefreshTokenUpdate) check() error {
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
 	}
+	if _u.mutation.SessionCleared() && len(_u.mutation.SessionIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "RefreshToken.session"`)
+	}
 	return nil
 }
 
@@ -400,6 +403,9 @@ func (_u *RefreshTokenUpdateOne) check() error {
 	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
+	}
+	if _u.mutation.SessionCleared() && len(_u.mutation.SessionIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "RefreshToken.session"`)
 	}
 	return nil
 }

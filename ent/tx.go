@@ -30,6 +30,10 @@ type Tx struct {
 	RefreshToken *RefreshTokenClient
 	// Role is the client for interacting with the Role builders.
 	Role *RoleClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -171,6 +175,8 @@ func (tx *Tx) init() {
 	tx.Preference = NewPreferenceClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

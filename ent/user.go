@@ -60,7 +60,7 @@ type User struct {
 	BanExpiresAt *time.Time `json:"ban_expires_at,omitempty"`
 	// FailedLogins holds the value of the "failed_logins" field.
 	FailedLogins int `json:"failed_logins,omitempty"`
-	// LockedUntil holds the value of the "locked_until" field.
+	// Sign-in is refused until this time after too many failed logins.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
@@ -82,18 +82,21 @@ type UserEdges struct {
 	APIKeys []*APIKey `json:"api_keys,omitempty"`
 	// RefreshTokens holds the value of the refresh_tokens edge.
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	// Sessions holds the value of the sessions edge.
+	Sessions []*Session `json:"sessions,omitempty"`
 	// Preferences holds the value of the preferences edge.
 	Preferences []*Preference `json:"preferences,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedMemberships   map[string][]*Membership
 	namedOauthAccounts map[string][]*OAuthAccount
 	namedAPIKeys       map[string][]*APIKey
 	namedRefreshTokens map[string][]*RefreshToken
+	namedSessions      map[string][]*Session
 	namedPreferences   map[string][]*Preference
 }
 
@@ -133,10 +136,19 @@ func (e UserEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
 	return nil, &NotLoadedError{edge: "refresh_tokens"}
 }
 
+// SessionsOrErr returns the Sessions value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) SessionsOrErr() ([]*Session, error) {
+	if e.loadedTypes[4] {
+		return e.Sessions, nil
+	}
+	return nil, &NotLoadedError{edge: "sessions"}
+}
+
 // PreferencesOrErr returns the Preferences value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) PreferencesOrErr() ([]*Preference, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Preferences, nil
 	}
 	return nil, &NotLoadedError{edge: "preferences"}
@@ -359,6 +371,11 @@ func (_m *User) QueryRefreshTokens() *RefreshTokenQuery {
 	return NewUserClient(_m.config).QueryRefreshTokens(_m)
 }
 
+// QuerySessions queries the "sessions" edge of the User entity.
+func (_m *User) QuerySessions() *SessionQuery {
+	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
 // QueryPreferences queries the "preferences" edge of the User entity.
 func (_m *User) QueryPreferences() *PreferenceQuery {
 	return NewUserClient(_m.config).QueryPreferences(_m)
@@ -563,6 +580,30 @@ func (_m *User) appendNamedRefreshTokens(name string, edges ...*RefreshToken) {
 		_m.Edges.namedRefreshTokens[name] = []*RefreshToken{}
 	} else {
 		_m.Edges.namedRefreshTokens[name] = append(_m.Edges.namedRefreshTokens[name], edges...)
+	}
+}
+
+// NamedSessions returns the Sessions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedSessions(name string) ([]*Session, error) {
+	if _m.Edges.namedSessions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSessions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedSessions(name string, edges ...*Session) {
+	if _m.Edges.namedSessions == nil {
+		_m.Edges.namedSessions = make(map[string][]*Session)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSessions[name] = []*Session{}
+	} else {
+		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
 	}
 }
 

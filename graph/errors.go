@@ -149,6 +149,10 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "a concurrent change got in the way; nothing was changed, try again"
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
+	case errors.Is(err, authz.ErrNotLoaded) && strings.Contains(err.Error(), "signed-in"):
+		return CodeForbidden, tidy(err)
+	case errors.Is(err, ErrNoSignIn):
+		return CodeBadUserInput, "sign-in is not configured on this server: passwords and sessions are not available"
 	case errors.As(err, &serr):
 		return CodeBadUserInput, serr.Error()
 	case isEmptyWhere(err):
@@ -163,6 +167,9 @@ func classify(ctx context.Context, err error) (code, msg string) {
 				return e.code, e.msg
 			}
 		}
+	case authCode(err) != "":
+		_, code, msg, _ := authError(err)
+		return code, msg
 	case strings.Contains(err.Error(), pgxTooManyParams):
 		return CodeTooComplex, msgTooComplexSQL
 	case strings.Contains(err.Error(), entCursorMismatch):
@@ -171,7 +178,7 @@ func classify(ctx context.Context, err error) (code, msg string) {
 	switch {
 	case errors.Is(err, privacy.Deny):
 		if actor.FromContext(ctx) == nil {
-			return CodeUnauthenticated, "authentication required: send Authorization: Bearer <API key>"
+			return CodeUnauthenticated, msgAuthRequired
 		}
 		msg := "forbidden: you are not allowed to do this"
 		if _, reason, ok := strings.Cut(err.Error(), "deny rule, "); ok {
@@ -321,4 +328,10 @@ func constraint(err *ent.ConstraintError) (string, string) {
 		}
 	}
 	return CodeConflict, "the change conflicts with existing data"
+}
+
+// authCode returns the code of an error of package session, or "".
+func authCode(err error) string {
+	_, code, _, _ := authError(err)
+	return code
 }

@@ -15,8 +15,15 @@ import (
 )
 
 // CreateUser is the resolver for the createUser field.
-func (r *mutationResolver) CreateUser(ctx context.Context, input ent.CreateUserInput) (*ent.User, error) {
-	return ent.FromContext(ctx).User.Create().SetInput(input).Save(ctx)
+func (r *mutationResolver) CreateUser(ctx context.Context, input ent.CreateUserInput, password *string) (*ent.User, error) {
+	if password == nil {
+		return ent.FromContext(ctx).User.Create().SetInput(input).Save(ctx)
+	}
+	m, err := r.sessionManager()
+	if err != nil {
+		return nil, err
+	}
+	return m.CreateUser(ctx, ent.FromContext(ctx), input, password)
 }
 
 // UpdateUser is the resolver for the updateUser field.

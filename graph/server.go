@@ -27,10 +27,12 @@ import (
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/audit"
 	"github.com/cf/identity/authz"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/graph/graphiql"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/session"
 )
 
 // Options configures the HTTP handler.
@@ -93,11 +95,28 @@ type Options struct {
 	// DisableIntrospection refuses __schema and __type queries.
 	// Introspection is on when false, the default.
 	DisableIntrospection bool
+	// Sessions signs people in: with it, NewHandler serves /auth/login,
+	// /auth/refresh, /auth/logout, /auth/switch and
+	// /.well-known/jwks.json, and /graphql accepts access tokens besides
+	// API keys. Without it only API keys authenticate.
+	Sessions *session.Manager
+	// AuthRateIP and AuthRateAccount cap the /auth/* requests per minute
+	// from one client address and for one account (a login's email) or
+	// presented token (refresh, logout); HTTP 429 RATE_LIMITED with
+	// Retry-After above. 0 means DefaultAuthRateIP and
+	// DefaultAuthRateAccount; negative switches a limit off.
+	AuthRateIP, AuthRateAccount int
 }
 
 // NewSchema returns the executable GraphQL schema over client.
+// The password and session mutations need NewGraphQLHandler with
+// Options.Sessions.
 func NewSchema(client *ent.Client) graphql.ExecutableSchema {
-	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{client: client}})
+	return newSchema(client, nil)
+}
+
+func newSchema(client *ent.Client, sessions *session.Manager) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{client: client, sessions: sessions}})
 }
 
 // NewGraphQLHandler returns the /graphql handler: POST and GET transports,
@@ -112,7 +131,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	schema := NewSchema(client)
+	schema := newSchema(client, opts.Sessions)
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
@@ -127,7 +146,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 	srv.Use(transactioner{entgql.Transactioner{TxOpener: client}})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if actor.FromContext(ctx) == nil {
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{unauthenticated("authentication required: send Authorization: Bearer <API key>")}})
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{unauthenticated(msgAuthRequired)}})
 		}
 		return next(ctx)
 	})
@@ -199,7 +218,13 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	limiter := newFailureLimiter(opts.AuthFailureLimit, opts.AuthFailureWindow)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withCORS(opts.CORSOrigins, withDeadline(timeout, withBodyLimit(maxBody,
-		authenticate(client, log, limiter, NewGraphQLHandler(client, opts))))))
+		authenticate(client, opts.Sessions, log, limiter, NewGraphQLHandler(client, opts))))))
+	if opts.Sessions != nil {
+		auth := http.NewServeMux()
+		newSignIn(client, opts.Sessions, log, opts).routes(auth)
+		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withDeadline(timeout, auth)))
+		mux.Handle("GET /.well-known/jwks.json", auth)
+	}
 	ui := graphiql.Handler("cf identity", "/graphql")
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET "+graphiql.AssetPrefix, ui)
@@ -224,22 +249,35 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	return withRequestLog(log, withSecurityHeaders(mux))
 }
 
-// Authenticate reads "Authorization: Bearer <API key>" and puts the key's
-// actor on the request context. A request without a valid credential gets
+// Authenticate reads "Authorization: Bearer <API key or access token>"
+// (package credential) and puts its actor on the request context; access
+// tokens are accepted when sessions is not nil. A request without a valid credential gets
 // HTTP 401 with a GraphQL error whose extensions.code is UNAUTHENTICATED,
 // and next never runs. When the key cannot be checked (the database fails)
 // the answer is HTTP 503 with INTERNAL, or TIMEOUT past the request's
 // deadline. Failures are logged with the client address; NewHandler also
 // rate-limits them per address, which Authenticate alone does not.
-func Authenticate(client *ent.Client, log *slog.Logger, next http.Handler) http.Handler {
-	return authenticate(client, log, nil, next)
+func Authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logger, next http.Handler) http.Handler {
+	return authenticate(client, sessions, log, nil, next)
+}
+
+const msgAuthRequired = "authentication required: send Authorization: Bearer <API key or access token>"
+
+// bearerOf returns the credential of "Authorization: Bearer <credential>".
+func bearerOf(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // authenticate is Authenticate with a limit of failures per client address
 // (none when limiter is nil): a client over it answers HTTP 429 before its
 // credential is looked at. Only well-formed keys that fail count; malformed
 // credentials cost no lookup and guess nothing.
-func authenticate(client *ent.Client, log *slog.Logger, limiter *failureLimiter, next http.Handler) http.Handler {
+func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logger, limiter *failureLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
@@ -256,24 +294,29 @@ func authenticate(client *ent.Client, log *slog.Logger, limiter *failureLimiter,
 			limited := limiter != nil && limiter.fail(limiterKey(ip), time.Now())
 			log.InfoContext(r.Context(), "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(r.Context()))
 		}
-		h := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(h, " ")
-		if h == "" {
-			refuse(w, "authentication required: send Authorization: Bearer <API key>")
+		if r.Header.Get("Authorization") == "" {
+			refuse(w, msgAuthRequired)
 			return
 		}
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			refuse(w, "malformed Authorization header: want Bearer <API key>")
+		token, ok := bearerOf(r)
+		if !ok {
+			refuse(w, "malformed Authorization header: want Bearer <API key or access token>")
 			return
 		}
-		a, err := apikey.Authenticate(r.Context(), client, strings.TrimSpace(token), time.Now())
+		a, err := credential.Authenticate(r.Context(), client, sessions, token, time.Now())
 		switch {
-		case errors.Is(err, apikey.ErrMalformed):
-			// Not counted: no key was looked up, nothing was guessed (and
+		case errors.Is(err, apikey.ErrMalformed), errors.Is(err, credential.ErrMalformed):
+			// Not counted: nothing was looked up, nothing was guessed (and
 			// GraphiQL's placeholder key is one).
-			refuse(w, "invalid, revoked or expired API key")
+			refuse(w, "invalid, revoked or expired API key or access token")
 			return
-		case errors.Is(err, apikey.ErrInvalidKey):
+		case errors.Is(err, session.ErrInvalidAccessToken):
+			// A bad signature or an expired token costs no lookup either,
+			// but a revoked session's token counts like a wrong key.
+			failed(err)
+			refuse(w, "invalid or expired access token, or its session was revoked: refresh it or sign in again")
+			return
+		case errors.Is(err, credential.ErrInvalid):
 			failed(err)
 			refuse(w, "invalid, revoked or expired API key")
 			return
@@ -285,6 +328,10 @@ func authenticate(client *ent.Client, log *slog.Logger, limiter *failureLimiter,
 			org, err := pulid.Parse(h)
 			if err != nil || org.Prefix() != "org" {
 				forbid(w, http.StatusBadRequest, CodeBadUserInput, "malformed X-Organization-ID header: want an organization ID (org_...)")
+				return
+			}
+			if a.SessionID() != "" && a.ActiveOrganization() != "" && a.ActiveOrganization() != org {
+				forbid(w, http.StatusForbidden, CodeForbidden, "this access token is active in another organization: switch organization (POST /auth/switch) or drop X-Organization-ID")
 				return
 			}
 			if a = a.WithOrganization(org); a == nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/graph/generated"
@@ -62,13 +63,13 @@ func (r *mutationResolver) DeleteRole(ctx context.Context, id pulid.ID, unassign
 }
 
 // CreateAPIKey is the resolver for the createAPIKey field.
-func (r *mutationResolver) CreateAPIKey(ctx context.Context, input tenancy.CreateAPIKeyInput) (*tenancy.CreatedAPIKey, error) {
-	return tenancy.IssueAPIKey(ctx, ent.FromContext(ctx), input)
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, input credential.CreateAPIKeyInput) (*credential.CreatedAPIKey, error) {
+	return credential.IssueAPIKey(ctx, ent.FromContext(ctx), input)
 }
 
 // RevokeAPIKey is the resolver for the revokeAPIKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
-	return tenancy.RevokeAPIKey(ctx, ent.FromContext(ctx), id)
+	return credential.RevokeAPIKey(ctx, ent.FromContext(ctx), id)
 }
 
 // Viewer is the resolver for the viewer field.

@@ -225,7 +225,7 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Mutation {
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Mutation || runsOwnTx(op) {
 		return next(ctx)
 	}
 	txCtx, tx, err := t.OpenTx(ctx)
@@ -247,4 +247,23 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		return &graphql.Response{Errors: gqlerror.List{PresentError(ctx, fmt.Errorf("graph: committing the transaction: %w", err))}}
 	}
 	return resp
+}
+
+// ownTx lists the mutations that run their own transactions: a wrong
+// current password of changePassword counts as a failed sign-in, and that
+// count must survive the refusal.
+var ownTx = map[string]bool{"changePassword": true}
+
+// runsOwnTx reports whether every field of op is in ownTx.
+func runsOwnTx(op *ast.OperationDefinition) bool {
+	if len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !ownTx[f.Name] {
+			return false
+		}
+	}
+	return true
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/role"
@@ -370,13 +371,13 @@ func TestConcurrentRevokeAPIKey(t *testing.T) {
 		w := newWorld(t, db)
 		c := w.c
 		owner := as(t, c, w.owner)
-		_, k, err := tenancy.CreateAPIKey(owner, c, apikey.Params{Name: "ci", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}})
+		_, k, err := credential.CreateAPIKey(owner, c, apikey.Params{Name: "ci", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}})
 		if err != nil {
 			t.Fatalf("CreateAPIKey: %v", err)
 		}
 		at := make([]time.Time, parallel)
 		errs := race(parallel, func(i int) error {
-			got, err := tenancy.RevokeAPIKey(owner, c, k.ID)
+			got, err := credential.RevokeAPIKey(owner, c, k.ID)
 			if err == nil {
 				at[i] = *got.RevokedAt
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/privacy"
@@ -246,14 +247,14 @@ func TestAPIKeys(t *testing.T) {
 		w := newWorld(t, db)
 		c := w.c
 		admin := as(t, c, w.admin)
-		key, k, err := tenancy.CreateAPIKey(admin, c, apikey.Params{Name: "ci", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}})
+		key, k, err := credential.CreateAPIKey(admin, c, apikey.Params{Name: "ci", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}})
 		if err != nil {
 			t.Fatalf("org key: %v", err)
 		}
-		if _, _, err := tenancy.CreateAPIKey(admin, c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.OrganizationDelete}}); !errors.Is(err, authz.ErrExceedsOwn) {
+		if _, _, err := credential.CreateAPIKey(admin, c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.OrganizationDelete}}); !errors.Is(err, authz.ErrExceedsOwn) {
 			t.Fatalf("scope above the creator = %v, want ErrExceedsOwn", err)
 		}
-		if _, _, err := tenancy.CreateAPIKey(as(t, c, w.member), c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}}); err == nil {
+		if _, _, err := credential.CreateAPIKey(as(t, c, w.member), c, apikey.Params{Name: "x", OrganizationID: w.org.ID, Scopes: []string{permission.MemberRead}}); err == nil {
 			t.Fatal("member created an organization key")
 		}
 		// The same rules hold for the client used without this package: an
@@ -279,10 +280,10 @@ func TestAPIKeys(t *testing.T) {
 		if n, _ := c.Organization.Query().Count(kctx); n != 0 {
 			t.Fatalf("org key without organization:read sees %d organizations", n)
 		}
-		if _, err := tenancy.RevokeAPIKey(as(t, c, w.member), c, k.ID); err == nil {
+		if _, err := credential.RevokeAPIKey(as(t, c, w.member), c, k.ID); err == nil {
 			t.Fatal("member revoked the organization key")
 		}
-		if _, err := tenancy.RevokeAPIKey(admin, c, k.ID); err != nil {
+		if _, err := credential.RevokeAPIKey(admin, c, k.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := apikey.Authenticate(context.Background(), c, key, k.CreatedAt); !errors.Is(err, apikey.ErrRevoked) {
@@ -560,18 +561,18 @@ func TestViewerUnderActiveOrganization(t *testing.T) {
 	})
 }
 
-// tenancy.CreateAPIKey refuses a personal key with a scope its owner does
+// credential.CreateAPIKey refuses a personal key with a scope its owner does
 // not hold.
 func TestPersonalKeyScopesAreHeld(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		w := newWorld(t, db)
 		member := as(t, w.c, w.member)
 		for _, s := range []string{permission.PlatformRoleGrant, permission.OrganizationUpdate} {
-			if _, _, err := tenancy.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{s}}); !errors.Is(err, authz.ErrExceedsOwn) {
+			if _, _, err := credential.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{s}}); !errors.Is(err, authz.ErrExceedsOwn) {
 				t.Errorf("member mints a personal key with %s = %v, want ErrExceedsOwn", s, err)
 			}
 		}
-		if _, _, err := tenancy.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{permission.MemberRead, permission.MemberRemove}}); err != nil {
+		if _, _, err := credential.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{permission.MemberRead, permission.MemberRemove}}); err != nil {
 			t.Errorf("member mints a personal key with its own and self-service scopes: %v", err)
 		}
 	})

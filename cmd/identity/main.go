@@ -3,6 +3,8 @@
 //	identity serve                 serve the GraphQL admin API
 //	identity bootstrap --email E   create a platform superadmin and print an API key
 //	identity migrate SUBCOMMAND    plan, apply and check schema migrations
+//	identity user create --email E [--password-stdin]   create a user who can sign in
+//	identity keys rotate           add a new access-token signing key
 //	identity version               print the version of the binary
 //
 // Every flag can also be set through the environment variable named in its
@@ -28,6 +30,9 @@ import (
 
 const defaultDatabaseURL = "sqlite://identity.db"
 
+// stdin is where --password-stdin reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
 // errUsage marks errors caused by how the command was called (exit code 2).
 var errUsage = errors.New("usage")
 
@@ -52,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = bootstrapCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = userCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		err = versionCmd(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
@@ -81,9 +90,14 @@ func usage(w io.Writer) {
 multi-tenant SaaS, served as a GraphQL admin API.
 
 Usage:
-  identity serve [flags]              serve /graphql, GraphiQL at /, /healthz, /readyz
+  identity serve [flags]              serve /graphql, GraphiQL at /, /auth/* (sign-in),
+                                      /.well-known/jwks.json, /healthz, /readyz
   identity bootstrap --email E        create or promote a platform superadmin and
                                       print a new personal API key on stdout
+  identity user create --email E      create an (active) user; --password-stdin reads
+                                      its initial password from stdin
+  identity keys rotate                add a new access-token signing key; the old
+                                      ones verify until their tokens expire
   identity migrate diff NAME          plan the next migration for both dialects
   identity migrate apply              apply pending migrations
   identity migrate status             list applied and pending migrations

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cf/identity/graph"
 	"github.com/cf/identity/migrations"
+	"github.com/cf/identity/session"
 	"github.com/cf/identity/storage"
 )
 
@@ -29,6 +30,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	email.register(f)
 	var lim limitFlags
 	lim.register(f)
+	var sess sessionFlags
+	sess.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -67,13 +70,29 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Info("migration applied", "version", a.Version, "description", a.Description, "statements", a.Statements, "took", a.Took)
 		}
 	}
+	sessCfg, err := sess.config(c.databaseURL, stderr)
+	if err != nil {
+		return err
+	}
 	client, db, cfg, err := storage.Open(ctx, c.databaseURL)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
+	var sessions *session.Manager
+	if *noMigrate {
+		// The schema may be behind: open sign-in once it answers.
+		sessions, err = session.New(ctx, client, sessCfg)
+		if err != nil {
+			log.Warn("sign-in is off until the schema is migrated", "err", err)
+			sessions = nil
+		}
+	} else if sessions, err = session.New(ctx, client, sessCfg); err != nil {
+		return err
+	}
 	h := graph.NewHandler(client, lim.options(graph.Options{
-		Logger: log,
+		Sessions: sessions,
+		Logger:   log,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return err
@@ -121,6 +140,7 @@ type limitFlags struct {
 	maxBody                                       *int
 	requestTimeout, authWindow                    *time.Duration
 	authLimit                                     *int
+	authRateIP, authRateAccount                   *int
 	complexity, depth, alias, field, token, nodes *int
 	fragment                                      *int
 	list, inputDepth, inputField                  *int
@@ -132,6 +152,8 @@ func (l *limitFlags) register(f *flags) {
 	l.maxBody = f.Int("max-body-bytes", "IDENTITY_MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "largest /graphql request body, in bytes (413 PAYLOAD_TOO_LARGE above)")
 	l.requestTimeout = f.Duration("request-timeout", "IDENTITY_REQUEST_TIMEOUT", graph.DefaultRequestTimeout, "longest a /graphql request may run, database statements included (TIMEOUT after)")
 	l.authLimit = f.Int("auth-failure-limit", "IDENTITY_AUTH_FAILURE_LIMIT", graph.DefaultAuthFailureLimit, "failed authentications allowed per client address and window before 429 RATE_LIMITED; negative switches the limit off")
+	l.authRateIP = f.Int("auth-rate-ip", "IDENTITY_AUTH_RATE_IP", graph.DefaultAuthRateIP, "/auth/* requests per minute from one client address before 429; negative switches the limit off")
+	l.authRateAccount = f.Int("auth-rate-account", "IDENTITY_AUTH_RATE_ACCOUNT", graph.DefaultAuthRateAccount, "/auth/* requests per minute for one account (login email) or refresh token before 429; negative switches the limit off")
 	l.authWindow = f.Duration("auth-failure-window", "IDENTITY_AUTH_FAILURE_WINDOW", graph.DefaultAuthFailureWindow, "window of --auth-failure-limit")
 	l.complexity = f.Int("complexity-limit", "IDENTITY_COMPLEXITY_LIMIT", graph.DefaultComplexityLimit, "largest cost of one operation (connections multiply by first/last)")
 	l.depth = f.Int("depth-limit", "IDENTITY_DEPTH_LIMIT", graph.DefaultDepthLimit, "deepest nesting of selections, fragments expanded")
@@ -163,6 +185,9 @@ func (l *limitFlags) check() error {
 	if *l.requestTimeout <= 0 || *l.authWindow <= 0 {
 		return fmt.Errorf("%w: --request-timeout and --auth-failure-window must be positive durations", errUsage)
 	}
+	if *l.authRateIP == 0 || *l.authRateAccount == 0 {
+		return fmt.Errorf("%w: --auth-rate-ip and --auth-rate-account: want a positive number, or a negative one to switch the limit off", errUsage)
+	}
 	if *l.authLimit == 0 {
 		return fmt.Errorf("%w: --auth-failure-limit 0: want a positive number, or a negative one to switch the limit off", errUsage)
 	}
@@ -180,6 +205,8 @@ func (l *limitFlags) options(o graph.Options) graph.Options {
 	o.RequestTimeout = *l.requestTimeout
 	o.AuthFailureLimit = *l.authLimit
 	o.AuthFailureWindow = *l.authWindow
+	o.AuthRateIP = *l.authRateIP
+	o.AuthRateAccount = *l.authRateAccount
 	o.ComplexityLimit = *l.complexity
 	o.DepthLimit = *l.depth
 	o.AliasLimit = *l.alias

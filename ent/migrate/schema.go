@@ -340,7 +340,6 @@ var (
 	CfRefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "created_at", Type: field.TypeTime},
-		{Name: "family_id", Type: field.TypeString, Size: 64},
 		{Name: "token_hash", Type: field.TypeBytes, Unique: true},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "used_at", Type: field.TypeTime, Nullable: true},
@@ -351,6 +350,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "parent_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "impersonator_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "family_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "user_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 	}
 	// CfRefreshTokensTable holds the schema information for the "cf_refresh_tokens" table.
@@ -361,21 +361,27 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "cf_refresh_tokens_cf_organizations_organization",
-				Columns:    []*schema.Column{CfRefreshTokensColumns[10]},
+				Columns:    []*schema.Column{CfRefreshTokensColumns[9]},
 				RefColumns: []*schema.Column{CfOrganizationsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "cf_refresh_tokens_cf_refresh_tokens_children",
-				Columns:    []*schema.Column{CfRefreshTokensColumns[11]},
+				Columns:    []*schema.Column{CfRefreshTokensColumns[10]},
 				RefColumns: []*schema.Column{CfRefreshTokensColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "cf_refresh_tokens_cf_users_impersonator",
-				Columns:    []*schema.Column{CfRefreshTokensColumns[12]},
+				Columns:    []*schema.Column{CfRefreshTokensColumns[11]},
 				RefColumns: []*schema.Column{CfUsersColumns[0]},
 				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "cf_refresh_tokens_cf_sessions_refresh_tokens",
+				Columns:    []*schema.Column{CfRefreshTokensColumns[12]},
+				RefColumns: []*schema.Column{CfSessionsColumns[0]},
+				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "cf_refresh_tokens_cf_users_refresh_tokens",
@@ -393,12 +399,12 @@ var (
 			{
 				Name:    "cf_refresh_tokens_family",
 				Unique:  false,
-				Columns: []*schema.Column{CfRefreshTokensColumns[2]},
+				Columns: []*schema.Column{CfRefreshTokensColumns[12]},
 			},
 			{
 				Name:    "cf_refresh_tokens_expires",
 				Unique:  false,
-				Columns: []*schema.Column{CfRefreshTokensColumns[4]},
+				Columns: []*schema.Column{CfRefreshTokensColumns[3]},
 			},
 		},
 	}
@@ -442,6 +448,87 @@ var (
 				Annotation: &entsql.IndexAnnotation{
 					Where: "organization_id IS NULL",
 				},
+			},
+		},
+	}
+	// CfSessionsColumns holds the columns for the "cf_sessions" table.
+	CfSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "ip", Type: field.TypeString, Size: 45, Default: ""},
+		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
+		{Name: "last_ip", Type: field.TypeString, Size: 45, Default: ""},
+		{Name: "last_used_at", Type: field.TypeTime},
+		{Name: "idle_expires_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_reason", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "impersonator_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "user_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+	}
+	// CfSessionsTable holds the schema information for the "cf_sessions" table.
+	CfSessionsTable = &schema.Table{
+		Name:       "cf_sessions",
+		Columns:    CfSessionsColumns,
+		PrimaryKey: []*schema.Column{CfSessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cf_sessions_cf_organizations_organization",
+				Columns:    []*schema.Column{CfSessionsColumns[10]},
+				RefColumns: []*schema.Column{CfOrganizationsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "cf_sessions_cf_users_impersonator",
+				Columns:    []*schema.Column{CfSessionsColumns[11]},
+				RefColumns: []*schema.Column{CfUsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "cf_sessions_cf_users_sessions",
+				Columns:    []*schema.Column{CfSessionsColumns[12]},
+				RefColumns: []*schema.Column{CfUsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cf_sessions_user",
+				Unique:  false,
+				Columns: []*schema.Column{CfSessionsColumns[12], CfSessionsColumns[1]},
+			},
+			{
+				Name:    "cf_sessions_organization",
+				Unique:  false,
+				Columns: []*schema.Column{CfSessionsColumns[10], CfSessionsColumns[1]},
+			},
+			{
+				Name:    "cf_sessions_expires",
+				Unique:  false,
+				Columns: []*schema.Column{CfSessionsColumns[7]},
+			},
+		},
+	}
+	// CfSigningKeysColumns holds the columns for the "cf_signing_keys" table.
+	CfSigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "algorithm", Type: field.TypeEnum, Enums: []string{"EdDSA"}, Default: "EdDSA"},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "private_key", Type: field.TypeBytes},
+		{Name: "verify_until", Type: field.TypeTime, Nullable: true},
+	}
+	// CfSigningKeysTable holds the schema information for the "cf_signing_keys" table.
+	CfSigningKeysTable = &schema.Table{
+		Name:       "cf_signing_keys",
+		Columns:    CfSigningKeysColumns,
+		PrimaryKey: []*schema.Column{CfSigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cf_signing_keys_created",
+				Unique:  false,
+				Columns: []*schema.Column{CfSigningKeysColumns[1]},
 			},
 		},
 	}
@@ -533,6 +620,8 @@ var (
 		CfPreferencesTable,
 		CfRefreshTokensTable,
 		CfRolesTable,
+		CfSessionsTable,
+		CfSigningKeysTable,
 		CfUsersTable,
 		CfMembershipRolesTable,
 	}
@@ -575,13 +664,23 @@ func init() {
 	CfRefreshTokensTable.ForeignKeys[0].RefTable = CfOrganizationsTable
 	CfRefreshTokensTable.ForeignKeys[1].RefTable = CfRefreshTokensTable
 	CfRefreshTokensTable.ForeignKeys[2].RefTable = CfUsersTable
-	CfRefreshTokensTable.ForeignKeys[3].RefTable = CfUsersTable
+	CfRefreshTokensTable.ForeignKeys[3].RefTable = CfSessionsTable
+	CfRefreshTokensTable.ForeignKeys[4].RefTable = CfUsersTable
 	CfRefreshTokensTable.Annotation = &entsql.Annotation{
 		Table: "cf_refresh_tokens",
 	}
 	CfRolesTable.ForeignKeys[0].RefTable = CfOrganizationsTable
 	CfRolesTable.Annotation = &entsql.Annotation{
 		Table: "cf_roles",
+	}
+	CfSessionsTable.ForeignKeys[0].RefTable = CfOrganizationsTable
+	CfSessionsTable.ForeignKeys[1].RefTable = CfUsersTable
+	CfSessionsTable.ForeignKeys[2].RefTable = CfUsersTable
+	CfSessionsTable.Annotation = &entsql.Annotation{
+		Table: "cf_sessions",
+	}
+	CfSigningKeysTable.Annotation = &entsql.Annotation{
+		Table: "cf_signing_keys",
 	}
 	CfUsersTable.Annotation = &entsql.Annotation{
 		Table: "cf_users",

@@ -46,6 +46,8 @@ const (
 	EdgeUser = "user"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
+	// EdgeSession holds the string denoting the session edge name in mutations.
+	EdgeSession = "session"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
 	EdgeParent = "parent"
 	// EdgeChildren holds the string denoting the children edge name in mutations.
@@ -68,6 +70,13 @@ const (
 	OrganizationInverseTable = "cf_organizations"
 	// OrganizationColumn is the table column denoting the organization relation/edge.
 	OrganizationColumn = "organization_id"
+	// SessionTable is the table that holds the session relation/edge.
+	SessionTable = "cf_refresh_tokens"
+	// SessionInverseTable is the table name for the Session entity.
+	// It exists in this package in order to avoid circular dependency with the "session" package.
+	SessionInverseTable = "cf_sessions"
+	// SessionColumn is the table column denoting the session relation/edge.
+	SessionColumn = "family_id"
 	// ParentTable is the table that holds the parent relation/edge.
 	ParentTable = "cf_refresh_tokens"
 	// ParentColumn is the table column denoting the parent relation/edge.
@@ -123,8 +132,6 @@ var (
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
-	// FamilyIDValidator is a validator for the "family_id" field. It is called by the builders before save.
-	FamilyIDValidator func(string) error
 	// DefaultRevokedReason holds the default value on creation for the "revoked_reason" field.
 	DefaultRevokedReason string
 	// RevokedReasonValidator is a validator for the "revoked_reason" field. It is called by the builders before save.
@@ -225,6 +232,13 @@ func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption 
 	}
 }
 
+// BySessionField orders the results by session field.
+func BySessionField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSessionStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByParentField orders the results by parent field.
 func ByParentField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -264,6 +278,13 @@ func newOrganizationStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OrganizationInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, OrganizationTable, OrganizationColumn),
+	)
+}
+func newSessionStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SessionInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, SessionTable, SessionColumn),
 	)
 }
 func newParentStep() *sqlgraph.Step {

@@ -73,7 +73,7 @@ func OrganizationID(v pulid.ID) predicate.RefreshToken {
 }
 
 // FamilyID applies equality check predicate on the "family_id" field. It's identical to FamilyIDEQ.
-func FamilyID(v string) predicate.RefreshToken {
+func FamilyID(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldFamilyID, v))
 }
 
@@ -313,68 +313,73 @@ func OrganizationIDContainsFold(v pulid.ID) predicate.RefreshToken {
 }
 
 // FamilyIDEQ applies the EQ predicate on the "family_id" field.
-func FamilyIDEQ(v string) predicate.RefreshToken {
+func FamilyIDEQ(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldFamilyID, v))
 }
 
 // FamilyIDNEQ applies the NEQ predicate on the "family_id" field.
-func FamilyIDNEQ(v string) predicate.RefreshToken {
+func FamilyIDNEQ(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldNEQ(FieldFamilyID, v))
 }
 
 // FamilyIDIn applies the In predicate on the "family_id" field.
-func FamilyIDIn(vs ...string) predicate.RefreshToken {
+func FamilyIDIn(vs ...pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldIn(FieldFamilyID, vs...))
 }
 
 // FamilyIDNotIn applies the NotIn predicate on the "family_id" field.
-func FamilyIDNotIn(vs ...string) predicate.RefreshToken {
+func FamilyIDNotIn(vs ...pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldNotIn(FieldFamilyID, vs...))
 }
 
 // FamilyIDGT applies the GT predicate on the "family_id" field.
-func FamilyIDGT(v string) predicate.RefreshToken {
+func FamilyIDGT(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldGT(FieldFamilyID, v))
 }
 
 // FamilyIDGTE applies the GTE predicate on the "family_id" field.
-func FamilyIDGTE(v string) predicate.RefreshToken {
+func FamilyIDGTE(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldGTE(FieldFamilyID, v))
 }
 
 // FamilyIDLT applies the LT predicate on the "family_id" field.
-func FamilyIDLT(v string) predicate.RefreshToken {
+func FamilyIDLT(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldLT(FieldFamilyID, v))
 }
 
 // FamilyIDLTE applies the LTE predicate on the "family_id" field.
-func FamilyIDLTE(v string) predicate.RefreshToken {
+func FamilyIDLTE(v pulid.ID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldLTE(FieldFamilyID, v))
 }
 
 // FamilyIDContains applies the Contains predicate on the "family_id" field.
-func FamilyIDContains(v string) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldContains(FieldFamilyID, v))
+func FamilyIDContains(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldContains(FieldFamilyID, vc))
 }
 
 // FamilyIDHasPrefix applies the HasPrefix predicate on the "family_id" field.
-func FamilyIDHasPrefix(v string) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldHasPrefix(FieldFamilyID, v))
+func FamilyIDHasPrefix(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldHasPrefix(FieldFamilyID, vc))
 }
 
 // FamilyIDHasSuffix applies the HasSuffix predicate on the "family_id" field.
-func FamilyIDHasSuffix(v string) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldHasSuffix(FieldFamilyID, v))
+func FamilyIDHasSuffix(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldHasSuffix(FieldFamilyID, vc))
 }
 
 // FamilyIDEqualFold applies the EqualFold predicate on the "family_id" field.
-func FamilyIDEqualFold(v string) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldEqualFold(FieldFamilyID, v))
+func FamilyIDEqualFold(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldEqualFold(FieldFamilyID, vc))
 }
 
 // FamilyIDContainsFold applies the ContainsFold predicate on the "family_id" field.
-func FamilyIDContainsFold(v string) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldContainsFold(FieldFamilyID, v))
+func FamilyIDContainsFold(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldContainsFold(FieldFamilyID, vc))
 }
 
 // ParentIDEQ applies the EQ predicate on the "parent_id" field.
@@ -950,6 +955,29 @@ func HasOrganization() predicate.RefreshToken {
 func HasOrganizationWith(preds ...predicate.Organization) predicate.RefreshToken {
 	return predicate.RefreshToken(func(s *sql.Selector) {
 		step := newOrganizationStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSession applies the HasEdge predicate on the "session" edge.
+func HasSession() predicate.RefreshToken {
+	return predicate.RefreshToken(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, SessionTable, SessionColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSessionWith applies the HasEdge predicate on the "session" edge with a given conditions (other predicates).
+func HasSessionWith(preds ...predicate.Session) predicate.RefreshToken {
+	return predicate.RefreshToken(func(s *sql.Selector) {
+		step := newSessionStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

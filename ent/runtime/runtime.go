@@ -15,6 +15,8 @@ import (
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/ent/schema"
+	"github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 
@@ -448,24 +450,6 @@ func init() {
 	refreshtokenDescCreatedAt := refreshtokenMixinFields1[0].Descriptor()
 	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
-	// refreshtokenDescFamilyID is the schema descriptor for family_id field.
-	refreshtokenDescFamilyID := refreshtokenFields[2].Descriptor()
-	// refreshtoken.FamilyIDValidator is a validator for the "family_id" field. It is called by the builders before save.
-	refreshtoken.FamilyIDValidator = func() func(string) error {
-		validators := refreshtokenDescFamilyID.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(family_id string) error {
-			for _, fn := range fns {
-				if err := fn(family_id); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
 	// refreshtokenDescRevokedReason is the schema descriptor for revoked_reason field.
 	refreshtokenDescRevokedReason := refreshtokenFields[8].Descriptor()
 	// refreshtoken.DefaultRevokedReason holds the default value on creation for the revoked_reason field.
@@ -576,6 +560,92 @@ func init() {
 	role.DefaultID = roleDescID.Default.(func() pulid.ID)
 	// role.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	role.IDValidator = roleDescID.Validators[0].(func(string) error)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinHooks2 := sessionMixin[2].Hooks()
+
+	session.Hooks[1] = sessionMixinHooks2[0]
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionMixinFields1 := sessionMixin[1].Fields()
+	_ = sessionMixinFields1
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionMixinFields1[0].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescIP is the schema descriptor for ip field.
+	sessionDescIP := sessionFields[3].Descriptor()
+	// session.DefaultIP holds the default value on creation for the ip field.
+	session.DefaultIP = sessionDescIP.Default.(string)
+	// session.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	session.IPValidator = sessionDescIP.Validators[0].(func(string) error)
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[4].Descriptor()
+	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
+	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
+	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescLastIP is the schema descriptor for last_ip field.
+	sessionDescLastIP := sessionFields[5].Descriptor()
+	// session.DefaultLastIP holds the default value on creation for the last_ip field.
+	session.DefaultLastIP = sessionDescLastIP.Default.(string)
+	// session.LastIPValidator is a validator for the "last_ip" field. It is called by the builders before save.
+	session.LastIPValidator = sessionDescLastIP.Validators[0].(func(string) error)
+	// sessionDescRevokedReason is the schema descriptor for revoked_reason field.
+	sessionDescRevokedReason := sessionFields[10].Descriptor()
+	// session.DefaultRevokedReason holds the default value on creation for the revoked_reason field.
+	session.DefaultRevokedReason = sessionDescRevokedReason.Default.(string)
+	// session.RevokedReasonValidator is a validator for the "revoked_reason" field. It is called by the builders before save.
+	session.RevokedReasonValidator = sessionDescRevokedReason.Validators[0].(func(string) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() pulid.ID)
+	// session.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	session.IDValidator = sessionDescID.Validators[0].(func(string) error)
+	signingkeyMixin := schema.SigningKey{}.Mixin()
+	signingkey.Policy = privacy.NewPolicies(schema.SigningKey{})
+	signingkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signingkey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signingkeyMixinHooks2 := signingkeyMixin[2].Hooks()
+
+	signingkey.Hooks[1] = signingkeyMixinHooks2[0]
+	signingkeyMixinFields0 := signingkeyMixin[0].Fields()
+	_ = signingkeyMixinFields0
+	signingkeyMixinFields1 := signingkeyMixin[1].Fields()
+	_ = signingkeyMixinFields1
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
+	signingkeyDescCreatedAt := signingkeyMixinFields1[0].Descriptor()
+	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
+	// signingkeyDescPublicKey is the schema descriptor for public_key field.
+	signingkeyDescPublicKey := signingkeyFields[1].Descriptor()
+	// signingkey.PublicKeyValidator is a validator for the "public_key" field. It is called by the builders before save.
+	signingkey.PublicKeyValidator = signingkeyDescPublicKey.Validators[0].(func([]byte) error)
+	// signingkeyDescID is the schema descriptor for id field.
+	signingkeyDescID := signingkeyMixinFields0[0].Descriptor()
+	// signingkey.DefaultID holds the default value on creation for the id field.
+	signingkey.DefaultID = signingkeyDescID.Default.(func() pulid.ID)
+	// signingkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	signingkey.IDValidator = signingkeyDescID.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -28,8 +28,8 @@ func (RefreshToken) Fields() []ent.Field {
 		field.String("user_id").GoType(pulid.ID("")).SchemaType(idType()).Immutable(),
 		field.String("organization_id").GoType(pulid.ID("")).SchemaType(idType()).Optional().Nillable().Immutable().
 			Comment("The active organization of the session."),
-		field.String("family_id").NotEmpty().MaxLen(64).Immutable().
-			Comment("Session ID shared by every token of one rotation chain."),
+		field.String("family_id").GoType(pulid.ID("")).SchemaType(idType()).Immutable().
+			Comment("The session: every token of one rotation chain shares it."),
 		field.String("parent_id").GoType(pulid.ID("")).SchemaType(idType()).Optional().Nillable().Immutable(),
 		field.Bytes("token_hash").GoType(secret.Digest{}).Unique().Immutable().Sensitive().
 			Annotations(entgql.Skip(entgql.SkipAll)),
@@ -51,6 +51,9 @@ func (RefreshToken) Edges() []ent.Edge {
 			Ref("refresh_tokens").Field("user_id").Unique().Required().Immutable(),
 		edge.To("organization", Organization.Type).
 			Unique().Field("organization_id").Immutable(),
+		edge.From("session", Session.Type).
+			Ref("refresh_tokens").Field("family_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("children", RefreshToken.Type).
 			From("parent").Unique().Field("parent_id").Immutable(),
 		edge.To("impersonator", User.Type).

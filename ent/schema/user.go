@@ -58,7 +58,9 @@ func (User) Fields() []ent.Field {
 			Comment("End of the ban; empty with banned_at set means permanent."),
 		field.Int("failed_logins").Default(0).NonNegative().
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
-		field.Time("locked_until").Optional().Nillable(),
+		field.Time("locked_until").Optional().Nillable().
+			Comment("Sign-in is refused until this time after too many failed logins.").
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Time("last_login_at").Optional().Nillable().
 			Annotations(entgql.OrderField("LAST_LOGIN_AT"), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.JSON("metadata", map[string]any{}).Optional(),
@@ -75,6 +77,8 @@ func (User) Edges() []ent.Edge {
 		edge.To("api_keys", APIKey.Type).
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		edge.To("refresh_tokens", RefreshToken.Type).
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		edge.To("sessions", Session.Type).
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		edge.To("preferences", Preference.Type).
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),

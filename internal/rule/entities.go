@@ -445,3 +445,61 @@ func andP(x, y entql.P) entql.P {
 	}
 	return entql.And(x, y)
 }
+
+// Session: users see (scope session:read) and revoke (scope session:revoke)
+// their own sessions; session:read and session:revoke reach the sessions
+// active in an organization; platform staff reach every session through
+// their platform role. Opening a session, and switching its active
+// organization, is for the user itself (scope *), in one of its
+// organizations. Sessions are revoked, never deleted.
+func Session() ent.Policy {
+	return policy(
+		func(_ context.Context, g *authz.Grants) entql.P {
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
+		},
+		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
+			me := g.Self(actor.ScopeAll)
+			if me == "" || fieldID(m, "user_id") != me {
+				return privacy.Denyf("users open their own sessions only")
+			}
+			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
+				return privacy.Denyf("a session is active in one of its user's organizations")
+			}
+			if fieldID(m, "impersonator_id") != "" && !g.Platform(permission.PlatformImpersonate) {
+				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
+			}
+			return privacy.Allow
+		}),
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+			if _, ok := m.Field("organization_id"); !ok {
+				if !slices.Contains(m.ClearedFields(), "organization_id") {
+					return privacy.Skip
+				}
+			}
+			g, _ := authz.FromContext(ctx)
+			me := g.Self(actor.ScopeAll)
+			if me == "" {
+				return privacy.Denyf("only the session's user switches its organization")
+			}
+			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
+				return privacy.Denyf("a session is active in one of its user's organizations")
+			}
+			if err := restrict(ctx, m, entql.FieldEQ("user_id", string(me)), permission.SessionRevoke); err != nil {
+				return err
+			}
+			return privacy.Allow
+		}), opUpdate),
+		onWrite(opUpdate, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
+		}),
+	)
+}
+
+// SigningKey: the keys that sign access tokens are read and written by the
+// system only (package session); nobody else reaches them, through GraphQL
+// or the client.
+func SigningKey() ent.Policy {
+	q := privacy.QueryPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
+	m := privacy.MutationPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
+	return privacy.Policy{Query: q, Mutation: m}
+}

@@ -201,7 +201,9 @@ var editableEdges = map[string][]string{
 	"Role":         {"organization"},
 	"APIKey":       {"organization", "owner"},
 	"OAuthAccount": {"user"},
-	"RefreshToken": {"user", "organization", "parent", "impersonator"},
+	"RefreshToken": {"user", "session", "organization", "parent", "impersonator"},
+	"Session":      {"user", "organization", "impersonator"},
+	"SigningKey":   {},
 	"Activity":     {"organization", "actor_user", "actor_api_key", "impersonator"},
 	"User":         {},
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
@@ -38,6 +39,8 @@ func filterOf(m ent.Mutation) (privacy.Filter, error) {
 	case *gen.RefreshTokenMutation:
 		return m.Filter(), nil
 	case *gen.RoleMutation:
+		return m.Filter(), nil
+	case *gen.SessionMutation:
 		return m.Filter(), nil
 	case *gen.UserMutation:
 		return m.Filter(), nil
@@ -77,6 +80,9 @@ func existsFor(ctx context.Context, c *gen.Client, typ string, id pulid.ID, p en
 		q, f = x, x.Filter()
 	case "Preference":
 		x := c.Preference.Query().Where(preference.ID(id))
+		q, f = x, x.Filter()
+	case "Session":
+		x := c.Session.Query().Where(session.ID(id))
 		q, f = x, x.Filter()
 	default:
 		return false, nil

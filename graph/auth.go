@@ -1,0 +1,389 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/audit"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/credential"
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/secret"
+	"github.com/cf/identity/session"
+	"github.com/cf/identity/validation"
+)
+
+// Codes of the sign-in endpoints, in extensions.code of their errors.
+const (
+	CodeInvalidCredentials  = "INVALID_CREDENTIALS"
+	CodeAccountLocked       = "ACCOUNT_LOCKED"
+	CodeAccountBanned       = "ACCOUNT_BANNED"
+	CodeAccountSuspended    = "ACCOUNT_SUSPENDED"
+	CodeAccountDisabled     = "ACCOUNT_DISABLED"
+	CodeAccountArchived     = "ACCOUNT_ARCHIVED"
+	CodeAccountPending      = "ACCOUNT_PENDING"
+	CodeInvalidRefreshToken = "INVALID_REFRESH_TOKEN"
+	CodeRefreshTokenReused  = "REFRESH_TOKEN_REUSED"
+	CodeSessionRevoked      = "SESSION_REVOKED"
+	CodeSessionExpired      = "SESSION_EXPIRED"
+	CodeUnsupportedMedia    = "UNSUPPORTED_MEDIA_TYPE"
+)
+
+// Defaults of the /auth/* rate limits: requests per minute from one client
+// address, and for one account (the email of a login) or one presented
+// token (refresh and logout).
+const (
+	DefaultAuthRateIP      = 60
+	DefaultAuthRateAccount = 20
+)
+
+// maxAuthBody caps the body of an /auth/* request.
+const maxAuthBody = 16 << 10
+
+// signIn serves /auth/login, /auth/refresh, /auth/logout and /auth/switch.
+type signIn struct {
+	client   *ent.Client
+	sessions *session.Manager
+	log      *slog.Logger
+	perIP    *failureLimiter
+	perKey   *failureLimiter
+}
+
+func newSignIn(client *ent.Client, sessions *session.Manager, log *slog.Logger, opts Options) *signIn {
+	perMinute := func(n, def int) *failureLimiter {
+		if n == 0 {
+			n = def
+		}
+		return newFailureLimiter(n, time.Minute)
+	}
+	return &signIn{
+		client: client, sessions: sessions, log: log,
+		perIP:  perMinute(opts.AuthRateIP, DefaultAuthRateIP),
+		perKey: perMinute(opts.AuthRateAccount, DefaultAuthRateAccount),
+	}
+}
+
+func (s *signIn) routes(mux *http.ServeMux) {
+	mux.Handle("/auth/login", s.endpoint(s.login))
+	mux.Handle("/auth/refresh", s.endpoint(s.refresh))
+	mux.Handle("/auth/logout", s.endpoint(s.logout))
+	mux.Handle("/auth/switch", s.endpoint(s.switchOrg))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+}
+
+// authRequest is the body of every /auth/* endpoint; each reads its fields.
+type authRequest struct {
+	Email          string `json:"email"`
+	Password       string `json:"password"`
+	OrganizationID string `json:"organizationID"`
+	RefreshToken   string `json:"refreshToken"`
+}
+
+// tokenResponse is the answer of login, refresh and switch.
+type tokenResponse struct {
+	AccessToken      string    `json:"accessToken"`
+	TokenType        string    `json:"tokenType"`
+	ExpiresIn        int       `json:"expiresIn"`
+	RefreshToken     string    `json:"refreshToken,omitempty"`
+	SessionID        pulid.ID  `json:"sessionID"`
+	OrganizationID   pulid.ID  `json:"organizationID,omitempty"`
+	RefreshExpiresAt time.Time `json:"refreshExpiresAt"`
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, in authRequest) (any, error)
+
+// endpoint decodes a JSON POST, applies the per-address rate limit, and
+// writes the answer or the error.
+func (s *signIn) endpoint(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			forbid(w, http.StatusMethodNotAllowed, CodeBadUserInput, "use POST with a JSON body")
+			return
+		}
+		if wait := s.take(s.perIP, limiterKey(clientIP(r))); wait > 0 {
+			tooMany(w, wait)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			forbid(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send Content-Type: application/json")
+			return
+		}
+		var in authRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAuthBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				forbid(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body exceeds %d bytes", maxAuthBody))
+				return
+			}
+			forbid(w, http.StatusBadRequest, CodeBadUserInput, "malformed JSON body: "+jsonProblem(err))
+			return
+		}
+		if dec.More() {
+			forbid(w, http.StatusBadRequest, CodeBadUserInput, "malformed JSON body: one object expected")
+			return
+		}
+		ctx := audit.WithRequest(r.Context(), audit.Request{
+			Channel: audit.ChannelHTTP, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: RequestID(r.Context()),
+		})
+		out, err := h(w, r.WithContext(ctx), in)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if out == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+}
+
+// take spends one request of key from l and returns how long to wait
+// when none is left (0: go ahead).
+func (s *signIn) take(l *failureLimiter, key string) time.Duration {
+	if l == nil {
+		return 0
+	}
+	now := time.Now()
+	if wait := l.wait(key, now); wait > 0 {
+		return wait
+	}
+	l.fail(key, now)
+	return 0
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := max(int64((wait+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	forbid(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many sign-in requests; retry in %d s", secs))
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("%s must be a %s", te.Field, te.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "cannot decode it"
+}
+
+func client(r *http.Request) session.Client {
+	return session.Client{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)}
+}
+
+func (s *signIn) login(_ http.ResponseWriter, r *http.Request, in authRequest) (any, error) {
+	if in.Email == "" {
+		return nil, validation.Errorf("email", "required")
+	}
+	if wait := s.take(s.perKey, "login:"+strings.ToLower(strings.TrimSpace(in.Email))); wait > 0 {
+		return nil, rateLimit(wait)
+	}
+	var org pulid.ID
+	if in.OrganizationID != "" {
+		id, err := pulid.Parse(in.OrganizationID)
+		if err != nil || id.Prefix() != "org" {
+			return nil, validation.Errorf("organizationID", "want an organization ID (org_...)")
+		}
+		org = id
+	}
+	t, err := s.sessions.Login(r.Context(), session.LoginInput{Email: in.Email, Password: in.Password, OrganizationID: org, Client: client(r)})
+	if err != nil {
+		return nil, err
+	}
+	return tokenAnswer(t), nil
+}
+
+func (s *signIn) refresh(_ http.ResponseWriter, r *http.Request, in authRequest) (any, error) {
+	if in.RefreshToken == "" {
+		return nil, validation.Errorf("refreshToken", "required")
+	}
+	if wait := s.take(s.perKey, "token:"+keyOf(in.RefreshToken)); wait > 0 {
+		return nil, rateLimit(wait)
+	}
+	t, err := s.sessions.Refresh(r.Context(), in.RefreshToken, client(r))
+	if err != nil {
+		return nil, err
+	}
+	return tokenAnswer(t), nil
+}
+
+func (s *signIn) logout(_ http.ResponseWriter, r *http.Request, in authRequest) (any, error) {
+	if in.RefreshToken == "" {
+		return nil, validation.Errorf("refreshToken", "required")
+	}
+	if wait := s.take(s.perKey, "token:"+keyOf(in.RefreshToken)); wait > 0 {
+		return nil, rateLimit(wait)
+	}
+	return nil, s.sessions.Logout(r.Context(), in.RefreshToken)
+}
+
+// switchOrg needs the access token of the session in Authorization.
+func (s *signIn) switchOrg(_ http.ResponseWriter, r *http.Request, in authRequest) (any, error) {
+	bearer, ok := bearerOf(r)
+	if !ok || credential.KindOf(bearer) != credential.KindAccessToken {
+		return nil, errNeedAccessToken
+	}
+	a, err := s.sessions.Authenticate(r.Context(), bearer)
+	if err != nil {
+		return nil, err
+	}
+	if wait := s.take(s.perKey, "user:"+string(a.UserID())); wait > 0 {
+		return nil, rateLimit(wait)
+	}
+	var org pulid.ID
+	if in.OrganizationID != "" {
+		id, err := pulid.Parse(in.OrganizationID)
+		if err != nil || id.Prefix() != "org" {
+			return nil, validation.Errorf("organizationID", "want an organization ID (org_...)")
+		}
+		org = id
+	}
+	// The switch acts as the user across its organizations.
+	ctx, err := authz.NewContext(r.Context(), s.client, actor.UserSession(a.UserID(), actor.PlatformNone, a.SessionID()))
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.sessions.SwitchOrganization(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	return tokenAnswer(t), nil
+}
+
+var errNeedAccessToken = errors.New("send Authorization: Bearer <access token> of the session to switch")
+
+func (s *signIn) jwks(w http.ResponseWriter, r *http.Request) {
+	b, err := s.sessions.JWKS(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "jwks", "err", err, "request_id", RequestID(r.Context()))
+		forbid(w, http.StatusServiceUnavailable, CodeInternal, "the keys cannot be read now; retry")
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+func tokenAnswer(t *session.Tokens) tokenResponse {
+	return tokenResponse{
+		AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresIn: t.ExpiresIn, RefreshToken: t.RefreshToken,
+		SessionID: t.SessionID, OrganizationID: t.Organization, RefreshExpiresAt: t.RefreshExpiresAt.UTC(),
+	}
+}
+
+// keyOf names a presented token for the rate limit without keeping it.
+func keyOf(token string) string {
+	d, _ := secret.DigestOf(token).Value()
+	b, _ := d.([]byte)
+	return fmt.Sprintf("%x", b[:8])
+}
+
+type rateLimitError struct{ wait time.Duration }
+
+func (e rateLimitError) Error() string { return "rate limited" }
+
+func rateLimit(wait time.Duration) error { return rateLimitError{wait} }
+
+// fail answers err with its status and code.
+func (s *signIn) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var rl rateLimitError
+	if errors.As(err, &rl) {
+		tooMany(w, rl.wait)
+		return
+	}
+	status, code, msg, ext := authError(err)
+	if status == 0 {
+		ctx := r.Context()
+		if ctx.Err() != nil || errors.Is(err, authz.ErrConcurrentUpdate) {
+			c, m := classify(ctx, err)
+			if c != "" {
+				forbid(w, http.StatusConflict, c, m)
+				return
+			}
+		}
+		s.log.ErrorContext(ctx, "sign-in failed", "path", r.URL.Path, "err", err, "request_id", RequestID(ctx))
+		forbid(w, http.StatusInternalServerError, CodeInternal, "internal error (request "+RequestID(ctx)+")")
+		return
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cf identity"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+	for k, v := range ext {
+		e.Extensions[k] = v
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{e}})
+}
+
+// authError maps the errors of package session to an HTTP status, a code,
+// a message and extensions; status 0 for errors it does not know.
+func authError(err error) (status int, code, msg string, ext map[string]any) {
+	var (
+		locked *session.LockedError
+		state  *session.StateError
+		verr   *validation.Error
+	)
+	switch {
+	case errors.As(err, &verr):
+		return http.StatusBadRequest, CodeBadUserInput, verr.Error(), map[string]any{"field": verr.Field}
+	case errors.Is(err, session.ErrInvalidCredentials):
+		return http.StatusUnauthorized, CodeInvalidCredentials, "invalid email or password", nil
+	case errors.As(err, &locked):
+		return http.StatusForbidden, CodeAccountLocked, "too many failed logins: the account is locked until " + locked.Until.UTC().Format(time.RFC3339),
+			map[string]any{"lockedUntil": locked.Until.UTC().Format(time.RFC3339)}
+	case errors.As(err, &state):
+		codes := map[string]string{
+			session.ReasonBanned: CodeAccountBanned, session.ReasonSuspended: CodeAccountSuspended, session.ReasonDisabled: CodeAccountDisabled,
+			session.ReasonArchived: CodeAccountArchived, session.ReasonPending: CodeAccountPending,
+		}
+		ext = map[string]any{}
+		if !state.Until.IsZero() {
+			ext["bannedUntil"] = state.Until.UTC().Format(time.RFC3339)
+		}
+		return http.StatusForbidden, codes[state.Reason], strings.TrimPrefix(state.Error(), "session: "), ext
+	case errors.Is(err, session.ErrNotMember):
+		return http.StatusForbidden, CodeForbidden, "you are not an active member of this organization", nil
+	case errors.Is(err, session.ErrTokenReused):
+		return http.StatusUnauthorized, CodeRefreshTokenReused, "this refresh token was used before: the session is revoked; sign in again", nil
+	case errors.Is(err, session.ErrSessionRevoked):
+		return http.StatusUnauthorized, CodeSessionRevoked, "the session was revoked; sign in again", nil
+	case errors.Is(err, session.ErrSessionExpired):
+		return http.StatusUnauthorized, CodeSessionExpired, "the session expired; sign in again", nil
+	case errors.Is(err, session.ErrInvalidRefreshToken):
+		return http.StatusUnauthorized, CodeInvalidRefreshToken, "invalid refresh token", nil
+	case errors.Is(err, session.ErrInvalidAccessToken):
+		return http.StatusUnauthorized, CodeUnauthenticated, "invalid or expired access token", nil
+	case errors.Is(err, errNeedAccessToken):
+		return http.StatusUnauthorized, CodeUnauthenticated, errNeedAccessToken.Error(), nil
+	case errors.Is(err, authz.ErrInactive):
+		return http.StatusUnauthorized, CodeUnauthenticated, "the user cannot sign in", nil
+	case errors.Is(err, authz.ErrNotMember):
+		return http.StatusForbidden, CodeForbidden, "you are not a member of this organization", nil
+	}
+	return 0, "", "", nil
+}

@@ -1,0 +1,14 @@
+-- Create "cf_signing_keys" table
+CREATE TABLE "cf_signing_keys" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "algorithm" character varying NOT NULL DEFAULT 'EdDSA', "public_key" bytea NOT NULL, "private_key" bytea NOT NULL, "verify_until" timestamptz NULL, PRIMARY KEY ("id"));
+-- Create index "cf_signing_keys_created" to table: "cf_signing_keys"
+CREATE INDEX "cf_signing_keys_created" ON "cf_signing_keys" ("created_at");
+-- Create "cf_sessions" table
+CREATE TABLE "cf_sessions" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "ip" character varying NOT NULL DEFAULT '', "user_agent" character varying NOT NULL DEFAULT '', "last_ip" character varying NOT NULL DEFAULT '', "last_used_at" timestamptz NOT NULL, "idle_expires_at" timestamptz NOT NULL, "expires_at" timestamptz NOT NULL, "revoked_at" timestamptz NULL, "revoked_reason" character varying NOT NULL DEFAULT '', "organization_id" character varying(31) NULL, "impersonator_id" character varying(31) NULL, "user_id" character varying(31) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_sessions_cf_organizations_organization" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_sessions_cf_users_impersonator" FOREIGN KEY ("impersonator_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_sessions_cf_users_sessions" FOREIGN KEY ("user_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
+-- Create index "cf_sessions_expires" to table: "cf_sessions"
+CREATE INDEX "cf_sessions_expires" ON "cf_sessions" ("expires_at");
+-- Create index "cf_sessions_organization" to table: "cf_sessions"
+CREATE INDEX "cf_sessions_organization" ON "cf_sessions" ("organization_id", "created_at");
+-- Create index "cf_sessions_user" to table: "cf_sessions"
+CREATE INDEX "cf_sessions_user" ON "cf_sessions" ("user_id", "created_at");
+-- Modify "cf_refresh_tokens" table
+ALTER TABLE "cf_refresh_tokens" ALTER COLUMN "family_id" TYPE character varying(31), ADD CONSTRAINT "cf_refresh_tokens_cf_sessions_refresh_tokens" FOREIGN KEY ("family_id") REFERENCES "cf_sessions" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION;

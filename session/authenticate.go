@@ -1,0 +1,47 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cf/identity/accesstoken"
+	"github.com/cf/identity/actor"
+	entsession "github.com/cf/identity/ent/session"
+)
+
+// Authenticate checks an access token: its signature against the keys of
+// the database, issuer, audience and expiry, and then that its session is
+// neither revoked nor past its lifetime (one indexed lookup). It returns
+// the actor of the session's user, active in the token's organization.
+// Errors that mean the token authenticates nobody match
+// ErrInvalidAccessToken (and the accesstoken reason, such as
+// accesstoken.ErrExpired); any other error means it could not be checked.
+//
+// Use package credential to accept API keys and access tokens alike.
+func (m *Manager) Authenticate(ctx context.Context, token string) (*actor.Actor, error) {
+	c, err := m.verifier.Verify(ctx, token)
+	switch {
+	case errors.Is(err, accesstoken.ErrInvalidToken):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidAccessToken, err)
+	case err != nil:
+		return nil, fmt.Errorf("session: checking an access token: %w", err)
+	}
+	alive, err := m.client.Session.Query().Where(
+		entsession.ID(c.SessionID),
+		entsession.UserID(c.Subject),
+		entsession.RevokedAtIsNil(),
+		entsession.ExpiresAtGT(m.now()),
+	).Exist(system(ctx))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("session: looking up the session: %w", err)
+	case !alive:
+		return nil, fmt.Errorf("%w: the session was revoked or has ended", ErrInvalidAccessToken)
+	}
+	a := actor.UserSession(c.Subject, actor.PlatformNone, c.SessionID)
+	if c.Organization != "" {
+		a = a.WithOrganization(c.Organization)
+	}
+	return a, nil
+}

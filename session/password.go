@@ -1,0 +1,175 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cf/identity/actor"
+	"github.com/cf/identity/authz"
+	"github.com/cf/identity/ent"
+	entsession "github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/internal/trail"
+	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/secret"
+	"github.com/cf/identity/validation"
+)
+
+// hash checks pw against the rules (with the user's own data) and hashes
+// it. A refusal is a *password.RuleError, also a *validation.Error for the
+// field.
+func (m *Manager) hash(field, pw string, personal ...string) (secret.PasswordHash, error) {
+	if err := m.cfg.Password.Check(pw, personal...); err != nil {
+		return secret.PasswordHash{}, validation.Wrap(field, err)
+	}
+	return secret.HashPasswordWith(pw, m.cfg.Argon2)
+}
+
+// CreateUser creates a user from input as the actor of ctx (platform
+// user_manage, under the User policy), with an initial password when pw
+// is not nil. The password must pass Config.Password; it is stored as an
+// argon2id hash only and recorded nowhere else.
+func (m *Manager) CreateUser(ctx context.Context, client *ent.Client, input ent.CreateUserInput, pw *string) (*ent.User, error) {
+	var h *secret.PasswordHash
+	if pw != nil {
+		first, last, display := "", "", ""
+		if input.FirstName != nil {
+			first = *input.FirstName
+		}
+		if input.LastName != nil {
+			last = *input.LastName
+		}
+		if input.DisplayName != nil {
+			display = *input.DisplayName
+		}
+		ph, err := m.hash("password", *pw, input.Email, first, last, display)
+		if err != nil {
+			return nil, err
+		}
+		h = &ph
+	}
+	return withTx(ctx, client, func(c *ent.Client) (*ent.User, error) {
+		q := c.User.Create().SetInput(input)
+		if h != nil {
+			q.SetPasswordHash(*h)
+		}
+		return q.Save(ctx)
+	})
+}
+
+// SetPassword sets the password of user id as the actor of ctx (platform
+// user_manage for another user) and revokes the user's sessions.
+func (m *Manager) SetPassword(ctx context.Context, client *ent.Client, id pulid.ID, pw string) error {
+	u, err := client.User.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	h, err := m.hash("password", pw, u.Email, u.FirstName, u.LastName, u.DisplayName)
+	if err != nil {
+		return err
+	}
+	_, err = withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+		if err := c.User.UpdateOneID(id).SetPasswordHash(h).Exec(trail.Domain(ctx)); err != nil {
+			return struct{}{}, err
+		}
+		if err := m.revokeAllOf(ctx, c, id, "", "password_set"); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, trail.Record(ctx, c, trail.Event{Verb: "user.password_set", ObjectType: "User", ObjectID: id})
+	})
+	return err
+}
+
+// ChangePassword changes the password of the signed-in user of ctx after
+// checking the current one (a wrong one counts as a failed sign-in and
+// returns ErrWrongPassword). Every other session of the user is revoked;
+// the one of ctx, if any, stays.
+func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, current, next string) error {
+	a := actor.FromContext(ctx)
+	if a == nil || a.Kind() != actor.KindUser {
+		return fmt.Errorf("%w: changing one's password needs a signed-in user (an access token), not an API key", authz.ErrNotLoaded)
+	}
+	if current == "" {
+		return validation.Errorf("currentPassword", "required")
+	}
+	sys := trail.Domain(system(ctx))
+	u, err := client.User.Query().Where(user.ID(a.UserID())).Only(sys)
+	if err != nil {
+		return err
+	}
+	if !u.PasswordHash.IsZero() && u.PasswordHash.Verify(next) && u.PasswordHash.Verify(current) {
+		return validation.Wrap("newPassword", ErrPasswordUnchanged)
+	}
+	right := !u.PasswordHash.IsZero() && u.PasswordHash.Verify(current)
+	if !right {
+		_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+			cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if err := m.countFailure(sys, c, cur, m.now()); err != ErrInvalidCredentials {
+				return struct{}{}, err
+			}
+			return struct{}{}, keep(validation.Wrap("currentPassword", ErrWrongPassword))
+		})
+		return err
+	}
+	h, err := m.hash("newPassword", next, u.Email, u.FirstName, u.LastName, u.DisplayName)
+	if err != nil {
+		return err
+	}
+	_, err = withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(h).Exec(trail.Domain(ctx)); err != nil {
+			return struct{}{}, err
+		}
+		if err := m.revokeAllOf(ctx, c, u.ID, a.SessionID(), "password_changed"); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, trail.Record(ctx, c, trail.Event{Verb: "user.password_changed", ObjectType: "User", ObjectID: u.ID})
+	})
+	return err
+}
+
+// revokeAllOf revokes the live sessions of user uid but keep, as the
+// sign-in system.
+func (m *Manager) revokeAllOf(ctx context.Context, c *ent.Client, uid, keepID pulid.ID, reason string) error {
+	sys := trail.Domain(system(ctx))
+	q := c.Session.Query().Where(entsession.UserID(uid), entsession.RevokedAtIsNil())
+	if keepID != "" {
+		q.Where(entsession.IDNEQ(keepID))
+	}
+	ss, err := q.All(sys)
+	if err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if err := m.revoke(sys, c, s, reason); err != nil {
+			return err
+		}
+		if err := trail.Record(ctx, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s),
+			Data: map[string]any{"reason": reason}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UnlockUser lifts the sign-in lock of user id and resets its count of
+// failed logins, as the actor of ctx (platform user_manage).
+func (m *Manager) UnlockUser(ctx context.Context, client *ent.Client, id pulid.ID) (*ent.User, error) {
+	return withTx(ctx, client, func(c *ent.Client) (*ent.User, error) {
+		u, err := c.User.Query().Where(user.ID(id), forUpdate).Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The User policy lets only platform user_manage change the count.
+		if err := c.User.UpdateOne(u).SetFailedLogins(0).ClearLockedUntil().Exec(trail.Domain(ctx)); err != nil {
+			return nil, err
+		}
+		if err := trail.Record(ctx, c, trail.Event{Verb: "user.unlocked", ObjectType: "User", ObjectID: id,
+			Data: map[string]any{"failed_logins": u.FailedLogins}}); err != nil {
+			return nil, err
+		}
+		return c.User.Get(ctx, id)
+	})
+}
