@@ -27,8 +27,8 @@ func TestEveryFlagHasEnv(t *testing.T) {
 		{"migrate", "diff"}, {"migrate", "apply"}, {"migrate", "status"}, {"migrate", "validate"},
 		{"migrate", "drift"}, {"migrate", "check"}, {"migrate", "schema"}, {"migrate", "hash"},
 	}
-	flagLine := regexp.MustCompile(`^  -([a-z-]+)`)
-	envRE := regexp.MustCompile(`\(env (IDENTITY_[A-Z_]+)\)`)
+	flagLine := regexp.MustCompile(`^  -([a-z0-9-]+)`)
+	envRE := regexp.MustCompile(`\(env (IDENTITY_[A-Z0-9_]+)\)`)
 	for _, c := range commands {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
 			code, stdout, stderr := cli(t, append(c, "-h")...)

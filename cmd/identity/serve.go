@@ -53,6 +53,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("starting identity", readVersion().logArgs()...)
 	email.apply()
+	sessCfg, err := sess.config(c.databaseURL, func(file string) {
+		log.Info("created master key file (mode 0600): keep it with the database, back it up, never commit it", "file", file)
+	})
+	if err != nil {
+		return err
+	}
 	// Bind first: a port in use fails before anything touches the database.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -69,10 +75,6 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, a := range applied {
 			log.Info("migration applied", "version", a.Version, "description", a.Description, "statements", a.Statements, "took", a.Took)
 		}
-	}
-	sessCfg, err := sess.config(c.databaseURL, stderr)
-	if err != nil {
-		return err
 	}
 	client, db, cfg, err := storage.Open(ctx, c.databaseURL)
 	if err != nil {

@@ -52,7 +52,7 @@ func (s *sessionFlags) register(f *flags) {
 
 // config returns the session configuration, reading (or, beside an SQLite
 // database, creating) the master key.
-func (s *sessionFlags) config(databaseURL string, stderr io.Writer) (session.Config, error) {
+func (s *sessionFlags) config(databaseURL string, notice func(file string)) (session.Config, error) {
 	c := session.DefaultConfig()
 	c.Issuer, c.Audience = *s.issuer, *s.audience
 	c.AccessTTL, c.IdleTTL, c.AbsoluteTTL, c.Grace = *s.accessTTL, *s.idleTTL, *s.absolute, *s.grace
@@ -62,7 +62,7 @@ func (s *sessionFlags) config(databaseURL string, stderr io.Writer) (session.Con
 		return c, fmt.Errorf("%w: argon2 parameters must be positive (threads at most 255)", errUsage)
 	}
 	c.Argon2 = secret.Argon2Params{Memory: uint32(*s.argonMemory), Time: uint32(*s.argonTime), Threads: uint8(*s.argonThreads)}
-	key, err := masterKey(*s.masterKey, *s.masterKeyFile, databaseURL, stderr)
+	key, err := masterKey(*s.masterKey, *s.masterKeyFile, databaseURL, notice)
 	if err != nil {
 		return c, err
 	}
@@ -86,7 +86,7 @@ func decodeKey(s, from string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %s is not base64; want at least 32 random bytes in base64 (openssl rand -base64 32)", errMasterKey, from)
 }
 
-func masterKey(value, file, databaseURL string, stderr io.Writer) ([]byte, error) {
+func masterKey(value, file, databaseURL string, notice func(file string)) ([]byte, error) {
 	switch {
 	case value != "" && file != "":
 		return nil, fmt.Errorf("%w: --master-key and --master-key-file contradict each other; set one", errUsage)
@@ -119,7 +119,7 @@ func masterKey(value, file, databaseURL string, stderr io.Writer) ([]byte, error
 		if err := f.Close(); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(stderr, "created master key file %s (mode 0600): keep it with the database, back it up, never commit it\n", file)
+		notice(file)
 	}
 	return readKeyFile(file)
 }
@@ -140,10 +140,23 @@ func readKeyFile(file string) ([]byte, error) {
 }
 
 // openSessions opens the database and the session manager for a command.
-func openSessions(ctx context.Context, c commonFlags, s *sessionFlags, stderr io.Writer) (*ent.Client, *session.Manager, error) {
-	cfg, err := s.config(c.databaseURL, stderr)
+// Like bootstrap, it creates a missing database and applies pending
+// migrations first.
+func openSessions(ctx context.Context, c commonFlags, s *sessionFlags, allowForeign bool, stderr io.Writer) (*ent.Client, *session.Manager, error) {
+	cfg, err := s.config(c.databaseURL, func(file string) {
+		fmt.Fprintf(stderr, "created master key file %s (mode 0600): keep it with the database, back it up, never commit it\n", file)
+	})
 	if err != nil {
 		return nil, nil, err
+	}
+	applied, err := prepareDatabase(ctx, c.databaseURL, allowForeign, func() {
+		fmt.Fprintf(stderr, "created database %s\n", storage.Redact(c.databaseURL))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(applied) > 0 {
+		fmt.Fprintf(stderr, "applied %d migration(s)\n", len(applied))
 	}
 	client, _, _, err := storage.Open(ctx, c.databaseURL)
 	if err != nil {

@@ -27,6 +27,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fromStdin := f.Bool("password-stdin", "IDENTITY_USER_PASSWORD_STDIN", false, "read the initial password from the first line of stdin (never from a flag: flags show in ps and shell history)")
 	var rules emailFlags
 	rules.register(f)
+	allowForeign := migrateFlag(f)
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		pw = &p
 	}
-	client, m, err := openSessions(ctx, c, &s, stderr)
+	client, m, err := openSessions(ctx, c, &s, *allowForeign, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,13 +78,14 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.register(f)
 	var s sessionFlags
 	s.register(f)
+	allowForeign := migrateFlag(f)
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
 		return fmt.Errorf("%w: keys rotate takes no arguments, got %q", errUsage, f.Args())
 	}
-	client, m, err := openSessions(ctx, c, &s, stderr)
+	client, m, err := openSessions(ctx, c, &s, *allowForeign, stderr)
 	if err != nil {
 		return err
 	}

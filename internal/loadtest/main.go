@@ -24,6 +24,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -86,6 +88,13 @@ func run() error {
 	}
 	srv := exec.CommandContext(ctx, c.bin, "serve", "--addr", addr, "--database-url", c.databaseURL, "--log-level", "error")
 	srv.Stderr = os.Stderr
+	// A PostgreSQL database gets no key file beside it: give the server a
+	// master key of its own (it seals the token-signing keys).
+	var mk [32]byte
+	if _, err := rand.Read(mk[:]); err != nil {
+		return err
+	}
+	srv.Env = append(os.Environ(), "IDENTITY_MASTER_KEY="+base64.StdEncoding.EncodeToString(mk[:]))
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("starting the server: %w", err)
 	}
