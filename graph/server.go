@@ -23,6 +23,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/cf/identity/accesstoken"
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/audit"
@@ -311,9 +312,13 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			refuse(w, "invalid, revoked or expired API key or access token")
 			return
 		case errors.Is(err, session.ErrInvalidAccessToken):
-			// A bad signature or an expired token costs no lookup either,
-			// but a revoked session's token counts like a wrong key.
-			failed(err)
+			// An expired, tampered or foreign token is refused offline and
+			// not counted (clients present expired tokens before they
+			// refresh); the token of a revoked session cost a lookup and
+			// counts like a wrong key.
+			if !errors.Is(err, accesstoken.ErrInvalidToken) {
+				failed(err)
+			}
 			refuse(w, "invalid or expired access token, or its session was revoked: refresh it or sign in again")
 			return
 		case errors.Is(err, credential.ErrInvalid):
@@ -348,6 +353,9 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			// Only platform staff, who may read every organization, get
 			// this answer; others get the not-a-member one above.
 			forbid(w, http.StatusBadRequest, CodeBadUserInput, "the organization in X-Organization-ID does not exist (or is deleted)")
+			return
+		case errors.Is(err, authz.ErrInactive) && a.Kind() == actor.KindUser:
+			refuse(w, "the user cannot sign in")
 			return
 		case errors.Is(err, authz.ErrInactive):
 			refuse(w, "the key's owner cannot sign in")

@@ -97,11 +97,11 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	if err != nil {
 		return err
 	}
-	if !u.PasswordHash.IsZero() && u.PasswordHash.Verify(next) && u.PasswordHash.Verify(current) {
-		return validation.Wrap("newPassword", ErrPasswordUnchanged)
-	}
 	right := !u.PasswordHash.IsZero() && u.PasswordHash.Verify(current)
 	if !right {
+		if u.PasswordHash.IsZero() {
+			secret.VerifyDummy(current, m.cfg.Argon2)
+		}
 		_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
 			cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
 			if err != nil {
@@ -113,6 +113,9 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 			return struct{}{}, keep(validation.Wrap("currentPassword", ErrWrongPassword))
 		})
 		return err
+	}
+	if next == current {
+		return validation.Wrap("newPassword", ErrPasswordUnchanged)
 	}
 	h, err := m.hash("newPassword", next, u.Email, u.FirstName, u.LastName, u.DisplayName)
 	if err != nil {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cf/identity/actor"
@@ -23,6 +24,9 @@ const (
 	RevokedByUser     = "revoked"
 	RevokedSuperseded = "superseded"
 	RevokedExpired    = "expired"
+	// RevokedMembershipEnded: the user is no longer an active member of
+	// the session's organization.
+	RevokedMembershipEnded = "membership_ended"
 )
 
 // lookup finds the refresh token presented and locks its session, so that
@@ -98,6 +102,18 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 				return nil, err
 			}
 			return nil, keep(serr)
+		}
+		if s.OrganizationID != nil {
+			if err := activeMember(sys, c, s.UserID, *s.OrganizationID); err != nil {
+				if !errors.Is(err, ErrNotMember) {
+					return nil, err
+				}
+				// The user left the session's organization: the session ends.
+				if err := m.revoke(sys, c, s, RevokedMembershipEnded); err != nil {
+					return nil, err
+				}
+				return nil, keep(ErrSessionRevoked)
+			}
 		}
 		uctx, err := asUser(trail.Domain(ctx), c, actor.User(u.ID, actor.PlatformRole(u.PlatformRole)))
 		if err != nil {
