@@ -182,6 +182,8 @@ func jsonProblem(err error) string {
 		return "the body is empty"
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te) && te.Field == "":
+		return "the body must be one JSON object"
 	case errors.As(err, &te):
 		return fmt.Sprintf("%s must be a %s", te.Field, te.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

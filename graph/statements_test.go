@@ -139,3 +139,73 @@ func TestNestedQueryStatementCount(t *testing.T) {
 		}
 	})
 }
+
+// TestCredentialStatementCount pins the SQL statements of one /graphql
+// request of a member authenticated by an access token, and of the same
+// request authenticated by the member's personal API key.
+func TestCredentialStatementCount(t *testing.T) {
+	// An access token is verified offline against the cached keys; 1
+	// statement finds its session alive. An API key costs 2 (key, owner).
+	// Both then resolve the permissions with 3 (user, memberships, roles)
+	// and answer the query with 1 (the user).
+	const (
+		wantAccessToken = 5
+		wantAPIKey      = 6
+	)
+	const query = `{ viewer { kind user { email } } }`
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		testdb.Migrated(t, db)
+		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB.Close() })
+		drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		c := ent.NewClient(ent.Driver(drv))
+		m := newManager(t, c, newMasterKey(t), nil)
+		srv := httptest.NewServer(graph.NewHandler(c, graph.Options{Sessions: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		t.Cleanup(srv.Close)
+		e := &env{db: db, client: c, srv: srv}
+
+		sys := actor.NewContext(context.Background(), actor.System("test"))
+		owner := c.User.Create().SetEmail("owner@example.com").SetStatus(user.StatusActive).SaveX(sys)
+		octx, err := authz.NewContext(context.Background(), c, actor.User(owner.ID, actor.PlatformNone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		org, err := tenancy.CreateOrganization(octx, c, ent.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		active, pw := user.StatusActive, testPassword
+		member, err := m.CreateUser(sys, c, ent.CreateUserInput{Email: "member@example.com", Status: &active}, &pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := apikey.Create(sys, c, apikey.Params{Name: "m", OwnerID: member.ID, Scopes: []string{actor.ScopeAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		access := tokensOf(t, loginOn(t, srv, "member@example.com", testPassword)).AccessToken
+		measure := func(credential string) int64 {
+			e.post(t, bearer(credential), query, nil) // settles last_used_at and the key cache
+			drv.n.Store(0)
+			r := e.post(t, bearer(credential), query, nil)
+			if r.status != 200 || len(r.errors) > 0 {
+				t.Fatalf("query failed: HTTP %d: %s", r.status, r.raw)
+			}
+			return drv.n.Load()
+		}
+		byToken, byKey := measure(access), measure(key)
+		t.Logf("statements per request: %d with an access token, %d with an API key", byToken, byKey)
+		if byToken != wantAccessToken {
+			t.Errorf("access token: statements = %d, want %d (update the pinned count only with a reason)", byToken, wantAccessToken)
+		}
+		if byKey != wantAPIKey {
+			t.Errorf("API key: statements = %d, want %d (update the pinned count only with a reason)", byKey, wantAPIKey)
+		}
+	})
+}
