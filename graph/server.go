@@ -223,7 +223,7 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	if opts.Sessions != nil {
 		auth := http.NewServeMux()
 		newSignIn(client, opts.Sessions, log, opts).routes(auth)
-		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withDeadline(timeout, auth)))
+		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withTimeout(timeout, auth)))
 		mux.Handle("GET /.well-known/jwks.json", auth)
 	}
 	ui := graphiql.Handler("cf identity", "/graphql")
@@ -448,5 +448,15 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration_ms", time.Since(start).Milliseconds(), "actor", li.actor, "request_id", id)
+	})
+}
+
+// withTimeout bounds the context of a request (the database statements of
+// a sign-in stop at the deadline).
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

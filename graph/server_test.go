@@ -263,9 +263,10 @@ func golden(t *testing.T, db testdb.Target, name string, got []byte) {
 
 func TestUnauthenticated(t *testing.T) {
 	const (
-		msgMissing   = "authentication required: send Authorization: Bearer <API key>"
-		msgMalformed = "malformed Authorization header: want Bearer <API key>"
+		msgMissing   = "authentication required: send Authorization: Bearer <API key or access token>"
+		msgMalformed = "malformed Authorization header: want Bearer <API key or access token>"
 		msgInvalid   = "invalid, revoked or expired API key"
+		msgNeither   = "invalid, revoked or expired API key or access token"
 	)
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := setup(t, db)
@@ -306,7 +307,7 @@ func TestUnauthenticated(t *testing.T) {
 			{
 				name:    "bearer garbage",
 				auth:    func(*testing.T) string { return "Bearer not-a-key" },
-				wantMsg: msgInvalid,
+				wantMsg: msgNeither,
 			},
 			{
 				name: "unknown well-formed key",
@@ -719,6 +720,9 @@ func TestSchemaHasNoSecrets(t *testing.T) {
 		"User.refreshTokens":                  {"RefreshTokenConnection"},
 		"UserWhereInput.hasRefreshTokens":     {"Boolean"},
 		"UserWhereInput.hasRefreshTokensWith": {"RefreshTokenWhereInput"},
+		// Mutations that take a password and answer only whether it worked.
+		"Mutation.changePassword":  {"Boolean"},
+		"Mutation.setUserPassword": {"Boolean"},
 	}
 	forbidden := []string{"hash", "secret", "password", "accesstoken", "refreshtoken"}
 	edgeInputs := []string{"CreateUserInput", "UpdateUserInput", "CreateOrganizationInput", "UpdateOrganizationInput"}

@@ -225,7 +225,14 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Mutation || runsOwnTx(op) {
+	oc := graphql.GetOperationContext(ctx)
+	if op := oc.Operation; op == nil || op.Operation != ast.Mutation {
+		return next(ctx)
+	}
+	switch own, err := txMode(oc); {
+	case err != nil:
+		return &graphql.Response{Errors: gqlerror.List{err.(*gqlerror.Error)}}
+	case own:
 		return next(ctx)
 	}
 	txCtx, tx, err := t.OpenTx(ctx)
@@ -251,19 +258,30 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 
 // ownTx lists the mutations that run their own transactions: a wrong
 // current password of changePassword counts as a failed sign-in, and that
-// count must survive the refusal.
+// count must survive the refusal, so such a mutation never joins the
+// request's transaction and may not share an operation with other fields.
 var ownTx = map[string]bool{"changePassword": true}
 
-// runsOwnTx reports whether every field of op is in ownTx.
-func runsOwnTx(op *ast.OperationDefinition) bool {
-	if len(op.SelectionSet) == 0 {
-		return false
-	}
-	for _, sel := range op.SelectionSet {
-		f, ok := sel.(*ast.Field)
-		if !ok || !ownTx[f.Name] {
-			return false
+// txMode tells how a mutation operation runs: in the request's
+// transaction (the default), in transactions of its own (every field is in
+// ownTx), or not at all (it mixes both kinds; err says why). Fragments and
+// @skip/@include are applied first, and __typename is ignored.
+func txMode(oc *graphql.OperationContext) (own bool, err error) {
+	var ownN, other int
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Mutation"}) {
+		switch {
+		case f.Name == "__typename":
+		case ownTx[f.Name]:
+			ownN++
+		default:
+			other++
 		}
 	}
-	return true
+	if ownN > 0 && other > 0 {
+		return false, &gqlerror.Error{
+			Message:    "changePassword must be the only field of its mutation: send the other fields in another request",
+			Extensions: map[string]any{"code": CodeBadUserInput},
+		}
+	}
+	return ownN > 0, nil
 }

@@ -12,7 +12,8 @@ import (
 
 // Authenticate checks an access token: its signature against the keys of
 // the database, issuer, audience and expiry, and then that its session is
-// neither revoked nor past its lifetime (one indexed lookup). It returns
+// neither revoked nor past its idle or absolute lifetime (one indexed
+// lookup). It returns
 // the actor of the session's user, active in the token's organization.
 // Errors that mean the token authenticates nobody match
 // ErrInvalidAccessToken (and the accesstoken reason, such as
@@ -32,6 +33,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*actor.Actor,
 		entsession.UserID(c.Subject),
 		entsession.RevokedAtIsNil(),
 		entsession.ExpiresAtGT(m.now()),
+		entsession.IdleExpiresAtGT(m.now()),
 	).Exist(system(ctx))
 	switch {
 	case err != nil:

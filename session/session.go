@@ -113,6 +113,8 @@ func (c Config) validate() error {
 		return bad("access token lifetime %s: want between 10s and 24h", c.AccessTTL)
 	case c.IdleTTL <= 0 || c.AbsoluteTTL <= 0:
 		return bad("idle and absolute session lifetimes must be positive")
+	case c.IdleTTL < c.AccessTTL:
+		return bad("idle lifetime %s is shorter than the access-token lifetime %s", c.IdleTTL, c.AccessTTL)
 	case c.IdleTTL > c.AbsoluteTTL:
 		return bad("idle lifetime %s exceeds the absolute lifetime %s", c.IdleTTL, c.AbsoluteTTL)
 	case c.Grace < 0 || c.Grace > 5*time.Minute:
