@@ -18,6 +18,7 @@ import (
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/password"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
 	"github.com/cf/identity/session"
@@ -352,7 +353,12 @@ func authError(err error) (status int, code, msg string, ext map[string]any) {
 	)
 	switch {
 	case errors.As(err, &verr):
-		return http.StatusBadRequest, CodeBadUserInput, verr.Error(), map[string]any{"field": verr.Field}
+		ext := map[string]any{"field": verr.Field}
+		var rerr *password.RuleError
+		if errors.As(err, &rerr) {
+			ext["rule"] = string(rerr.Rule)
+		}
+		return http.StatusBadRequest, CodeBadUserInput, verr.Error(), ext
 	case errors.Is(err, session.ErrInvalidCredentials):
 		return http.StatusUnauthorized, CodeInvalidCredentials, "invalid email or password", nil
 	case errors.As(err, &locked):

@@ -17,6 +17,7 @@ import (
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/scalar"
+	"github.com/cf/identity/password"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/validation"
 )
@@ -105,6 +106,16 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Extensions = map[string]any{}
 	}
 	gerr.Extensions["code"] = code
+	var (
+		verr *validation.Error
+		rerr *password.RuleError
+	)
+	if code == CodeBadUserInput && errors.As(err, &verr) {
+		gerr.Extensions["field"] = verr.Field
+	}
+	if errors.As(err, &rerr) {
+		gerr.Extensions["rule"] = string(rerr.Rule)
+	}
 	gerr.Err = nil
 	return gerr
 }
