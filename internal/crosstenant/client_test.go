@@ -25,6 +25,7 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/refreshtoken"
+	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -226,6 +227,14 @@ type clientRead struct {
 	// goPredicate marks the cases of edge predicates built in Go (see
 	// goEdgePredicatesTrusted).
 	goPredicate bool
+	// systemOnly: the case reads an entity that only the system reaches
+	// (see systemOnly); every principal, the control and support included,
+	// must be refused with privacy.Deny (noder: not found) and get nothing.
+	systemOnly bool
+	// expect checks what the policy lets p read (positive expectations:
+	// a row p may read and does not get is a refusal, one it gets and may
+	// not read a leak); it runs for every principal, the control included.
+	expect func(p principal, v any) (leaks, refusals []string)
 }
 
 // goEdgePredicatesTrusted: on the ent client, edge predicates (the
@@ -251,6 +260,13 @@ type clientWrite struct {
 	// only restricts the case to the principals it returns true for (nil:
 	// every principal).
 	only func(p principal) bool
+	// allowed says whether the policy lets p do the write (nil: no
+	// expectation beyond the database checks): a refused allowed write is
+	// a wrong refusal, a done write that is not allowed a leak.
+	allowed func(p principal) bool
+	// control runs the case as the control superadmin too (it must be
+	// refused as well: system-only entities).
+	control bool
 }
 
 // maxRows bounds the row-by-row cases per entity.
@@ -279,12 +295,21 @@ func (s *suite) runClient(t *testing.T) {
 			s.runClientWrite(t, p, base, w)
 		}
 	}
+	for _, w := range writes {
+		if w.control {
+			s.runClientWrite(t, s.control, base, w)
+		}
+	}
 }
 
 func (s *suite) clientReads(t *testing.T) []clientRead {
 	var cs []clientRead
 	root := s.client
 	for _, e := range entitiesOf(root) {
+		if systemOnly[e.name] {
+			cs = append(cs, s.systemOnlyReads(e)...)
+			continue
+		}
 		aIDs := s.f.aRows[e.name]
 		if len(aIDs) == 0 {
 			t.Errorf("generator: entity %s has no rows of A in the fixture", e.name)
@@ -400,17 +425,33 @@ func (s *suite) clientReads(t *testing.T) []clientRead {
 	// GraphQL request it panics on an ID it cannot resolve, since entgql
 	// reports those with graphql.AddError.)
 	for _, e := range entitiesOf(root) {
+		if systemOnly[e.name] {
+			continue // see systemOnlyReads
+		}
 		for _, id := range firstN(s.f.aRows[e.name], maxRows) {
 			cs = append(cs, clientRead{name: fmt.Sprintf("Noder(%s)", id), target: string(id), notFound: true, run: func(ctx context.Context) (any, error) {
 				return root.Noder(ctx, id, ent.WithNodeType(ent.IDToType))
 			}})
 		}
 	}
-	return cs
+	return append(cs, s.sessionReads()...)
 }
 
 func (s *suite) runClientRead(t *testing.T, p principal, ctx context.Context, c clientRead) {
 	v, err := c.run(ctx)
+	if c.systemOnly {
+		s.runSystemOnlyRead(t, p, c, v, err)
+		return
+	}
+	if c.expect != nil && err == nil {
+		leaks, refusals := c.expect(p, v)
+		for _, x := range leaks {
+			s.leak(t, p, "client "+c.name, "%s", x)
+		}
+		for _, x := range refusals {
+			s.refusal(t, p, "client "+c.name, "%s", x)
+		}
+	}
 	if p.control {
 		s.controls++
 		if err != nil {
@@ -479,6 +520,8 @@ var writeFields = map[string][]fieldValue{
 	"OAuthAccount": {{"provider_email", "pwned@evil.example"}},
 	"APIKey":       {{"name", "pwned"}, {"revoked_at", time.Now()}},
 	"RefreshToken": {{"revoked_reason", "pwned"}, {"revoked_at", time.Now()}},
+	"Session":      {{"revoked_reason", "pwned"}, {"revoked_at", time.Now()}, {"last_ip", "6.6.6.6"}, {"idle_expires_at", time.Now().Add(1000 * time.Hour)}},
+	"SigningKey":   {{"verify_until", time.Now()}},
 	"Activity":     {{}}, // append-only: no mutable field; an empty update
 	"Preference":   {{"value", json.RawMessage(`"pwned"`)}},
 }
@@ -500,6 +543,10 @@ func (s *suite) clientWrites(t *testing.T) []clientWrite {
 		fields, ok := writeFields[e.name]
 		if !ok {
 			t.Errorf("generator: no write fields for entity %s: add it to writeFields", e.name)
+			continue
+		}
+		if systemOnly[e.name] {
+			ws = append(ws, s.systemOnlyWrites(e, fields)...)
 			continue
 		}
 		aIDs := f.aRows[e.name]
@@ -564,6 +611,7 @@ func (s *suite) clientWrites(t *testing.T) []clientWrite {
 	}
 	ws = append(ws, s.createWrites()...)
 	ws = append(ws, s.ownRowWrites(t)...)
+	ws = append(ws, s.sessionWrites()...)
 	return ws
 }
 
@@ -598,11 +646,24 @@ func (s *suite) ownRowWrites(t *testing.T) []clientWrite {
 		_, err := c.RefreshToken.Update().Where(refreshtoken.UserID(actorOf(ctx))).SetRevokedAt(time.Now()).Save(ctx)
 		return err
 	}, only: func(p principal) bool { return p.actor != nil && p.actor.UserID() == f.shared }})
+	sesSharedA := f.sessions[f.orgA][f.shared]
+	never := func(principal) bool { return false }
+	add(clientWrite{name: "Session UpdateOneID revoking the shared member's session of A", given: []pulid.ID{sesSharedA}, allowed: never,
+		run: func(ctx context.Context, c *ent.Client) error {
+			return c.Session.UpdateOneID(sesSharedA).SetRevokedAt(time.Now()).Exec(ctx)
+		}})
+	add(clientWrite{name: "Session DeleteOneID of the shared member's session of A", given: []pulid.ID{sesSharedA}, allowed: never,
+		run: func(ctx context.Context, c *ent.Client) error { return c.Session.DeleteOneID(sesSharedA).Exec(ctx) }})
+	add(clientWrite{name: "Session Update revoking the caller's own sessions (those of B)", run: func(ctx context.Context, c *ent.Client) error {
+		_, err := c.Session.Update().Where(entsession.UserID(actorOf(ctx))).SetRevokedAt(time.Now()).Save(ctx)
+		return err
+	}, only: func(p principal) bool { return p.actor != nil && p.actor.UserID() == f.shared }, allowed: func(principal) bool { return true }})
 
 	// Self-service with a narrow key.
 	narrow := func(p principal) bool { return p.narrow }
 	own := f.memberships[f.orgB][f.memberB]
 	tok := s.client.RefreshToken.Query().Where(refreshtoken.UserID(f.memberB)).FirstIDX(sys)
+	ses := f.sessions[f.orgB][f.memberB]
 	pref := s.client.Preference.Query().Where(preference.UserID(f.memberB)).FirstIDX(sys)
 	self := []clientWrite{
 		{name: "leaving: Membership DeleteOneID of one's own", run: func(ctx context.Context, c *ent.Client) error {
@@ -617,6 +678,23 @@ func (s *suite) ownRowWrites(t *testing.T) []clientWrite {
 		}},
 		{name: "RefreshToken DeleteOneID of one's own", run: func(ctx context.Context, c *ent.Client) error {
 			return c.RefreshToken.DeleteOneID(tok).Exec(ctx)
+		}},
+		{name: "Session UpdateOneID revoking one's own", run: func(ctx context.Context, c *ent.Client) error {
+			return c.Session.UpdateOneID(ses).SetRevokedAt(time.Now()).Exec(ctx)
+		}},
+		{name: "Session Update revoking one's own", run: func(ctx context.Context, c *ent.Client) error {
+			_, err := c.Session.Update().Where(entsession.UserID(f.memberB)).SetRevokedAt(time.Now()).Save(ctx)
+			return err
+		}},
+		{name: "Session UpdateOneID switching one's own to no organization", run: func(ctx context.Context, c *ent.Client) error {
+			return c.Session.UpdateOneID(ses).ClearOrganizationID().Exec(ctx)
+		}},
+		{name: "Session DeleteOneID of one's own", run: func(ctx context.Context, c *ent.Client) error {
+			return c.Session.DeleteOneID(ses).Exec(ctx)
+		}},
+		{name: "Session create of one's own", run: func(ctx context.Context, c *ent.Client) error {
+			exp := time.Now().Add(time.Hour)
+			return c.Session.Create().SetUserID(f.memberB).SetLastUsedAt(time.Now()).SetIdleExpiresAt(exp).SetExpiresAt(exp).Exec(ctx)
 		}},
 		{name: "Preference UpdateOneID of one's own", run: func(ctx context.Context, c *ent.Client) error {
 			return c.Preference.UpdateOneID(pref).SetValue(json.RawMessage(`2`)).Exec(ctx)
@@ -738,8 +816,14 @@ func (s *suite) edgeWrites(e entityRef) []clientWrite {
 func (s *suite) createWrites() []clientWrite {
 	f := s.f
 	exp := time.Now().Add(time.Hour)
-	rtk := func(c *ent.Client, u pulid.ID) *ent.RefreshTokenCreate {
-		return c.RefreshToken.Create().SetUserID(u).SetFamilyID("evil").SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp)
+	// rtk is a refresh token of user u in session family.
+	rtk := func(c *ent.Client, u, family pulid.ID) *ent.RefreshTokenCreate {
+		return c.RefreshToken.Create().SetUserID(u).SetFamilyID(family).SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp)
+	}
+	// ownSession opens, as the system, a session of u of no organization
+	// for the token a case creates: the case is about the token.
+	ownSession := func(c *ent.Client, u pulid.ID) pulid.ID {
+		return c.Session.Create().SetUserID(u).SetLastUsedAt(exp).SetIdleExpiresAt(exp).SetExpiresAt(exp).SaveX(sysCtx()).ID
 	}
 	// self is the user a principal acts as.
 	self := func(ctx context.Context) pulid.ID {
@@ -772,7 +856,7 @@ func (s *suite) createWrites() []clientWrite {
 				SetSecretHash(secret.DigestOf("evil")).SetScopes([]string{permission.MemberRead}).Exec(ctx)
 		})
 		add("RefreshToken of self active in "+string(org), []pulid.ID{org}, func(ctx context.Context, c *ent.Client) error {
-			return rtk(c, self(ctx)).SetOrganizationID(org).Exec(ctx)
+			return rtk(c, self(ctx), ownSession(c, self(ctx))).SetOrganizationID(org).Exec(ctx)
 		})
 		add("Preference of "+string(org), []pulid.ID{org}, func(ctx context.Context, c *ent.Client) error {
 			return c.Preference.Create().SetScope("organization").SetOrganizationID(org).SetKey("evil").SetValue(json.RawMessage(`1`)).Exec(ctx)
@@ -786,8 +870,8 @@ func (s *suite) createWrites() []clientWrite {
 			return c.APIKey.Create().SetUserID(u).SetName("evil").SetPrefix("evil" + string(pulid.New("key"))[20:]).
 				SetSecretHash(secret.DigestOf("evil")).SetScopes([]string{"*"}).Exec(ctx)
 		})
-		add("RefreshToken of "+string(u), []pulid.ID{u}, func(ctx context.Context, c *ent.Client) error {
-			return rtk(c, u).Exec(ctx)
+		add("RefreshToken of "+string(u)+" in its session", []pulid.ID{u}, func(ctx context.Context, c *ent.Client) error {
+			return rtk(c, u, f.sessions[f.orgA][u]).SetOrganizationID(f.orgA).Exec(ctx)
 		})
 		add("OAuthAccount of "+string(u), []pulid.ID{u}, func(ctx context.Context, c *ent.Client) error {
 			return c.OAuthAccount.Create().SetUserID(u).SetProvider("evil").SetProviderUserID(string(pulid.New("oac"))).Exec(ctx)
@@ -814,7 +898,7 @@ func (s *suite) createWrites() []clientWrite {
 		return c.Membership.Create().SetOrganizationID(f.orgB).SetUserID(f.loner).AddRoleIDs(permission.MemberRoleID).AddReportIDs(memA).Exec(ctx)
 	})
 	add("RefreshToken of self under A's token", []pulid.ID{aToken}, func(ctx context.Context, c *ent.Client) error {
-		return rtk(c, self(ctx)).SetParentID(aToken).Exec(ctx)
+		return rtk(c, self(ctx), ownSession(c, self(ctx))).SetParentID(aToken).Exec(ctx)
 	})
 	add("Organization with A's child as a child", []pulid.ID{f.orgAChild}, func(ctx context.Context, c *ent.Client) error {
 		return c.Organization.Create().SetName("Evil").SetSlug("evil-parent").AddChildIDs(f.orgAChild).Exec(ctx)
@@ -855,6 +939,14 @@ func (s *suite) runClientWrite(t *testing.T, p principal, base snapshot, w clien
 	}()
 	after, snapErr := takeSnapshot(bg, tx)
 	name := "client " + w.name
+	if w.allowed != nil && !p.anonymous() {
+		switch allowed := w.allowed(p); {
+		case allowed && opErr != nil:
+			s.refusal(t, p, name, "the policy allows it, got %v", opErr)
+		case !allowed && opErr == nil:
+			s.leak(t, p, name, "the write succeeded; the policy refuses it")
+		}
+	}
 	if p.anonymous() && !errors.Is(opErr, privacy.Deny) {
 		s.leak(t, p, name, "want privacy.Deny, got %v", opErr)
 	}

@@ -134,6 +134,9 @@ func newSuite(t *testing.T, db testdb.Target) *suite {
 		AuthFailureLimit: -1,
 		ComplexityLimit:  unlimited, DepthLimit: unlimited, AliasLimit: unlimited, FieldLimit: unlimited, TokenLimit: unlimited,
 		NodesLimit: unlimited, ListLimit: unlimited, InputDepthLimit: unlimited, InputFieldLimit: unlimited,
+		// With sign-in, so that the password and session mutations run
+		// their policies instead of refusing as unconfigured.
+		Sessions: newSessions(t, client),
 	}))
 	t.Cleanup(srv.Close)
 	f := buildFixture(t, client)

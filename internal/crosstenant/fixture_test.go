@@ -12,6 +12,7 @@ import (
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/bootstrap"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/user"
@@ -42,6 +43,8 @@ type fixture struct {
 
 	// memberships by organization, then user.
 	memberships map[pulid.ID]map[pulid.ID]pulid.ID
+	// sessions by active organization ("" for none), then user: one each.
+	sessions map[pulid.ID]map[pulid.ID]pulid.ID
 
 	// Keys of the principals, shown once.
 	memberBKey, ownerBKey, orgBKey, scopedBKey, supportKey, superKey string
@@ -55,6 +58,9 @@ type fixture struct {
 	secretStrings []string
 	// aRows and bRows list, per entity, the IDs of A's rows and of B's.
 	aRows, bRows map[string][]pulid.ID
+	// systemRows list, per system-only entity (see systemOnly), its IDs:
+	// rows of no organization that no actor but the system reaches.
+	systemRows map[string][]pulid.ID
 }
 
 func sysCtx() context.Context {
@@ -159,17 +165,17 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 	// personal key of A's owner; B's organization key with every
 	// organization permission, personal keys of B's users and of support.
 	exp := time.Now().Add(30 * 24 * time.Hour)
-	_, keyA, err := tenancy.CreateAPIKey(ctxA, c, apikey.Params{Name: "Alphasecret CI", OrganizationID: f.orgA,
+	_, keyA, err := credential.CreateAPIKey(ctxA, c, apikey.Params{Name: "Alphasecret CI", OrganizationID: f.orgA,
 		Scopes: []string{permission.MemberRead, permission.UserRead}, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatalf("fixture: key A: %v", err)
 	}
-	_, keyA2, err := tenancy.CreateAPIKey(ctxA, c, apikey.Params{Name: "Alphasecret old", OrganizationID: f.orgA,
+	_, keyA2, err := credential.CreateAPIKey(ctxA, c, apikey.Params{Name: "Alphasecret old", OrganizationID: f.orgA,
 		Scopes: []string{permission.MemberRead}})
 	if err != nil {
 		t.Fatalf("fixture: key A2: %v", err)
 	}
-	must[*ent.APIKey](t, "revoke A2")(tenancy.RevokeAPIKey(ctxA, c, keyA2.ID))
+	must[*ent.APIKey](t, "revoke A2")(credential.RevokeAPIKey(ctxA, c, keyA2.ID))
 	if err := c.APIKey.UpdateOne(keyA).SetLastUsedAt(time.Now().Add(-time.Hour)).Exec(sys); err != nil {
 		t.Fatalf("fixture: key A used: %v", err)
 	}
@@ -186,7 +192,7 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 			f.orgBScopes = append(f.orgBScopes, e.Name)
 		}
 	}
-	f.orgBKey, f.orgBKeyRow, err = tenancy.CreateAPIKey(ctxB, c, apikey.Params{Name: "Bravo CI", OrganizationID: f.orgB, Scopes: f.orgBScopes})
+	f.orgBKey, f.orgBKeyRow, err = credential.CreateAPIKey(ctxB, c, apikey.Params{Name: "Bravo CI", OrganizationID: f.orgB, Scopes: f.orgBScopes})
 	if err != nil {
 		t.Fatalf("fixture: key B: %v", err)
 	}
@@ -202,21 +208,40 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 	c.OAuthAccount.Create().SetUserID(f.ownerA).SetProvider("google").SetProviderUserID(marker + "-go-1").ExecX(sys)
 	c.OAuthAccount.Create().SetUserID(f.ownerB).SetProvider("github").SetProviderUserID("bravo-gh-1").ExecX(sys)
 
-	// Sessions.
-	token := func(u pulid.ID, org *pulid.ID, family string) *ent.RefreshTokenCreate {
-		return c.RefreshToken.Create().SetUserID(u).SetNillableOrganizationID(org).SetFamilyID(family).
-			SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp).
-			SetIP("10.0.0.1").SetUserAgent("agent " + family)
+	// Sessions, each with its refresh tokens (one, or a rotation of two);
+	// the label is in their user agents.
+	f.sessions = map[pulid.ID]map[pulid.ID]pulid.ID{}
+	signedIn := time.Now().Add(-time.Hour)
+	open := func(u pulid.ID, org *pulid.ID, label string) *ent.SessionCreate {
+		return c.Session.Create().SetUserID(u).SetNillableOrganizationID(org).
+			SetIP("10.0.0.1").SetUserAgent("agent " + label).SetLastIP("10.0.0.2").
+			SetLastUsedAt(signedIn).SetIdleExpiresAt(exp).SetExpiresAt(exp)
 	}
-	rt := token(f.memberA, &f.orgA, marker+"-fam-1").SaveX(sys)
-	token(f.memberA, &f.orgA, marker+"-fam-1").SetParentID(rt.ID).SetUsedAt(time.Now()).ExecX(sys)
-	token(f.ownerA, &f.orgA, marker+"-fam-2").SetRevokedAt(time.Now()).SetRevokedReason(marker + " logout").
+	token := func(s *ent.Session, label string) *ent.RefreshTokenCreate {
+		if f.sessions[ptr(s.OrganizationID)] == nil {
+			f.sessions[ptr(s.OrganizationID)] = map[pulid.ID]pulid.ID{}
+		}
+		f.sessions[ptr(s.OrganizationID)][s.UserID] = s.ID
+		return c.RefreshToken.Create().SetUserID(s.UserID).SetNillableOrganizationID(s.OrganizationID).SetFamilyID(s.ID).
+			SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp).
+			SetIP("10.0.0.1").SetUserAgent("agent " + label)
+	}
+	signIn := func(u pulid.ID, org *pulid.ID, label string) {
+		s := open(u, org, label).SaveX(sys)
+		token(s, label).ExecX(sys)
+	}
+	s1 := open(f.memberA, &f.orgA, marker+"-fam-1").SaveX(sys)
+	rt := token(s1, marker+"-fam-1").SaveX(sys)
+	token(s1, marker+"-fam-1").SetParentID(rt.ID).SetUsedAt(time.Now()).ExecX(sys)
+	s2 := open(f.ownerA, &f.orgA, marker+"-fam-2").SetRevokedAt(time.Now()).SetRevokedReason(marker + " logout").
+		SetImpersonatorID(f.adminA).SaveX(sys)
+	token(s2, marker+"-fam-2").SetRevokedAt(time.Now()).SetRevokedReason(marker + " logout").
 		SetImpersonatorID(f.adminA).ExecX(sys)
-	token(f.ownerA, nil, marker+"-fam-3").ExecX(sys)
-	token(f.shared, &f.orgA, marker+"-fam-4").ExecX(sys)
-	token(f.shared, &f.orgB, "bravo-fam-1").ExecX(sys)
-	token(f.memberB, &f.orgB, "bravo-fam-2").ExecX(sys)
-	token(f.ownerB, &f.orgB, "bravo-fam-3").ExecX(sys)
+	signIn(f.ownerA, nil, marker+"-fam-3")
+	signIn(f.shared, &f.orgA, marker+"-fam-4")
+	signIn(f.shared, &f.orgB, "bravo-fam-1")
+	signIn(f.memberB, &f.orgB, "bravo-fam-2")
+	signIn(f.ownerB, &f.orgB, "bravo-fam-3")
 
 	// Preferences: system (public), organization and user ones.
 	pref := func(scope preference.Scope, org, u *pulid.ID, key string, by *pulid.ID) {
@@ -302,9 +327,13 @@ func (f *fixture) collect(t *testing.T, c *ent.Client) {
 			f.secretStrings = append(f.secretStrings, k.Prefix)
 		}
 	}
+	for _, r := range c.Session.Query().AllX(ctx) {
+		put("Session", r.ID, in(r.OrganizationID, aOrgs) || in(&r.UserID, aUsers), in(r.OrganizationID, bOrgs) || in(&r.UserID, bUsers))
+	}
 	for _, r := range c.RefreshToken.Query().AllX(ctx) {
 		put("RefreshToken", r.ID, in(r.OrganizationID, aOrgs) || in(&r.UserID, aUsers), in(r.OrganizationID, bOrgs) || in(&r.UserID, bUsers))
 	}
+	f.systemRows = map[string][]pulid.ID{"SigningKey": c.SigningKey.Query().IDsX(ctx)}
 	for _, r := range c.Preference.Query().AllX(ctx) {
 		put("Preference", r.ID, in(r.OrganizationID, aOrgs) || in(r.UserID, aUsers), in(r.OrganizationID, bOrgs) || in(r.UserID, bUsers))
 	}
@@ -315,9 +344,14 @@ func (f *fixture) collect(t *testing.T, c *ent.Client) {
 		isB := in(a.OrganizationID, bOrgs) || in(a.ActorUserID, bUsers)
 		put("Activity", a.ID, isA, isB)
 	}
-	for _, e := range []string{"Organization", "User", "Membership", "Role", "OAuthAccount", "APIKey", "RefreshToken", "Preference", "Activity"} {
+	for _, e := range []string{"Organization", "User", "Membership", "Role", "OAuthAccount", "APIKey", "Session", "RefreshToken", "Preference", "Activity"} {
 		if len(f.aRows[e]) == 0 || len(f.bRows[e]) == 0 {
 			t.Fatalf("fixture: %s has %d rows of A and %d of B; want both", e, len(f.aRows[e]), len(f.bRows[e]))
+		}
+	}
+	for e := range systemOnly {
+		if len(f.systemRows[e]) == 0 {
+			t.Fatalf("fixture: system-only entity %s has no row", e)
 		}
 	}
 }

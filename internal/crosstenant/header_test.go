@@ -22,7 +22,7 @@ import (
 func TestActiveOrganizationHeader(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		client, _ := testdb.Migrated(t, db)
-		srv := httptest.NewServer(graph.NewHandler(client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		srv := httptest.NewServer(graph.NewHandler(client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sessions: newSessions(t, client)}))
 		t.Cleanup(srv.Close)
 		f := buildFixture(t, client)
 		s := &suite{db: db, client: client, srv: srv, f: f}
@@ -69,6 +69,12 @@ func TestActiveOrganizationHeader(t *testing.T) {
 			{"member of A and B, in B, removing its membership of A", f.sharedKey, string(f.orgB),
 				`mutation($id: ID!) { removeMember(id: $id) }`, map[string]any{"id": s.membershipOf(f.orgA, f.shared)},
 				answer{http.StatusOK, graph.CodeNotFound, ""}},
+			{"member of A and B, in B, revoking its session of A", f.sharedKey, string(f.orgB),
+				`mutation($id: ID!) { revokeSession(id: $id) { id } }`, map[string]any{"id": f.sessions[f.orgA][f.shared]},
+				answer{http.StatusOK, graph.CodeNotFound, ""}},
+			{"member of A and B, in B, revoking all its sessions", f.sharedKey, string(f.orgB),
+				`mutation($id: ID!) { revokeUserSessions(userID: $id) }`, map[string]any{"id": f.shared},
+				answer{http.StatusOK, "", `{"revokeUserSessions":1}`}},
 		}
 		for _, tt := range tests {
 			got := ask(tt.key, tt.org, tt.query, tt.vars)
@@ -85,6 +91,23 @@ func TestActiveOrganizationHeader(t *testing.T) {
 		}
 		if r, _ := s.post(f.sharedKey, own, nil, nil); !strings.Contains(string(r.raw), string(s.membershipOf(f.orgA, f.shared))) {
 			t.Errorf("without the header, the member of A and B does not see its membership of A: %s", r.raw)
+		}
+		// So with its sessions: in B, its session of B (revoked above) and
+		// not its session of A, which is still live.
+		sessions := `{ sessions { totalCount edges { node { id organizationID revokedAt } } } }`
+		sesA, sesB := f.sessions[f.orgA][f.shared], f.sessions[f.orgB][f.shared]
+		if r, _ := s.post(f.sharedKey, sessions, nil, map[string]string{"X-Organization-ID": string(f.orgB)}); strings.Contains(string(r.raw), string(f.orgA)) ||
+			!strings.Contains(string(r.raw), string(sesB)) || len(r.errors) > 0 {
+			t.Errorf("sessions of the member of A and B in B: %s", r.raw)
+		}
+		if r, _ := s.post(f.sharedKey, sessions, nil, nil); !strings.Contains(string(r.raw), string(sesA)) {
+			t.Errorf("without the header, the member of A and B does not see its session of A: %s", r.raw)
+		}
+		if got := client.Session.GetX(sysCtx(), sesA); got.RevokedAt != nil {
+			t.Errorf("revoking its sessions in B revoked its session of A too")
+		}
+		if got := client.Session.GetX(sysCtx(), sesB); got.RevokedAt == nil {
+			t.Errorf("revoking its sessions in B left its session of B live")
 		}
 		// To a member, an unknown organization and a foreign one look the
 		// same.

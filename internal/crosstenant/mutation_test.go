@@ -141,6 +141,23 @@ func (s *suite) mutationCases() []mutationCase {
 			cs[len(cs)-1].only = func(p principal) bool { return p.actor != nil && p.actor.UserID() == f.memberB }
 		}
 	}
+	// Sessions and passwords.
+	const revokeSession = `mutation($id: ID!) { r: revokeSession(id: $id) { id userID organizationID revokedAt revokedReason user { id email } } }`
+	for _, ses := range f.aRows["Session"] {
+		add("revokeSession", string(ses), revokeSession, map[string]any{"id": ses})
+	}
+	const revokeUserSessions = `mutation($id: ID!) { r: revokeUserSessions(userID: $id) }`
+	const setPassword = `mutation($id: ID!, $pw: String!) { r: setUserPassword(id: $id, password: $pw) }`
+	const unlock = `mutation($id: ID!) { r: unlockUser(id: $id) { id email failedLogins lockedUntil } }`
+	for _, u := range aUsers {
+		add("revokeUserSessions", "of "+string(u), revokeUserSessions, map[string]any{"id": u})
+		add("setUserPassword", "of "+string(u), setPassword, map[string]any{"id": u, "pw": "a long and unguessable passphrase 7"})
+		add("unlockUser", string(u), unlock, map[string]any{"id": u})
+	}
+	// An API key cannot change its owner's password (that needs an access
+	// token): the refusal must not count as a failed sign-in either.
+	add("changePassword", "with an API key", `mutation($c: String!, $n: String!) { r: changePassword(currentPassword: $c, newPassword: $n) }`,
+		map[string]any{"c": "not the password", "n": "a long and unguessable passphrase 7"})
 	cs = append(cs, s.selfServiceMutations()...)
 	return cs
 }
@@ -164,6 +181,10 @@ func (s *suite) selfServiceMutations() []mutationCase {
 		{name: "createAPIKey of a personal key with a member:read key", field: "createAPIKey", only: narrow,
 			query: `mutation($i: CreateAPIKeyInput!) { r: createAPIKey(input: $i) { key } }`,
 			vars:  map[string]any{"i": map[string]any{"name": "more", "scopes": []any{permission.MemberRead}}}},
+		{name: "revokeSession of one's own session with a member:read key", field: "revokeSession", only: narrow,
+			query: `mutation($id: ID!) { r: revokeSession(id: $id) { id revokedAt } }`, vars: map[string]any{"id": f.sessions[f.orgB][f.memberB]}},
+		{name: "revokeUserSessions of oneself with a member:read key", field: "revokeUserSessions", only: narrow,
+			query: `mutation($id: ID!) { r: revokeUserSessions(userID: $id) }`, vars: map[string]any{"id": f.memberB}},
 		{name: "createOrganization with a member:read key", field: "createOrganization", only: narrow,
 			query: `mutation($i: CreateOrganizationInput!) { r: createOrganization(input: $i) { id } }`,
 			vars:  map[string]any{"i": map[string]any{"name": "Mine", "slug": "mine-by-narrow-key"}}},

@@ -20,6 +20,7 @@ import (
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/refreshtoken"
+	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/permission"
@@ -39,7 +40,9 @@ type tenants struct {
 	memBothA         pulid.ID // both's membership of A
 	memBothB         pulid.ID // both's membership of B (title and department set)
 	memOwnerB        pulid.ID
-	tokA, tokB, tokN pulid.ID // both's sessions: active in A, in B, in none
+	sesA, sesB, sesN pulid.ID // both's sessions: active in A, in B, in none
+	sesOwnerB        pulid.ID // B's owner's session, active in B
+	tokA, tokB, tokN pulid.ID // both's refresh tokens, one per session
 	actB, actN       pulid.ID // activities of both: in B, in no organization
 	oauth            pulid.ID // both's OAuth account
 	prefBoth         pulid.ID // both's user preference
@@ -69,11 +72,14 @@ func setupTenants(t *testing.T, c *ent.Client) tenants {
 	w.memOwnerB = member(w.b, w.ownerB, permission.OwnerRoleID).SaveX(sys).ID
 	w.memBothA = member(w.a, w.both, permission.MemberRoleID).SaveX(sys).ID
 	w.memBothB = member(w.b, w.both, permission.MemberRoleID).SetTitle("B title").SetDepartment("B dept").SaveX(sys).ID
-	token := func(org *pulid.ID) pulid.ID {
-		return c.RefreshToken.Create().SetUserID(w.both).SetNillableOrganizationID(org).SetFamilyID(string(pulid.New("fam"))).
+	session := func(u pulid.ID, org *pulid.ID) pulid.ID { return newSession(c, u, org).SaveX(sys).ID }
+	w.sesA, w.sesB, w.sesN = session(w.both, &w.a), session(w.both, &w.b), session(w.both, nil)
+	w.sesOwnerB = session(w.ownerB, &w.b)
+	token := func(org *pulid.ID, family pulid.ID) pulid.ID {
+		return c.RefreshToken.Create().SetUserID(w.both).SetNillableOrganizationID(org).SetFamilyID(family).
 			SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(sys).ID
 	}
-	w.tokA, w.tokB, w.tokN = token(&w.a), token(&w.b), token(nil)
+	w.tokA, w.tokB, w.tokN = token(&w.a, w.sesA), token(&w.b, w.sesB), token(nil, w.sesN)
 	w.actB = c.Activity.Create().SetOrganizationID(w.b).SetActorType("user").SetActorUserID(w.both).SetVerb("test.in_b").SaveX(sys).ID
 	w.actN = c.Activity.Create().SetActorType("user").SetActorUserID(w.both).SetVerb("test.nowhere").SaveX(sys).ID
 	w.oauth = c.OAuthAccount.Create().SetUserID(w.both).SetProvider("github").SetProviderUserID("both-gh").SaveX(sys).ID
@@ -90,6 +96,13 @@ func personalKey(t *testing.T, c *ent.Client, owner pulid.ID, role actor.Platfor
 		t.Fatalf("personal key: %v", err)
 	}
 	return actor.APIKey(k.ID, owner, role, "", scopes)
+}
+
+func ptrID(id *pulid.ID) pulid.ID {
+	if id == nil {
+		return ""
+	}
+	return *id
 }
 
 func sameIDs(got, want []pulid.ID) bool {
@@ -135,9 +148,12 @@ func TestActiveOrganizationRestrictsPlatformStaff(t *testing.T) {
 					{"users", func(ctx context.Context) ([]pulid.ID, error) {
 						return c.User.Query().Where(user.IDIn(w.ownerA, w.ownerB, w.both, staff.id)).IDs(ctx)
 					}, []pulid.ID{w.ownerA, w.both, staff.id}, []pulid.ID{w.ownerA, w.ownerB, w.both, staff.id}},
-					{"sessions", func(ctx context.Context) ([]pulid.ID, error) {
+					{"refresh tokens", func(ctx context.Context) ([]pulid.ID, error) {
 						return c.RefreshToken.Query().Where(refreshtoken.UserID(w.both)).IDs(ctx)
 					}, []pulid.ID{w.tokA}, []pulid.ID{w.tokA, w.tokB, w.tokN}},
+					{"sessions", func(ctx context.Context) ([]pulid.ID, error) {
+						return c.Session.Query().Where(session.UserIDIn(w.both, w.ownerB)).IDs(ctx)
+					}, []pulid.ID{w.sesA}, []pulid.ID{w.sesA, w.sesB, w.sesN, w.sesOwnerB}},
 				}
 				for _, r := range reads {
 					if got, err := r.ids(inA); err != nil || !sameIDs(got, r.inA) {
@@ -176,8 +192,18 @@ func TestActiveOrganizationRestrictsPlatformStaff(t *testing.T) {
 					{"create a role in B", func(ctx context.Context) error {
 						return c.Role.Create().SetOrganizationID(w.b).SetKey("evil").SetName("Evil").Exec(ctx)
 					}},
-					{"revoke a session of B", func(ctx context.Context) error {
+					{"revoke a refresh token of B", func(ctx context.Context) error {
 						return c.RefreshToken.UpdateOneID(w.tokB).SetRevokedAt(time.Now()).Exec(ctx)
+					}},
+					{"revoke a session of B", func(ctx context.Context) error {
+						return c.Session.UpdateOneID(w.sesB).SetRevokedAt(time.Now()).Exec(ctx)
+					}},
+					{"switch a session of B to A", func(ctx context.Context) error {
+						return c.Session.UpdateOneID(w.sesOwnerB).SetOrganizationID(w.a).Exec(ctx)
+					}},
+					{"delete a session of B", func(ctx context.Context) error { return c.Session.DeleteOneID(w.sesB).Exec(ctx) }},
+					{"open a session for a user of B", func(ctx context.Context) error {
+						return newSession(c, w.ownerB, &w.b).Exec(ctx)
 					}},
 					{"create a user", func(ctx context.Context) error { return c.User.Create().SetEmail("new@example.com").Exec(ctx) }},
 					{"create an organization outside A", func(ctx context.Context) error {
@@ -251,6 +277,7 @@ func snapshotOrgs(t *testing.T, c *ent.Client) string {
 		Roles int
 		Users []*ent.User
 		Toks  []*ent.RefreshToken
+		Sess  []*ent.Session
 		Keys  int
 	}
 	s := state{
@@ -259,6 +286,7 @@ func snapshotOrgs(t *testing.T, c *ent.Client) string {
 		Roles: c.Role.Query().CountX(ctx),
 		Users: c.User.Query().Order(user.ByID()).AllX(ctx),
 		Toks:  c.RefreshToken.Query().Order(refreshtoken.ByID()).AllX(ctx),
+		Sess:  c.Session.Query().Order(session.ByID()).AllX(ctx),
 		Keys:  c.APIKey.Query().CountX(ctx),
 	}
 	b, err := json.Marshal(s)
@@ -330,9 +358,12 @@ func TestOwnRowsUnderActiveOrganization(t *testing.T) {
 					{"memberships", func(ctx context.Context) ([]pulid.ID, error) {
 						return c.Membership.Query().Where(membership.UserID(w.both)).IDs(ctx)
 					}, []pulid.ID{w.memBothA}},
-					{"sessions", func(ctx context.Context) ([]pulid.ID, error) {
+					{"refresh tokens", func(ctx context.Context) ([]pulid.ID, error) {
 						return c.RefreshToken.Query().IDs(ctx)
 					}, []pulid.ID{w.tokA, w.tokN}},
+					{"sessions", func(ctx context.Context) ([]pulid.ID, error) {
+						return c.Session.Query().IDs(ctx)
+					}, []pulid.ID{w.sesA, w.sesN}},
 					{"activities", func(ctx context.Context) ([]pulid.ID, error) {
 						ids, err := c.Activity.Query().IDs(ctx)
 						// Keep the fixture's activities only.
@@ -365,14 +396,29 @@ func TestOwnRowsUnderActiveOrganization(t *testing.T) {
 						}
 						return err
 					}},
-					{"revoke own session of B", func(ctx context.Context) error {
+					{"revoke own refresh token of B", func(ctx context.Context) error {
 						return c.RefreshToken.UpdateOneID(w.tokB).SetRevokedAt(time.Now()).Exec(ctx)
 					}},
-					{"delete own session of B", func(ctx context.Context) error { return c.RefreshToken.DeleteOneID(w.tokB).Exec(ctx) }},
+					{"delete own refresh token of B", func(ctx context.Context) error { return c.RefreshToken.DeleteOneID(w.tokB).Exec(ctx) }},
 					{"continue own session of B", func(ctx context.Context) error {
-						return c.RefreshToken.Create().SetUserID(w.both).SetParentID(w.tokB).SetFamilyID("x").
+						return c.RefreshToken.Create().SetUserID(w.both).SetParentID(w.tokB).SetFamilyID(w.sesB).
 							SetTokenHash(secret.DigestOf("x")).SetExpiresAt(time.Now().Add(time.Hour)).Exec(ctx)
 					}},
+					{"revoke own session of B", func(ctx context.Context) error {
+						return c.Session.UpdateOneID(w.sesB).SetRevokedAt(time.Now()).Exec(ctx)
+					}},
+					{"revoke own sessions of B in bulk", func(ctx context.Context) error {
+						_, err := c.Session.Update().Where(session.UserID(w.both), session.OrganizationID(w.b)).SetRevokedAt(time.Now()).Save(ctx)
+						if err == nil && c.Session.GetX(sys, w.sesB).RevokedAt == nil {
+							return errNoEffect
+						}
+						return err
+					}},
+					{"delete own session of B", func(ctx context.Context) error { return c.Session.DeleteOneID(w.sesB).Exec(ctx) }},
+					{"switch own session of no organization to B", func(ctx context.Context) error {
+						return c.Session.UpdateOneID(w.sesN).SetOrganizationID(w.b).Exec(ctx)
+					}},
+					{"open own session in B", func(ctx context.Context) error { return newSession(c, w.both, &w.b).Exec(ctx) }},
 				}
 				for _, wr := range writes {
 					if err := wr.do(inA); err == nil {
@@ -389,6 +435,9 @@ func TestOwnRowsUnderActiveOrganization(t *testing.T) {
 					t.Errorf("Get(own membership of B) everywhere = %v", err)
 				}
 				if n := c.RefreshToken.Query().CountX(everywhere); n != 3 {
+					t.Errorf("refresh tokens everywhere = %d, want 3", n)
+				}
+				if n := c.Session.Query().CountX(everywhere); n != 3 {
 					t.Errorf("sessions everywhere = %d, want 3", n)
 				}
 			})
@@ -396,6 +445,9 @@ func TestOwnRowsUnderActiveOrganization(t *testing.T) {
 		// And without one, leaving and revoking work.
 		everywhere := as(t, c, actor.User(w.both, actor.PlatformNone))
 		if err := c.RefreshToken.UpdateOneID(w.tokB).SetRevokedAt(time.Now()).Exec(everywhere); err != nil {
+			t.Errorf("revoking own refresh token of B: %v", err)
+		}
+		if err := c.Session.UpdateOneID(w.sesB).SetRevokedAt(time.Now()).Exec(everywhere); err != nil {
 			t.Errorf("revoking own session of B: %v", err)
 		}
 		if err := c.Membership.DeleteOneID(w.memBothB).Exec(everywhere); err != nil {
@@ -434,11 +486,34 @@ func TestScopesNarrowSelfService(t *testing.T) {
 				func(w tenants, _ pulid.ID) bool {
 					return !c.Membership.Query().Where(membership.ID(w.memBothB)).ExistX(sys)
 				}},
-			{"revoke own session", permission.SessionRevoke,
+			{"revoke own refresh token", permission.SessionRevoke,
 				func(ctx context.Context, w tenants, _ pulid.ID) error {
 					return c.RefreshToken.UpdateOneID(w.tokB).SetRevokedAt(time.Now()).Exec(ctx)
 				},
 				func(w tenants, _ pulid.ID) bool { return c.RefreshToken.GetX(sys, w.tokB).RevokedAt != nil }},
+			{"revoke own session", permission.SessionRevoke,
+				func(ctx context.Context, w tenants, _ pulid.ID) error {
+					return c.Session.UpdateOneID(w.sesB).SetRevokedAt(time.Now()).Exec(ctx)
+				},
+				func(w tenants, _ pulid.ID) bool { return c.Session.GetX(sys, w.sesB).RevokedAt != nil }},
+			{"revoke own sessions in bulk", permission.SessionRevoke,
+				func(ctx context.Context, w tenants, _ pulid.ID) error {
+					_, err := c.Session.Update().Where(session.UserID(w.both)).SetRevokedAt(time.Now()).Save(ctx)
+					return err
+				},
+				func(w tenants, _ pulid.ID) bool {
+					return c.Session.Query().Where(session.UserID(w.both), session.RevokedAtNotNil()).CountX(sys) == 3
+				}},
+			{"open own session", actor.ScopeAll,
+				func(ctx context.Context, w tenants, _ pulid.ID) error { return newSession(c, w.both, nil).Exec(ctx) },
+				func(w tenants, _ pulid.ID) bool {
+					return c.Session.Query().Where(session.UserID(w.both)).CountX(sys) == 4
+				}},
+			{"switch own session to A", actor.ScopeAll,
+				func(ctx context.Context, w tenants, _ pulid.ID) error {
+					return c.Session.UpdateOneID(w.sesN).SetOrganizationID(w.a).Exec(ctx)
+				},
+				func(w tenants, _ pulid.ID) bool { return ptrID(c.Session.GetX(sys, w.sesN).OrganizationID) == w.a }},
 			{"unlink own OAuth account", permission.OAuthAccountUnlink,
 				func(ctx context.Context, w tenants, _ pulid.ID) error {
 					return c.OAuthAccount.DeleteOneID(w.oauth).Exec(ctx)
