@@ -148,10 +148,12 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 		default:
 			return nil, m.reused(sys, c, s, t)
 		}
+		// Keeping a session alive is the sign-in system's write: the
+		// policy lets users and admins only revoke a session.
 		s, err = c.Session.UpdateOne(s).
 			SetLastUsedAt(now).SetLastIP(truncate(cl.IP, 45)).
 			SetIdleExpiresAt(minTime(now.Add(m.cfg.IdleTTL), s.ExpiresAt)).
-			Save(uctx)
+			Save(sys)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +185,9 @@ func (m *Manager) reused(ctx context.Context, c *ent.Client, s *ent.Session, t *
 	return keep(ErrTokenReused)
 }
 
-// revoke revokes s and its live tokens in c, as the actor of ctx.
+// revoke revokes s in c as the actor of ctx, and its live tokens as the
+// system: they follow their session, whatever organization they were
+// issued in (a session that switched organization keeps older tokens).
 func (m *Manager) revoke(ctx context.Context, c *ent.Client, s *ent.Session, reason string) error {
 	now := m.now()
 	if s.RevokedAt == nil {
@@ -193,7 +197,7 @@ func (m *Manager) revoke(ctx context.Context, c *ent.Client, s *ent.Session, rea
 	}
 	return c.RefreshToken.Update().
 		Where(refreshtoken.FamilyID(s.ID), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx)
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(system(ctx))
 }
 
 func orgOf(s *ent.Session) pulid.ID {
