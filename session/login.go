@@ -113,6 +113,12 @@ func (m *Manager) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 			rehash = &h
 		}
 	}
+	// The signing key is read before the transaction: a reload of the
+	// cached key needs a connection of its own.
+	key, err := m.keys.signer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	type result struct {
 		tokens *Tokens
 		uid    pulid.ID
@@ -149,7 +155,7 @@ func (m *Manager) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 				return result{}, err
 			}
 		}
-		t, err := m.open(ctx, c, cur, in.OrganizationID, in.Client, rehash != nil)
+		t, err := m.open(ctx, c, key, cur, in.OrganizationID, in.Client, rehash != nil)
 		return result{tokens: t, uid: cur.ID}, err
 	})
 	if err != nil {
@@ -258,7 +264,13 @@ func (m *Manager) refuseLocked(ctx context.Context, uid pulid.ID, until time.Tim
 func (m *Manager) recordFailure(ctx context.Context, uid pulid.ID, reason, email string) error {
 	data := map[string]any{"reason": reason}
 	if uid == "" {
-		data["email"] = email
+		// Kept for the trail only when it looks like an address: a
+		// password typed into the email field is not recorded.
+		if strings.Count(email, "@") == 1 && !strings.ContainsAny(email, " \t") && !strings.HasPrefix(email, "@") && !strings.HasSuffix(email, "@") {
+			data["email"] = email
+		} else {
+			data["email"] = "(not an email address)"
+		}
 	}
 	if err := trail.Record(trail.Domain(system(ctx)), m.client, trail.Event{Verb: "user.login_failed", ObjectType: "User", ObjectID: uid, Data: data}); err != nil {
 		return fmt.Errorf("session: recording a failed sign-in: %w", err)
@@ -268,7 +280,7 @@ func (m *Manager) recordFailure(ctx context.Context, uid pulid.ID, reason, email
 
 // open creates a session for u in c (a transaction) and hands out its
 // first tokens.
-func (m *Manager) open(ctx context.Context, c *ent.Client, u *ent.User, org pulid.ID, cl Client, rehashed bool) (*Tokens, error) {
+func (m *Manager) open(ctx context.Context, c *ent.Client, key accesstoken.SigningKey, u *ent.User, org pulid.ID, cl Client, rehashed bool) (*Tokens, error) {
 	uctx, err := asUser(trail.Domain(ctx), c, actor.User(u.ID, actor.PlatformRole(u.PlatformRole)))
 	if err != nil {
 		return nil, err
@@ -298,7 +310,7 @@ func (m *Manager) open(ctx context.Context, c *ent.Client, u *ent.User, org puli
 	if err := trail.Record(uctx, c, trail.Event{Verb: "session.created", ObjectType: "Session", ObjectID: s.ID, Organization: org, Data: data}); err != nil {
 		return nil, err
 	}
-	return m.tokens(ctx, s, refresh)
+	return m.tokens(key, s, refresh)
 }
 
 // issueRefresh stores a new refresh token of s (continuing parent when set).
@@ -325,11 +337,7 @@ func (m *Manager) issueRefresh(ctx context.Context, c *ent.Client, s *ent.Sessio
 }
 
 // tokens signs an access token for session s and returns the pair.
-func (m *Manager) tokens(ctx context.Context, s *ent.Session, refresh string) (*Tokens, error) {
-	key, err := m.keys.signer(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (m *Manager) tokens(key accesstoken.SigningKey, s *ent.Session, refresh string) (*Tokens, error) {
 	now := m.now()
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {

@@ -97,6 +97,10 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	if err != nil {
 		return err
 	}
+	if u.LockedUntil != nil && m.now().Before(*u.LockedUntil) {
+		// Locked: the current password is not checked, as in Login.
+		return m.refuseLocked(ctx, u.ID, *u.LockedUntil)
+	}
 	right := !u.PasswordHash.IsZero() && u.PasswordHash.Verify(current)
 	if !right {
 		if u.PasswordHash.IsZero() {

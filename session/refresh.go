@@ -76,6 +76,10 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 		return nil, validation.Errorf("refreshToken", "required")
 	}
 	sys := trail.Domain(system(ctx))
+	key, err := m.keys.signer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return withTx(ctx, m.client, func(c *ent.Client) (*Tokens, error) {
 		t, s, err := lookup(sys, c, token)
 		if err != nil {
@@ -168,7 +172,7 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 		if err := trail.Record(uctx, c, trail.Event{Verb: "session.refreshed", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s), Data: data}); err != nil {
 			return nil, err
 		}
-		return m.tokens(ctx, s, refresh)
+		return m.tokens(key, s, refresh)
 	})
 }
 
@@ -301,6 +305,10 @@ func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID) (*Tokens
 	if org != "" && org.Prefix() != "org" {
 		return nil, validation.Errorf("organizationID", "want an organization ID (org_...)")
 	}
+	key, err := m.keys.signer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return withTx(ctx, m.client, func(c *ent.Client) (*Tokens, error) {
 		s, err := c.Session.Query().Where(entsession.ID(a.SessionID()), entsession.UserID(a.UserID()), forUpdate).Only(ctx)
 		if err != nil {
@@ -323,6 +331,6 @@ func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID) (*Tokens
 		if err := trail.Record(ctx, c, trail.Event{Verb: "session.organization_switched", ObjectType: "Session", ObjectID: s.ID, Organization: org}); err != nil {
 			return nil, err
 		}
-		return m.tokens(ctx, s, "")
+		return m.tokens(key, s, "")
 	})
 }

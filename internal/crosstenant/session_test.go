@@ -216,19 +216,27 @@ func (s *suite) sessionWrites() []clientWrite {
 		run: func(ctx context.Context, c *ent.Client) error {
 			return c.Session.UpdateOneID(memberBSession).ClearOrganizationID().Exec(ctx)
 		}})
-	// TODO(policy): rule.Session lets a user acting in one organization
-	// switch its own session of another organization to it (its
-	// organization rule restricts the write to the user's own sessions, not
-	// to those of the active organization): the member of A and B acting in
-	// B moves its session of A to B. It joins these cases once the policy
-	// keeps it out.
-	notSharedInB := func(p principal) bool { return !(userOf(p) == f.shared && p.org == f.orgB) }
 	for _, id := range f.aRows["Session"] {
-		add(clientWrite{name: fmt.Sprintf("UpdateOneID switching A's session %s to B", id), given: []pulid.ID{id}, allowed: never, only: notSharedInB,
+		add(clientWrite{name: fmt.Sprintf("UpdateOneID switching A's session %s to B", id), given: []pulid.ID{id}, allowed: never,
 			run: func(ctx context.Context, c *ent.Client) error {
 				return c.Session.UpdateOneID(id).SetOrganizationID(f.orgB).Exec(ctx)
 			}})
 	}
+	add(clientWrite{name: "Update switching every session to B", run: func(ctx context.Context, c *ent.Client) error {
+		_, err := c.Session.Update().SetOrganizationID(f.orgB).Save(ctx)
+		return err
+	}})
+	// A refresh token continues a session of its own user only.
+	add(clientWrite{name: "RefreshToken create of self in A's session", given: []pulid.ID{f.sessions[f.orgA][f.memberA]}, strict: true, allowed: never,
+		run: func(ctx context.Context, c *ent.Client) error {
+			return c.RefreshToken.Create().SetUserID(selfOf(ctx, f)).SetFamilyID(f.sessions[f.orgA][f.memberA]).
+				SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp).Exec(ctx)
+		}})
+	add(clientWrite{name: "RefreshToken create of self in another user's session of B", strict: true, allowed: never, only: notMemberB,
+		run: func(ctx context.Context, c *ent.Client) error {
+			return c.RefreshToken.Create().SetUserID(selfOf(ctx, f)).SetFamilyID(memberBSession).SetOrganizationID(f.orgB).
+				SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(exp).Exec(ctx)
+		}})
 	add(clientWrite{name: "Update switching every session to A", given: []pulid.ID{f.orgA},
 		run: func(ctx context.Context, c *ent.Client) error {
 			_, err := c.Session.Update().SetOrganizationID(f.orgA).Save(ctx)

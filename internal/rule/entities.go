@@ -15,6 +15,7 @@ import (
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/refreshtoken"
+	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 )
@@ -361,6 +362,20 @@ func RefreshToken() ent.Policy {
 			if fieldID(m, "impersonator_id") != "" && !g.Platform(permission.PlatformImpersonate) {
 				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
 			}
+			if family := fieldID(m, "family_id"); family != "" {
+				q := m.(*gen.RefreshTokenMutation).Client().Session.Query().
+					Where(entsession.ID(family), entsession.UserID(me), entsession.RevokedAtIsNil())
+				if a := g.ActiveOrganization(); a != "" {
+					q.Where(entsession.Or(entsession.OrganizationIDIsNil(), entsession.OrganizationID(a)))
+				}
+				own, err := q.Exist(system(ctx))
+				if err != nil {
+					return err
+				}
+				if !own {
+					return privacy.Denyf("a refresh token continues one of its user's live sessions")
+				}
+			}
 			if parent := fieldID(m, "parent_id"); parent != "" {
 				q := m.(*gen.RefreshTokenMutation).Client().RefreshToken.Query().
 					Where(refreshtoken.ID(parent), refreshtoken.UserID(me))
@@ -377,10 +392,30 @@ func RefreshToken() ent.Policy {
 			}
 			return privacy.Allow
 		}),
+		onlyFields(opUpdate, "used_at", "revoked_at", "revoked_reason"),
 		onWrite(opUpdate|opDelete, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
 		}),
 	)
+}
+
+// onlyFields denies, for ops, a mutation that sets any field but fields or
+// clears any field: a session or refresh token is revoked (or used), never
+// revived or extended, by anyone but the system (package session).
+func onlyFields(ops ent.Op, fields ...string) privacy.MutationRule {
+	return privacy.OnMutationOperation(privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
+		for _, f := range m.Fields() {
+			if !slices.Contains(fields, f) {
+				return privacy.Denyf("%s of a %s is written by the sign-in flows only", f, m.Type())
+			}
+		}
+		for _, f := range m.ClearedFields() {
+			if f != "organization_id" {
+				return privacy.Denyf("%s of a %s cannot be cleared", f, m.Type())
+			}
+		}
+		return privacy.Skip
+	}), ops)
 }
 
 // Activity: append-only for everyone, the system included. activity:read
@@ -484,11 +519,14 @@ func Session() ent.Policy {
 			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
 				return privacy.Denyf("a session is active in one of its user's organizations")
 			}
-			if err := restrict(ctx, m, entql.FieldEQ("user_id", string(me)), permission.SessionRevoke); err != nil {
+			// Only the user's own sessions, and while it acts in one
+			// organization only those of that organization (or of none).
+			if err := restrict(ctx, m, selfIn(g, "user_id", "organization_id", actor.ScopeAll), permission.SessionRevoke); err != nil {
 				return err
 			}
 			return privacy.Allow
 		}), opUpdate),
+		onlyFields(opUpdate, "revoked_at", "revoked_reason", "organization_id"),
 		onWrite(opUpdate, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
 		}),

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/secret"
 )
 
 // who builds the actor of a case in world w (keys are stored in c).
@@ -241,6 +242,17 @@ func sessionWrites() []sessionWrite {
 		sessionCase("owner of B switches its own session to A, not one of its organizations", ownerB, false, switchOp(sesOwnerB, orgA)),
 		sessionCase("user acting in A switches its own session of no organization to A", inOrg(both, orgA), true, switchOp(sesN, orgA)),
 		sessionCase("user acting in A switches its own session of no organization to B", inOrg(both, orgA), false, switchOp(sesN, orgB)),
+		// An active organization keeps the user to its sessions of that
+		// organization (and of none): its session of B is out of reach.
+		sessionCase("user acting in A switches its own session of B to A", inOrg(both, orgA), false, switchOp(sesB, orgA)),
+		{name: "user acting in A switches its own sessions to A in bulk: those of A and of none only", who: inOrg(both, orgA), bulk: true,
+			do: func(ctx context.Context, c *ent.Client, w tenants) error {
+				_, err := c.Session.Update().Where(session.UserID(w.both)).SetOrganizationID(w.a).Save(ctx)
+				return err
+			},
+			done: func(sys context.Context, c *ent.Client, w tenants) bool {
+				return ptrID(c.Session.GetX(sys, w.sesB).OrganizationID) == w.a
+			}},
 		sessionCase("owner of B clears the organization of a member's session of B", ownerB, false, switchOp(sesB, noOrg)),
 		sessionCase("owner of B switches a member's session of A to B", ownerB, false, switchOp(sesA, orgB)),
 		sessionCase("personal key with session:revoke switches its owner's session", bothKey(permission.SessionRevoke), false, switchOp(sesN, orgA)),
@@ -309,6 +321,50 @@ func TestSessionWrites(t *testing.T) {
 					t.Errorf("no error, want a refusal")
 				case !wr.allowed && err != nil && !errors.Is(err, privacy.Deny) && !ent.IsNotFound(err):
 					t.Errorf("refused with %v, want privacy.Deny or not found", err)
+				}
+			})
+		}
+	})
+}
+
+// A refresh token continues one of its user's own sessions: planting one in
+// another user's session (family_id) would let its creator present it
+// (session.Manager.Refresh acts as the session's user) and revoke that
+// session as a reuse.
+func TestRefreshTokenFamilyIsOwnSession(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		c, _ := testdb.Migrated(t, db)
+		w := setupTenants(t, c)
+		sys := actor.NewContext(context.Background(), actor.System("test"))
+		tests := []struct {
+			name    string
+			who     who
+			family  func(tenants) pulid.ID
+			org     func(tenants) pulid.ID
+			allowed bool
+		}{
+			{"user, its own session", both, sesN, noOrg, true},
+			{"user, another user's session", both, sesOwnerB, noOrg, false},
+			{"user, another user's session of an organization of both", both, sesOwnerB, orgB, false},
+			{"user acting in A, its own session of B", inOrg(both, orgA), sesB, noOrg, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := as(t, c, tt.who(t, c, w))
+				m := c.RefreshToken.Create().SetUserID(w.both).SetFamilyID(tt.family(w)).
+					SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(time.Now().Add(time.Hour))
+				if org := tt.org(w); org != "" {
+					m.SetOrganizationID(org)
+				}
+				tok, err := m.Save(ctx)
+				switch {
+				case tt.allowed && err != nil:
+					t.Errorf("%v, want the token", err)
+				case !tt.allowed && err == nil:
+					t.Errorf("created %s in session %s, want a refusal", tok.ID, tt.family(w))
+					_ = c.RefreshToken.DeleteOne(tok).Exec(sys)
+				case !tt.allowed && !errors.Is(err, privacy.Deny):
+					t.Errorf("%v, want privacy.Deny", err)
 				}
 			})
 		}

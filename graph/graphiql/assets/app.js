@@ -5,7 +5,7 @@
   var el = document.getElementById('graphiql');
   var endpoint = el.getAttribute('data-endpoint');
   var fetcher = GraphiQL.createFetcher({ url: endpoint });
-  var headers = '{\n  "Authorization": "Bearer <API key>"\n}';
+  var headers = '{\n  "Authorization": "Bearer <API key or access token>"\n}';
   ReactDOM.createRoot(el).render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
