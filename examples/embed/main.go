@@ -1,7 +1,8 @@
 // Command identity-embed shows how a Go program in another module embeds
 // the cf identity model: it opens and migrates a database, puts actors on
-// contexts, runs the domain operations of package tenancy, and gets the
-// same refusals and the same activity trail as the GraphQL API.
+// contexts, runs the domain operations of package tenancy, gets the same
+// refusals and the same activity trail as the GraphQL API, and signs a
+// user in with package session.
 //
 // It is also a CI check: every step prints "allowed: ..." or
 // "refused as expected: ...", and the program exits non-zero as soon as an
@@ -22,18 +23,22 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"entgo.io/ent/privacy"
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/audit"
 	"github.com/cf/identity/authz"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/migrations"
+	"github.com/cf/identity/password"
 	"github.com/cf/identity/permission"
+	"github.com/cf/identity/session"
 	"github.com/cf/identity/storage" // also wires the policies and hooks into the client
 	"github.com/cf/identity/tenancy"
 )
@@ -243,6 +248,44 @@ func main() {
 		log.Fatalf("FAILED: bob sees %d entries of Acme's trail, want 0", n)
 	}
 	fmt.Println("refused as expected: bob reads Acme's trail: filtered to 0 entries")
+
+	// ---------------------------------------------------------------------
+	// 7. Sign-in from Go: package session (passwords, sessions, tokens)
+	//    and package credential (a bearer credential becomes an actor).
+	// ---------------------------------------------------------------------
+	cfg := session.DefaultConfig()
+	cfg.MasterKey = make([]byte, 32) // a real program reads its master key
+	_, err = rand.Read(cfg.MasterKey)
+	must("make a master key", err)
+	sessions, err := session.New(ctx, client, cfg)
+	must("open the session manager", err)
+	pw := "violet cactus harbor 1987 drums"
+	active := user.StatusActive
+	carol, err := sessions.CreateUser(sys, client, ent.CreateUserInput{Email: "carol-" + run + "@example.com", Status: &active}, &pw)
+	must("create carol with a password", err)
+	weak := "password1234"
+	_, err = sessions.CreateUser(sys, client, ent.CreateUserInput{Email: "dave-" + run + "@example.com"}, &weak)
+	refused("a common password", err, is(password.ErrRejected))
+	_, err = sessions.Login(ctx, session.LoginInput{Email: carol.Email, Password: "wrong horse battery staple"})
+	refused("carol signs in with a wrong password", err, is(session.ErrInvalidCredentials))
+	tokens, err := sessions.Login(ctx, session.LoginInput{Email: carol.Email, Password: pw, Client: session.Client{IP: "192.0.2.7", UserAgent: "identity-embed example"}})
+	must("carol signs in", err)
+	allowed("carol signs in: session %s, access token for %d s", tokens.SessionID, tokens.ExpiresIn)
+	// The access token authenticates like an API key would.
+	a, err := credential.Authenticate(ctx, client, sessions, tokens.AccessToken, time.Now())
+	must("authenticate carol's access token", err)
+	if a.UserID() != carol.ID || a.SessionID() != tokens.SessionID {
+		log.Fatalf("FAILED: the access token stands for %s (session %s)", a.UserID(), a.SessionID())
+	}
+	allowed("carol's access token stands for %s", a)
+	next, err := sessions.Refresh(ctx, tokens.RefreshToken, session.Client{IP: "192.0.2.7", UserAgent: "identity-embed example"})
+	must("carol refreshes", err)
+	// Presented again by another client, the used refresh token revokes
+	// the session: a stolen token is worth one use at most.
+	_, err = sessions.Refresh(ctx, tokens.RefreshToken, session.Client{IP: "203.0.113.9", UserAgent: "someone else"})
+	refused("the used refresh token, replayed by another client", err, is(session.ErrTokenReused))
+	_, err = credential.Authenticate(ctx, client, sessions, next.AccessToken, time.Now())
+	refused("the access token of the revoked session", err, is(credential.ErrInvalid))
 
 	fmt.Println("ok")
 }
