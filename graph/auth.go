@@ -204,13 +204,9 @@ func (s *signIn) login(_ http.ResponseWriter, r *http.Request, in authRequest) (
 	if wait := s.take(s.perKey, "login:"+strings.ToLower(strings.TrimSpace(in.Email))); wait > 0 {
 		return nil, rateLimit(wait)
 	}
-	var org pulid.ID
-	if in.OrganizationID != "" {
-		id, err := pulid.Parse(in.OrganizationID)
-		if err != nil || id.Prefix() != "org" {
-			return nil, validation.Errorf("organizationID", "want an organization ID (org_...)")
-		}
-		org = id
+	org, err := organizationOf(in)
+	if err != nil {
+		return nil, err
 	}
 	t, err := s.sessions.Login(r.Context(), session.LoginInput{Email: in.Email, Password: in.Password, OrganizationID: org, Client: client(r)})
 	if err != nil {
@@ -256,13 +252,9 @@ func (s *signIn) switchOrg(_ http.ResponseWriter, r *http.Request, in authReques
 	if wait := s.take(s.perKey, "user:"+string(a.UserID())); wait > 0 {
 		return nil, rateLimit(wait)
 	}
-	var org pulid.ID
-	if in.OrganizationID != "" {
-		id, err := pulid.Parse(in.OrganizationID)
-		if err != nil || id.Prefix() != "org" {
-			return nil, validation.Errorf("organizationID", "want an organization ID (org_...)")
-		}
-		org = id
+	org, err := organizationOf(in)
+	if err != nil {
+		return nil, err
 	}
 	// The switch acts as the user across its organizations.
 	ctx, err := authz.NewContext(r.Context(), s.client, actor.UserSession(a.UserID(), actor.PlatformNone, a.SessionID()))
@@ -295,6 +287,18 @@ func tokenAnswer(t *session.Tokens) tokenResponse {
 		AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresIn: t.ExpiresIn, RefreshToken: t.RefreshToken,
 		SessionID: t.SessionID, OrganizationID: t.Organization, RefreshExpiresAt: t.RefreshExpiresAt.UTC(),
 	}
+}
+
+// organizationOf returns the organizationID of in, "" when absent.
+func organizationOf(in authRequest) (pulid.ID, error) {
+	if in.OrganizationID == "" {
+		return "", nil
+	}
+	id, err := pulid.Parse(in.OrganizationID)
+	if err != nil || id.Prefix() != "org" {
+		return "", validation.Errorf("organizationID", "want an organization ID (org_...)")
+	}
+	return id, nil
 }
 
 // keyOf names a presented token for the rate limit without keeping it.
