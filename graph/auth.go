@@ -18,6 +18,7 @@ import (
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/password"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -245,7 +246,7 @@ func (s *signIn) switchOrg(_ http.ResponseWriter, r *http.Request, in authReques
 	if !ok || credential.KindOf(bearer) != credential.KindAccessToken {
 		return nil, errNeedAccessToken
 	}
-	a, err := s.sessions.Authenticate(r.Context(), bearer)
+	a, claims, err := s.sessions.AuthenticateClaims(r.Context(), bearer)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +262,7 @@ func (s *signIn) switchOrg(_ http.ResponseWriter, r *http.Request, in authReques
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.sessions.SwitchOrganization(ctx, org)
+	t, err := s.sessions.SwitchOrganization(ctx, org, claims.Expiry)
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +323,12 @@ func (s *signIn) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status, code, msg, ext := authError(err)
+	if status == 0 && errors.Is(err, privacy.Deny) {
+		// A policy refused a write of the flow (a session in an
+		// organization the user may no longer act in, say).
+		_, msg = classify(r.Context(), err)
+		status, code = http.StatusForbidden, CodeForbidden
+	}
 	if status == 0 {
 		ctx := r.Context()
 		if ctx.Err() != nil || errors.Is(err, authz.ErrConcurrentUpdate) {

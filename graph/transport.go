@@ -258,9 +258,10 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 
 // ownTx lists the mutations that run their own transactions: a wrong
 // current password of changePassword counts as a failed sign-in, and that
-// count must survive the refusal, so such a mutation never joins the
-// request's transaction and may not share an operation with other fields.
-var ownTx = map[string]bool{"changePassword": true}
+// count must survive the refusal; and neither holds the request's
+// transaction (SQLite's write lock) while it hashes a password. Such a
+// mutation may not share an operation with other fields.
+var ownTx = map[string]bool{"changePassword": true, "setUserPassword": true}
 
 // txMode tells how a mutation operation runs: in the request's
 // transaction (the default), in transactions of its own (every field is in
@@ -277,9 +278,17 @@ func txMode(oc *graphql.OperationContext) (own bool, err error) {
 			other++
 		}
 	}
-	if ownN > 0 && other > 0 {
+	switch {
+	case ownN > 0 && other > 0:
 		return false, &gqlerror.Error{
-			Message:    "changePassword must be the only field of its mutation: send the other fields in another request",
+			Message:    "changePassword and setUserPassword must be the only field of their mutation: send the other fields in another request",
+			Extensions: map[string]any{"code": CodeBadUserInput},
+		}
+	case ownN > 1:
+		// Each hashes a password (64 MiB of argon2id by default): one per
+		// request, so that aliases cannot multiply the work.
+		return false, &gqlerror.Error{
+			Message:    "one changePassword or setUserPassword per request",
 			Extensions: map[string]any{"code": CodeBadUserInput},
 		}
 	}

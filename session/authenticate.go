@@ -21,12 +21,18 @@ import (
 //
 // Use package credential to accept API keys and access tokens alike.
 func (m *Manager) Authenticate(ctx context.Context, token string) (*actor.Actor, error) {
+	a, _, err := m.AuthenticateClaims(ctx, token)
+	return a, err
+}
+
+// AuthenticateClaims is Authenticate that also returns the token's claims.
+func (m *Manager) AuthenticateClaims(ctx context.Context, token string) (*actor.Actor, *accesstoken.Claims, error) {
 	c, err := m.verifier.Verify(ctx, token)
 	switch {
 	case errors.Is(err, accesstoken.ErrInvalidToken):
-		return nil, fmt.Errorf("%w: %w", ErrInvalidAccessToken, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidAccessToken, err)
 	case err != nil:
-		return nil, fmt.Errorf("session: checking an access token: %w", err)
+		return nil, nil, fmt.Errorf("session: checking an access token: %w", err)
 	}
 	alive, err := m.client.Session.Query().Where(
 		entsession.ID(c.SessionID),
@@ -37,13 +43,13 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*actor.Actor,
 	).Exist(system(ctx))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("session: looking up the session: %w", err)
+		return nil, nil, fmt.Errorf("session: looking up the session: %w", err)
 	case !alive:
-		return nil, fmt.Errorf("%w: the session was revoked or has ended", ErrInvalidAccessToken)
+		return nil, nil, fmt.Errorf("%w: the session was revoked or has ended", ErrInvalidAccessToken)
 	}
 	a := actor.UserSession(c.Subject, actor.PlatformNone, c.SessionID)
 	if c.Organization != "" {
 		a = a.WithOrganization(c.Organization)
 	}
-	return a, nil
+	return a, c, nil
 }

@@ -161,7 +161,10 @@ func (m *Manager) JWKS(ctx context.Context) ([]byte, error) {
 // keep verifying until every token they signed has expired. It returns the
 // new key's ID (the kid of the tokens it signs).
 func (m *Manager) RotateKeys(ctx context.Context) (string, error) {
-	until := m.now().Add(m.cfg.AccessTTL + 2*signerMaxAge)
+	// Tokens of the retired keys verify until they have expired, whatever
+	// access-token lifetime the servers run with (at most 24 h, see
+	// Config): the command that rotates may not know theirs.
+	until := m.now().Add(maxAccessTTL + 2*signerMaxAge)
 	row, err := withTx(ctx, m.client, func(c *ent.Client) (*ent.SigningKey, error) {
 		if err := c.SigningKey.Update().Where(signingkey.VerifyUntilIsNil()).SetVerifyUntil(until).Exec(system(ctx)); err != nil {
 			return nil, err

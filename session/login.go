@@ -91,7 +91,9 @@ func (m *Manager) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 		Only(sys)
 	switch {
 	case ent.IsNotFound(err):
-		secret.VerifyDummy(in.Password, m.cfg.Argon2)
+		if err := m.hashing(ctx, func() { secret.VerifyDummy(in.Password, m.cfg.Argon2) }); err != nil {
+			return nil, err
+		}
 		return nil, m.recordFailure(ctx, "", "unknown_email", email)
 	case err != nil:
 		return nil, fmt.Errorf("session: looking up the user: %w", err)
@@ -102,16 +104,21 @@ func (m *Manager) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	// The hash work runs outside any transaction; its outcome is applied
 	// below under the row lock, where the count decides.
 	var right bool
-	if u.PasswordHash.IsZero() {
-		secret.VerifyDummy(in.Password, m.cfg.Argon2)
-	} else {
-		right = u.PasswordHash.Verify(in.Password)
-	}
 	var rehash *secret.PasswordHash
-	if right && u.PasswordHash.NeedsRehash(m.cfg.Argon2) {
-		if h, err := secret.HashPasswordWith(in.Password, m.cfg.Argon2); err == nil {
-			rehash = &h
+	err = m.hashing(ctx, func() {
+		if u.PasswordHash.IsZero() {
+			secret.VerifyDummy(in.Password, m.cfg.Argon2)
+			return
 		}
+		right = u.PasswordHash.Verify(in.Password)
+		if right && u.PasswordHash.NeedsRehash(m.cfg.Argon2) {
+			if h, err := secret.HashPasswordWith(in.Password, m.cfg.Argon2); err == nil {
+				rehash = &h
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The signing key is read before the transaction: a reload of the
 	// cached key needs a connection of its own.
@@ -196,7 +203,7 @@ func stateError(u *ent.User, now time.Time) error {
 func activeMember(ctx context.Context, c *ent.Client, uid, org pulid.ID) error {
 	ok, err := c.Membership.Query().Where(
 		membership.UserID(uid), membership.OrganizationID(org), membership.StatusEQ(membership.StatusActive),
-		membership.HasOrganizationWith(organization.StatusEQ(organization.StatusActive)),
+		membership.HasOrganizationWith(organization.DeletedAtIsNil(), organization.StatusEQ(organization.StatusActive)),
 	).Exist(ctx)
 	switch {
 	case err != nil:
@@ -266,7 +273,7 @@ func (m *Manager) recordFailure(ctx context.Context, uid pulid.ID, reason, email
 	if uid == "" {
 		// Kept for the trail only when it looks like an address: a
 		// password typed into the email field is not recorded.
-		if strings.Count(email, "@") == 1 && !strings.ContainsAny(email, " \t") && !strings.HasPrefix(email, "@") && !strings.HasSuffix(email, "@") {
+		if validation.Email(email) == nil {
 			data["email"] = email
 		} else {
 			data["email"] = "(not an email address)"
@@ -338,7 +345,20 @@ func (m *Manager) issueRefresh(ctx context.Context, c *ent.Client, s *ent.Sessio
 
 // tokens signs an access token for session s and returns the pair.
 func (m *Manager) tokens(key accesstoken.SigningKey, s *ent.Session, refresh string) (*Tokens, error) {
+	return m.tokensUntil(key, s, refresh, time.Time{})
+}
+
+// tokensUntil is tokens with the access token expiring no later than
+// notAfter (when not zero).
+func (m *Manager) tokensUntil(key accesstoken.SigningKey, s *ent.Session, refresh string, notAfter time.Time) (*Tokens, error) {
 	now := m.now()
+	exp := now.Add(m.cfg.AccessTTL)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter
+	}
+	if !exp.After(now) {
+		return nil, fmt.Errorf("%w: the access token has expired", ErrInvalidAccessToken)
+	}
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return nil, fmt.Errorf("session: reading randomness: %w", err)
@@ -349,7 +369,7 @@ func (m *Manager) tokens(key accesstoken.SigningKey, s *ent.Session, refresh str
 		Subject:   s.UserID,
 		SessionID: s.ID,
 		IssuedAt:  now,
-		Expiry:    now.Add(m.cfg.AccessTTL),
+		Expiry:    exp,
 		ID:        hex.EncodeToString(jti[:]),
 	}
 	if s.OrganizationID != nil {
@@ -365,7 +385,7 @@ func (m *Manager) tokens(key accesstoken.SigningKey, s *ent.Session, refresh str
 	t := &Tokens{
 		AccessToken:      at,
 		TokenType:        "Bearer",
-		ExpiresIn:        int(m.cfg.AccessTTL / time.Second),
+		ExpiresIn:        int(exp.Sub(now) / time.Second),
 		RefreshToken:     refresh,
 		SessionID:        s.ID,
 		RefreshExpiresAt: minTime(s.IdleExpiresAt, s.ExpiresAt),

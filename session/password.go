@@ -7,9 +7,11 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/privacy"
 	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/internal/trail"
+	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
 	"github.com/cf/identity/validation"
@@ -18,11 +20,21 @@ import (
 // hash checks pw against the rules (with the user's own data) and hashes
 // it. A refusal is a *password.RuleError, also a *validation.Error for the
 // field.
-func (m *Manager) hash(field, pw string, personal ...string) (secret.PasswordHash, error) {
-	if err := m.cfg.Password.Check(pw, personal...); err != nil {
-		return secret.PasswordHash{}, validation.Wrap(field, err)
+func (m *Manager) hash(ctx context.Context, field, pw string, personal ...string) (secret.PasswordHash, error) {
+	var (
+		h   secret.PasswordHash
+		err error
+	)
+	if werr := m.hashing(ctx, func() {
+		if err = m.cfg.Password.Check(pw, personal...); err != nil {
+			err = validation.Wrap(field, err)
+			return
+		}
+		h, err = secret.HashPasswordWith(pw, m.cfg.Argon2)
+	}); werr != nil {
+		return secret.PasswordHash{}, werr
 	}
-	return secret.HashPasswordWith(pw, m.cfg.Argon2)
+	return h, err
 }
 
 // CreateUser creates a user from input as the actor of ctx (platform
@@ -42,7 +54,7 @@ func (m *Manager) CreateUser(ctx context.Context, client *ent.Client, input ent.
 		if input.DisplayName != nil {
 			display = *input.DisplayName
 		}
-		ph, err := m.hash("password", *pw, input.Email, first, last, display)
+		ph, err := m.hash(ctx, "password", *pw, input.Email, first, last, display)
 		if err != nil {
 			return nil, err
 		}
@@ -60,11 +72,17 @@ func (m *Manager) CreateUser(ctx context.Context, client *ent.Client, input ent.
 // SetPassword sets the password of user id as the actor of ctx (platform
 // user_manage for another user) and revokes the user's sessions.
 func (m *Manager) SetPassword(ctx context.Context, client *ent.Client, id pulid.ID, pw string) error {
+	// Setting a password without the current one is an administration
+	// act, on users of a lower platform rank (the User policy), never on
+	// oneself: users change theirs with ChangePassword.
+	if g, ok := authz.FromContext(ctx); !ok || !g.IsSystem() && !g.Platform(permission.PlatformUserManage) {
+		return fmt.Errorf("%w: setting a password needs %s; change your own with changePassword", privacy.Deny, permission.PlatformUserManage)
+	}
 	u, err := client.User.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	h, err := m.hash("password", pw, u.Email, u.FirstName, u.LastName, u.DisplayName)
+	h, err := m.hash(ctx, "password", pw, u.Email, u.FirstName, u.LastName, u.DisplayName)
 	if err != nil {
 		return err
 	}
@@ -101,15 +119,25 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 		// Locked: the current password is not checked, as in Login.
 		return m.refuseLocked(ctx, u.ID, *u.LockedUntil)
 	}
-	right := !u.PasswordHash.IsZero() && u.PasswordHash.Verify(current)
-	if !right {
+	var right bool
+	if err := m.hashing(ctx, func() {
 		if u.PasswordHash.IsZero() {
 			secret.VerifyDummy(current, m.cfg.Argon2)
+			return
 		}
+		right = u.PasswordHash.Verify(current)
+	}); err != nil {
+		return err
+	}
+	if !right {
 		_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
 			cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
 			if err != nil {
 				return struct{}{}, err
+			}
+			if cur.LockedUntil != nil && m.now().Before(*cur.LockedUntil) {
+				// Locked while this attempt hashed: its outcome is not told.
+				return struct{}{}, keep(m.lockedActivity(sys, c, cur.ID, *cur.LockedUntil))
 			}
 			if err := m.countFailure(sys, c, cur, m.now()); err != ErrInvalidCredentials {
 				return struct{}{}, err
@@ -121,12 +149,25 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	if next == current {
 		return validation.Wrap("newPassword", ErrPasswordUnchanged)
 	}
-	h, err := m.hash("newPassword", next, u.Email, u.FirstName, u.LastName, u.DisplayName)
+	h, err := m.hash(ctx, "newPassword", next, u.Email, u.FirstName, u.LastName, u.DisplayName)
 	if err != nil {
 		return err
 	}
 	_, err = withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
-		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(h).Exec(trail.Domain(ctx)); err != nil {
+		cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if cur.LockedUntil != nil && m.now().Before(*cur.LockedUntil) {
+			return struct{}{}, keep(m.lockedActivity(sys, c, cur.ID, *cur.LockedUntil))
+		}
+		if !samePassword(cur.PasswordHash, u.PasswordHash) {
+			// Changed by another request since it was checked.
+			return struct{}{}, validation.Wrap("currentPassword", ErrWrongPassword)
+		}
+		// The current password was checked above: the sign-in system
+		// writes the new hash (users may not set password_hash).
+		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(h).SetFailedLogins(0).Exec(sys); err != nil {
 			return struct{}{}, err
 		}
 		if err := m.revokeAllOf(ctx, c, u.ID, a.SessionID(), "password_changed"); err != nil {

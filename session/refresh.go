@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
@@ -27,6 +28,10 @@ const (
 	// RevokedMembershipEnded: the user is no longer an active member of
 	// the session's organization.
 	RevokedMembershipEnded = "membership_ended"
+	// RevokedUserDeleted and RevokedUserInactive: the user was deleted,
+	// or may no longer sign in (banned, suspended, ...).
+	RevokedUserDeleted  = "user_deleted"
+	RevokedUserInactive = "user_inactive"
 )
 
 // lookup finds the refresh token presented and locks its session, so that
@@ -91,18 +96,25 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 			return nil, ErrTokenReused
 		case s.RevokedAt != nil:
 			return nil, ErrSessionRevoked
-		case !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt):
-			if err := m.revoke(sys, c, s, RevokedExpired); err != nil {
+		case !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt) || !now.Before(t.ExpiresAt):
+			if err := m.end(sys, c, s, RevokedExpired); err != nil {
 				return nil, err
 			}
 			return nil, keep(ErrSessionExpired)
 		}
 		u, err := c.User.Query().Where(user.ID(s.UserID)).Only(sys)
-		if err != nil {
+		switch {
+		case ent.IsNotFound(err):
+			// The user was deleted: the session ends.
+			if err := m.end(sys, c, s, RevokedUserDeleted); err != nil {
+				return nil, err
+			}
+			return nil, keep(ErrSessionRevoked)
+		case err != nil:
 			return nil, err
 		}
 		if serr := stateError(u, now); serr != nil {
-			if err := m.revoke(sys, c, s, "user cannot sign in"); err != nil {
+			if err := m.end(sys, c, s, RevokedUserInactive); err != nil {
 				return nil, err
 			}
 			return nil, keep(serr)
@@ -113,7 +125,7 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 					return nil, err
 				}
 				// The user left the session's organization: the session ends.
-				if err := m.revoke(sys, c, s, RevokedMembershipEnded); err != nil {
+				if err := m.end(sys, c, s, RevokedMembershipEnded); err != nil {
 					return nil, err
 				}
 				return nil, keep(ErrSessionRevoked)
@@ -187,6 +199,16 @@ func (m *Manager) reused(ctx context.Context, c *ent.Client, s *ent.Session, t *
 		return err
 	}
 	return keep(ErrTokenReused)
+}
+
+// end revokes s as the sign-in system, found ended when it was presented,
+// and records why.
+func (m *Manager) end(ctx context.Context, c *ent.Client, s *ent.Session, reason string) error {
+	if err := m.revoke(ctx, c, s, reason); err != nil {
+		return err
+	}
+	return trail.Record(ctx, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s),
+		Data: map[string]any{"reason": reason, "user_id": string(s.UserID)}})
 }
 
 // revoke revokes s in c as the actor of ctx, and its live tokens as the
@@ -297,7 +319,11 @@ func (m *Manager) RevokeUserSessions(ctx context.Context, client *ent.Client, us
 // SwitchOrganization makes the session of the signed-in actor of ctx
 // active in org (one the user is an active member of; empty for none) and
 // returns a new access token for it. The refresh token stays as it is.
-func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID) (*Tokens, error) {
+//
+// The new token expires no later than notAfter (the expiry of the token
+// that asked for the switch, when not zero): a switch never extends what a
+// presented access token is worth, only a refresh does.
+func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID, notAfter time.Time) (*Tokens, error) {
 	a := actor.FromContext(ctx)
 	if a == nil || a.SessionID() == "" {
 		return nil, fmt.Errorf("%w: switching organization needs a signed-in session (an access token)", authz.ErrNotLoaded)
@@ -310,7 +336,12 @@ func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID) (*Tokens
 		return nil, err
 	}
 	return withTx(ctx, m.client, func(c *ent.Client) (*Tokens, error) {
-		s, err := c.Session.Query().Where(entsession.ID(a.SessionID()), entsession.UserID(a.UserID()), forUpdate).Only(ctx)
+		now := m.now()
+		s, err := c.Session.Query().Where(entsession.ID(a.SessionID()), entsession.UserID(a.UserID()),
+			entsession.RevokedAtIsNil(), entsession.ExpiresAtGT(now), entsession.IdleExpiresAtGT(now), forUpdate).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, ErrSessionRevoked
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -331,6 +362,6 @@ func (m *Manager) SwitchOrganization(ctx context.Context, org pulid.ID) (*Tokens
 		if err := trail.Record(ctx, c, trail.Event{Verb: "session.organization_switched", ObjectType: "Session", ObjectID: s.ID, Organization: org}); err != nil {
 			return nil, err
 		}
-		return m.tokens(key, s, "")
+		return m.tokensUntil(key, s, "", notAfter)
 	})
 }

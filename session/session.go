@@ -63,6 +63,10 @@ type Config struct {
 	Argon2 secret.Argon2Params
 	// Password are the rules of new passwords.
 	Password password.Policy
+	// HashConcurrency caps the password checks and hashes that run at
+	// once in this process (each holds Argon2.Memory); further sign-ins
+	// wait for a slot, up to their request's deadline.
+	HashConcurrency int
 	// MasterKey seals the private signing keys (at least 32 bytes).
 	MasterKey []byte
 	// Now returns the current time; time.Now when nil.
@@ -80,7 +84,11 @@ const (
 	DefaultMaxFailedLogins = 10
 	DefaultLockBase        = time.Minute
 	DefaultLockMax         = time.Hour
+	DefaultHashConcurrency = 4
 )
+
+// maxAccessTTL is the longest access-token lifetime Config accepts.
+const maxAccessTTL = 24 * time.Hour
 
 // DefaultConfig returns the documented defaults, without a master key.
 func DefaultConfig() Config {
@@ -96,6 +104,7 @@ func DefaultConfig() Config {
 		LockMax:         DefaultLockMax,
 		Argon2:          secret.DefaultArgon2,
 		Password:        password.Default(),
+		HashConcurrency: DefaultHashConcurrency,
 	}
 }
 
@@ -109,7 +118,7 @@ func (c Config) validate() error {
 	switch {
 	case c.Issuer == "" || c.Audience == "":
 		return bad("issuer and audience must not be empty")
-	case c.AccessTTL < 10*time.Second || c.AccessTTL > 24*time.Hour:
+	case c.AccessTTL < 10*time.Second || c.AccessTTL > maxAccessTTL:
 		return bad("access token lifetime %s: want between 10s and 24h", c.AccessTTL)
 	case c.IdleTTL <= 0 || c.AbsoluteTTL <= 0:
 		return bad("idle and absolute session lifetimes must be positive")
@@ -123,6 +132,8 @@ func (c Config) validate() error {
 		return bad("max failed logins %d: want at least 1", c.MaxFailedLogins)
 	case c.LockBase <= 0 || c.LockMax < c.LockBase:
 		return bad("lock times: want 0 < base (%s) <= max (%s)", c.LockBase, c.LockMax)
+	case c.HashConcurrency < 1:
+		return bad("hash concurrency %d: want at least 1", c.HashConcurrency)
 	case len(c.MasterKey) < 32:
 		return bad("the master key needs at least 32 bytes (IDENTITY_MASTER_KEY or IDENTITY_MASTER_KEY_FILE)")
 	}
@@ -144,6 +155,20 @@ type Manager struct {
 	sealer   *secret.Sealer
 	keys     *keyring
 	verifier *accesstoken.Verifier
+	slots    chan struct{} // one per password check or hash running
+}
+
+// hashing runs fn, a password check or hash, when one of the
+// Config.HashConcurrency slots is free, or fails when ctx ends first.
+func (m *Manager) hashing(ctx context.Context, fn func()) error {
+	select {
+	case m.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("session: waiting to check a password: %w", ctx.Err())
+	}
+	defer func() { <-m.slots }()
+	fn()
+	return nil
 }
 
 // New returns a Manager over client. It checks cfg, and opens (or, in an
@@ -160,7 +185,7 @@ func New(ctx context.Context, client *ent.Client, cfg Config) (*Manager, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	m := &Manager{client: client, cfg: cfg, sealer: sealer}
+	m := &Manager{client: client, cfg: cfg, sealer: sealer, slots: make(chan struct{}, cfg.HashConcurrency)}
 	m.keys = newKeyring(m)
 	m.verifier, err = accesstoken.NewVerifier(accesstoken.VerifierOptions{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: m.keys, Now: cfg.Now,

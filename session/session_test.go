@@ -1192,7 +1192,7 @@ func TestRevokeSwitchedSession(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				tok := e.login(t, member.Email, laptop) // no organization
-				switched, err := e.m.SwitchOrganization(e.asToken(t, tok.AccessToken), acme.ID)
+				switched, err := e.m.SwitchOrganization(e.asToken(t, tok.AccessToken), acme.ID, time.Time{})
 				if err != nil {
 					t.Fatalf("SwitchOrganization: %v", err)
 				}

@@ -28,7 +28,7 @@ type sessionFlags struct {
 	grace, lockBase, lockMax     *time.Duration
 	maxFailed, minLength         *int
 	argonMemory, argonTime       *int
-	argonThreads                 *int
+	argonThreads, hashSlots      *int
 }
 
 func (s *sessionFlags) register(f *flags) {
@@ -47,6 +47,7 @@ func (s *sessionFlags) register(f *flags) {
 	s.minLength = f.Int("password-min-length", "IDENTITY_PASSWORD_MIN_LENGTH", d.Password.MinLength, "shortest password accepted (at least 8)")
 	s.argonMemory = f.Int("argon2-memory-kib", "IDENTITY_ARGON2_MEMORY_KIB", int(d.Argon2.Memory), "argon2id memory of new password hashes, KiB (at least 19456)")
 	s.argonTime = f.Int("argon2-time", "IDENTITY_ARGON2_TIME", int(d.Argon2.Time), "argon2id passes of new password hashes (at least 2)")
+	s.hashSlots = f.Int("argon2-concurrency", "IDENTITY_ARGON2_CONCURRENCY", d.HashConcurrency, "password checks and hashes running at once (each holds --argon2-memory-kib); further sign-ins wait")
 	s.argonThreads = f.Int("argon2-threads", "IDENTITY_ARGON2_THREADS", int(d.Argon2.Threads), "argon2id parallelism of new password hashes (at least 1)")
 }
 
@@ -61,6 +62,7 @@ func (s *sessionFlags) config(databaseURL string, notice func(file string)) (ses
 	if *s.argonMemory <= 0 || *s.argonTime <= 0 || *s.argonThreads <= 0 || *s.argonThreads > 255 {
 		return c, fmt.Errorf("%w: argon2 parameters must be positive (threads at most 255)", errUsage)
 	}
+	c.HashConcurrency = *s.hashSlots
 	c.Argon2 = secret.Argon2Params{Memory: uint32(*s.argonMemory), Time: uint32(*s.argonTime), Threads: uint8(*s.argonThreads)}
 	key, err := masterKey(*s.masterKey, *s.masterKeyFile, databaseURL, notice)
 	if err != nil {

@@ -143,7 +143,26 @@ func Role() ent.Policy {
 }
 
 // selfFields are the fields of their own User row that users may change.
-var selfFields = []string{"first_name", "last_name", "display_name", "avatar_url", "phone", "locale", "timezone", "password_hash", "metadata", "updated_at"}
+// The password is not among them: package session changes it after checking
+// the current one (changePassword).
+var selfFields = []string{"first_name", "last_name", "display_name", "avatar_url", "phone", "locale", "timezone", "metadata", "updated_at"}
+
+// belowRank returns "platform_role below the actor's own": platform staff
+// manage only users of a lower platform role (an admin never a fellow
+// admin or a superadmin).
+func belowRank(g *authz.Grants) entql.P {
+	own := g.PlatformRole().Level()
+	var roles []any
+	for _, r := range []actor.PlatformRole{actor.PlatformNone, actor.PlatformSupport, actor.PlatformAdmin, actor.PlatformSuperadmin} {
+		if r.Level() < own {
+			roles = append(roles, string(r))
+		}
+	}
+	if len(roles) == 0 {
+		return nothing
+	}
+	return entql.FieldIn("platform_role", roles...)
+}
 
 // User: one's own row, and the users of organizations where the actor holds
 // user:read. Users change their own profile; platform admins manage users;
@@ -171,6 +190,10 @@ func User() ent.Policy {
 				return privacy.Denyf("granting platform roles needs %s", permission.PlatformRoleGrant)
 			}
 			if g.Platform(permission.PlatformUserManage) {
+				// Superadmins passed before; staff act on lower ranks only.
+				if err := restrict(ctx, m, belowRank(g), permission.PlatformRoleGrant); err != nil {
+					return err
+				}
 				return privacy.Allow
 			}
 			for _, f := range append(m.Fields(), m.ClearedFields()...) {
@@ -187,9 +210,12 @@ func User() ent.Policy {
 			}
 			return privacy.Allow
 		}), opUpdate),
-		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
 			g, _ := authz.FromContext(ctx)
 			if g.Platform(permission.PlatformUserManage) {
+				if err := restrict(ctx, m, belowRank(g), permission.PlatformRoleGrant); err != nil {
+					return err
+				}
 				return privacy.Allow
 			}
 			return privacy.Denyf("deleting users needs %s", permission.PlatformUserManage)

@@ -17,6 +17,7 @@ CREATE INDEX "cf_sessions_user" ON "cf_sessions" ("user_id", "created_at");
 INSERT INTO "cf_sessions" ("id", "created_at", "user_id", "ip", "user_agent", "last_ip", "last_used_at", "idle_expires_at", "expires_at", "revoked_at", "revoked_reason")
 SELECT 'ses_0' || upper(substr(md5("family_id"), 1, 25)), min("created_at"), min("user_id"), '', '', '', max("created_at"), max("expires_at"), max("expires_at"), now(), 'migrated'
 FROM "cf_refresh_tokens" GROUP BY "family_id";
-UPDATE "cf_refresh_tokens" SET "family_id" = 'ses_0' || upper(substr(md5("family_id"), 1, 25));
+UPDATE "cf_refresh_tokens" SET "family_id" = 'ses_0' || upper(substr(md5("family_id"), 1, 25)),
+  "revoked_at" = COALESCE("revoked_at", now()), "revoked_reason" = CASE WHEN "revoked_at" IS NULL THEN 'migrated' ELSE "revoked_reason" END;
 -- Modify "cf_refresh_tokens" table
 ALTER TABLE "cf_refresh_tokens" ALTER COLUMN "family_id" TYPE character varying(31), ADD CONSTRAINT "cf_refresh_tokens_cf_sessions_refresh_tokens" FOREIGN KEY ("family_id") REFERENCES "cf_sessions" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION;

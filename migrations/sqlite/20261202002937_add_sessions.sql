@@ -33,6 +33,8 @@ CREATE INDEX `cf_sessions_expires` ON `cf_sessions` (`expires_at`);
 INSERT INTO `cf_sessions` (`id`, `created_at`, `user_id`, `ip`, `user_agent`, `last_ip`, `last_used_at`, `idle_expires_at`, `expires_at`, `revoked_at`, `revoked_reason`)
 SELECT f.`session`, min(t.`created_at`), min(t.`user_id`), '', '', '', max(t.`created_at`), max(t.`expires_at`), max(t.`expires_at`), CURRENT_TIMESTAMP, 'migrated'
 FROM `cf_family_sessions` f JOIN `cf_refresh_tokens` t ON t.`family_id` = f.`session` GROUP BY f.`session`;
+UPDATE `cf_refresh_tokens` SET `revoked_at` = CURRENT_TIMESTAMP, `revoked_reason` = 'migrated'
+WHERE `revoked_at` IS NULL AND `family_id` IN (SELECT `session` FROM `cf_family_sessions`);
 DROP TABLE `cf_family_sessions`;
 -- Create "cf_signing_keys" table
 CREATE TABLE `cf_signing_keys` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `algorithm` text NOT NULL DEFAULT ('EdDSA'), `public_key` blob NOT NULL, `private_key` blob NOT NULL, `verify_until` datetime NULL, PRIMARY KEY (`id`));
