@@ -147,6 +147,16 @@ func Role() ent.Policy {
 // the current one (changePassword).
 var selfFields = []string{"first_name", "last_name", "display_name", "avatar_url", "phone", "locale", "timezone", "metadata", "updated_at"}
 
+// onlySelfFields reports whether m changes profile fields only.
+func onlySelfFields(m ent.Mutation) bool {
+	for _, f := range append(m.Fields(), m.ClearedFields()...) {
+		if !slices.Contains(selfFields, f) {
+			return false
+		}
+	}
+	return true
+}
+
 // belowRank returns "platform_role below the actor's own": platform staff
 // manage only users of a lower platform role (an admin never a fellow
 // admin or a superadmin).
@@ -190,8 +200,13 @@ func User() ent.Policy {
 				return privacy.Denyf("granting platform roles needs %s", permission.PlatformRoleGrant)
 			}
 			if g.Platform(permission.PlatformUserManage) {
-				// Superadmins passed before; staff act on lower ranks only.
-				if err := restrict(ctx, m, belowRank(g), permission.PlatformRoleGrant); err != nil {
+				// Superadmins passed before; staff act on lower ranks
+				// only, and on their own profile like every user.
+				reach := belowRank(g)
+				if me := g.Self(actor.ScopeAll); me != "" && onlySelfFields(m) {
+					reach = or(reach, entql.FieldEQ("id", string(me)))
+				}
+				if err := restrict(ctx, m, reach, permission.PlatformRoleGrant); err != nil {
 					return err
 				}
 				return privacy.Allow
