@@ -3,8 +3,6 @@
 package ent
 
 import (
-	"time"
-
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
@@ -180,22 +178,17 @@ func (c *RoleUpdateOne) SetInput(i UpdateRoleInput) *RoleUpdateOne {
 
 // CreateUserInput represents a mutation input for creating users.
 type CreateUserInput struct {
-	Email           string
-	FirstName       *string
-	LastName        *string
-	DisplayName     *string
-	AvatarURL       *string
-	Phone           *string
-	Locale          *string
-	Timezone        *string
-	PlatformRole    *user.PlatformRole
-	Status          *user.Status
-	StatusReason    *string
-	StatusChangedAt *time.Time
-	BannedAt        *time.Time
-	BanReason       *string
-	BanExpiresAt    *time.Time
-	Metadata        map[string]interface{}
+	Email        string
+	FirstName    *string
+	LastName     *string
+	DisplayName  *string
+	AvatarURL    *string
+	Phone        *string
+	Locale       *string
+	Timezone     *string
+	PlatformRole *user.PlatformRole
+	Status       *user.Status
+	Metadata     map[string]interface{}
 }
 
 // Mutate applies the CreateUserInput on the UserMutation builder.
@@ -228,21 +221,6 @@ func (i *CreateUserInput) Mutate(m *UserMutation) {
 	if v := i.Status; v != nil {
 		m.SetStatus(*v)
 	}
-	if v := i.StatusReason; v != nil {
-		m.SetStatusReason(*v)
-	}
-	if v := i.StatusChangedAt; v != nil {
-		m.SetStatusChangedAt(*v)
-	}
-	if v := i.BannedAt; v != nil {
-		m.SetBannedAt(*v)
-	}
-	if v := i.BanReason; v != nil {
-		m.SetBanReason(*v)
-	}
-	if v := i.BanExpiresAt; v != nil {
-		m.SetBanExpiresAt(*v)
-	}
 	if v := i.Metadata; v != nil {
 		m.SetMetadata(v)
 	}
@@ -256,26 +234,17 @@ func (c *UserCreate) SetInput(i CreateUserInput) *UserCreate {
 
 // UpdateUserInput represents a mutation input for updating users.
 type UpdateUserInput struct {
-	Email                *string
-	FirstName            *string
-	LastName             *string
-	DisplayName          *string
-	AvatarURL            *string
-	Phone                *string
-	Locale               *string
-	Timezone             *string
-	PlatformRole         *user.PlatformRole
-	Status               *user.Status
-	StatusReason         *string
-	ClearStatusChangedAt bool
-	StatusChangedAt      *time.Time
-	ClearBannedAt        bool
-	BannedAt             *time.Time
-	BanReason            *string
-	ClearBanExpiresAt    bool
-	BanExpiresAt         *time.Time
-	ClearMetadata        bool
-	Metadata             map[string]interface{}
+	Email         *string
+	FirstName     *string
+	LastName      *string
+	DisplayName   *string
+	AvatarURL     *string
+	Phone         *string
+	Locale        *string
+	Timezone      *string
+	PlatformRole  *user.PlatformRole
+	ClearMetadata bool
+	Metadata      map[string]interface{}
 }
 
 // Mutate applies the UpdateUserInput on the UserMutation builder.
@@ -306,33 +275,6 @@ func (i *UpdateUserInput) Mutate(m *UserMutation) {
 	}
 	if v := i.PlatformRole; v != nil {
 		m.SetPlatformRole(*v)
-	}
-	if v := i.Status; v != nil {
-		m.SetStatus(*v)
-	}
-	if v := i.StatusReason; v != nil {
-		m.SetStatusReason(*v)
-	}
-	if i.ClearStatusChangedAt {
-		m.ClearStatusChangedAt()
-	}
-	if v := i.StatusChangedAt; v != nil {
-		m.SetStatusChangedAt(*v)
-	}
-	if i.ClearBannedAt {
-		m.ClearBannedAt()
-	}
-	if v := i.BannedAt; v != nil {
-		m.SetBannedAt(*v)
-	}
-	if v := i.BanReason; v != nil {
-		m.SetBanReason(*v)
-	}
-	if i.ClearBanExpiresAt {
-		m.ClearBanExpiresAt()
-	}
-	if v := i.BanExpiresAt; v != nil {
-		m.SetBanExpiresAt(*v)
 	}
 	if i.ClearMetadata {
 		m.ClearMetadata()

@@ -46,7 +46,7 @@ type User struct {
 	PasswordHash secret.PasswordHash `json:"-"`
 	// PlatformRole holds the value of the "platform_role" field.
 	PlatformRole user.PlatformRole `json:"platform_role,omitempty"`
-	// Status holds the value of the "status" field.
+	// Lifecycle status; changes follow the graph of package account (transitionUser).
 	Status user.Status `json:"status,omitempty"`
 	// StatusReason holds the value of the "status_reason" field.
 	StatusReason string `json:"status_reason,omitempty"`

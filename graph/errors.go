@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/cf/identity/account"
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
@@ -160,6 +161,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "a concurrent change got in the way; nothing was changed, try again"
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
+	case errors.Is(err, account.ErrTransition):
+		return CodeBadUserInput, strings.TrimPrefix(err.Error(), "account: ")
 	case errors.Is(err, authz.ErrNotLoaded) && strings.Contains(err.Error(), "signed-in"):
 		return CodeForbidden, tidy(err)
 	case errors.Is(err, ErrNoSignIn):

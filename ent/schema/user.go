@@ -49,13 +49,19 @@ func (User) Fields() []ent.Field {
 		field.Enum("status").
 			Values("pending", "active", "suspended", "disabled", "archived").
 			Default("pending").
-			Annotations(entgql.OrderField("STATUS")),
-		field.String("status_reason").Default("").MaxLen(500),
-		field.Time("status_changed_at").Optional().Nillable(),
-		field.Time("banned_at").Optional().Nillable(),
-		field.String("ban_reason").Default("").MaxLen(500),
+			Comment("Lifecycle status; changes follow the graph of package account (transitionUser).").
+			Annotations(entgql.OrderField("STATUS"), entgql.Skip(entgql.SkipMutationUpdateInput)),
+		field.String("status_reason").Default("").MaxLen(500).
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		field.Time("status_changed_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		field.Time("banned_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		field.String("ban_reason").Default("").MaxLen(500).
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Time("ban_expires_at").Optional().Nillable().
-			Comment("End of the ban; empty with banned_at set means permanent."),
+			Comment("End of the ban; empty with banned_at set means permanent.").
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Int("failed_logins").Default(0).NonNegative().
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Time("locked_until").Optional().Nillable().
@@ -97,7 +103,7 @@ func (User) Indexes() []ent.Index {
 
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata")}
+	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata"), rule.LifecycleGuard()}
 }
 
 // Policy of the User.

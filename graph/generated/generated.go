@@ -16,6 +16,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/cf/identity/account"
 	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/activity"
@@ -158,28 +159,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddMember          func(childComplexity int, input tenancy.AddMemberInput) int
-		AssignRole         func(childComplexity int, membershipID pulid.ID, roleID pulid.ID) int
-		BulkAssignRole     func(childComplexity int, roleID pulid.ID, membershipIDs []pulid.ID) int
-		ChangePassword     func(childComplexity int, currentPassword string, newPassword string) int
-		CreateAPIKey       func(childComplexity int, input credential.CreateAPIKeyInput) int
-		CreateOrganization func(childComplexity int, input ent.CreateOrganizationInput) int
-		CreateRole         func(childComplexity int, input ent.CreateRoleInput) int
-		CreateUser         func(childComplexity int, input ent.CreateUserInput, password *string) int
-		DeleteOrganization func(childComplexity int, id pulid.ID) int
-		DeleteRole         func(childComplexity int, id pulid.ID, unassign bool) int
-		DeleteUser         func(childComplexity int, id pulid.ID) int
-		RemoveMember       func(childComplexity int, id pulid.ID) int
-		RevokeAPIKey       func(childComplexity int, id pulid.ID) int
-		RevokeSession      func(childComplexity int, id pulid.ID) int
-		RevokeUserSessions func(childComplexity int, userID pulid.ID) int
-		SetMemberRoles     func(childComplexity int, membershipID pulid.ID, roleIDs []pulid.ID) int
-		SetUserPassword    func(childComplexity int, id pulid.ID, password string) int
-		UnassignRole       func(childComplexity int, membershipID pulid.ID, roleID pulid.ID) int
-		UnlockUser         func(childComplexity int, id pulid.ID) int
-		UpdateOrganization func(childComplexity int, id pulid.ID, input ent.UpdateOrganizationInput) int
-		UpdateRole         func(childComplexity int, id pulid.ID, input ent.UpdateRoleInput) int
-		UpdateUser         func(childComplexity int, id pulid.ID, input ent.UpdateUserInput) int
+		AddMember           func(childComplexity int, input tenancy.AddMemberInput) int
+		AssignRole          func(childComplexity int, membershipID pulid.ID, roleID pulid.ID) int
+		BanUser             func(childComplexity int, id pulid.ID, reason string, expiresAt *time.Time) int
+		BulkAssignRole      func(childComplexity int, roleID pulid.ID, membershipIDs []pulid.ID) int
+		BulkTransitionUsers func(childComplexity int, ids []pulid.ID, to user.Status, reason string) int
+		ChangePassword      func(childComplexity int, currentPassword string, newPassword string) int
+		CreateAPIKey        func(childComplexity int, input credential.CreateAPIKeyInput) int
+		CreateOrganization  func(childComplexity int, input ent.CreateOrganizationInput) int
+		CreateRole          func(childComplexity int, input ent.CreateRoleInput) int
+		CreateUser          func(childComplexity int, input ent.CreateUserInput, password *string) int
+		DeleteOrganization  func(childComplexity int, id pulid.ID) int
+		DeleteRole          func(childComplexity int, id pulid.ID, unassign bool) int
+		DeleteUser          func(childComplexity int, id pulid.ID) int
+		RemoveMember        func(childComplexity int, id pulid.ID) int
+		RevokeAPIKey        func(childComplexity int, id pulid.ID) int
+		RevokeSession       func(childComplexity int, id pulid.ID) int
+		RevokeUserSessions  func(childComplexity int, userID pulid.ID) int
+		SetMemberRoles      func(childComplexity int, membershipID pulid.ID, roleIDs []pulid.ID) int
+		SetUserPassword     func(childComplexity int, id pulid.ID, password string) int
+		TransitionUser      func(childComplexity int, id pulid.ID, to user.Status, reason string) int
+		UnassignRole        func(childComplexity int, membershipID pulid.ID, roleID pulid.ID) int
+		UnbanUser           func(childComplexity int, id pulid.ID, reason string) int
+		UnlockUser          func(childComplexity int, id pulid.ID) int
+		UpdateOrganization  func(childComplexity int, id pulid.ID, input ent.UpdateOrganizationInput) int
+		UpdateRole          func(childComplexity int, id pulid.ID, input ent.UpdateRoleInput) int
+		UpdateUser          func(childComplexity int, id pulid.ID, input ent.UpdateUserInput) int
 	}
 
 	OAuthAccount struct {
@@ -421,6 +426,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	UserTransitionResult struct {
+		Applied func(childComplexity int) int
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		User    func(childComplexity int) int
+		UserID  func(childComplexity int) int
+	}
+
 	Viewer struct {
 		APIKey              func(childComplexity int) int
 		ActiveOrganization  func(childComplexity int) int
@@ -453,6 +466,10 @@ type MutationResolver interface {
 	CreateOrganization(ctx context.Context, input ent.CreateOrganizationInput) (*ent.Organization, error)
 	UpdateOrganization(ctx context.Context, id pulid.ID, input ent.UpdateOrganizationInput) (*ent.Organization, error)
 	DeleteOrganization(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	TransitionUser(ctx context.Context, id pulid.ID, to user.Status, reason string) (*ent.User, error)
+	BulkTransitionUsers(ctx context.Context, ids []pulid.ID, to user.Status, reason string) ([]*account.Result, error)
+	BanUser(ctx context.Context, id pulid.ID, reason string, expiresAt *time.Time) (*ent.User, error)
+	UnbanUser(ctx context.Context, id pulid.ID, reason string) (*ent.User, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	SetUserPassword(ctx context.Context, id pulid.ID, password string) (bool, error)
 	UnlockUser(ctx context.Context, id pulid.ID) (*ent.User, error)
@@ -988,6 +1005,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignRole(childComplexity, args["membershipID"].(pulid.ID), args["roleID"].(pulid.ID)), true
+	case "Mutation.banUser":
+		if e.ComplexityRoot.Mutation.BanUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_banUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BanUser(childComplexity, args["id"].(pulid.ID), args["reason"].(string), args["expiresAt"].(*time.Time)), true
 	case "Mutation.bulkAssignRole":
 		if e.ComplexityRoot.Mutation.BulkAssignRole == nil {
 			break
@@ -999,6 +1027,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BulkAssignRole(childComplexity, args["roleID"].(pulid.ID), args["membershipIDs"].([]pulid.ID)), true
+	case "Mutation.bulkTransitionUsers":
+		if e.ComplexityRoot.Mutation.BulkTransitionUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bulkTransitionUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BulkTransitionUsers(childComplexity, args["ids"].([]pulid.ID), args["to"].(user.Status), args["reason"].(string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1153,6 +1192,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserPassword(childComplexity, args["id"].(pulid.ID), args["password"].(string)), true
+	case "Mutation.transitionUser":
+		if e.ComplexityRoot.Mutation.TransitionUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transitionUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransitionUser(childComplexity, args["id"].(pulid.ID), args["to"].(user.Status), args["reason"].(string)), true
 	case "Mutation.unassignRole":
 		if e.ComplexityRoot.Mutation.UnassignRole == nil {
 			break
@@ -1164,6 +1214,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnassignRole(childComplexity, args["membershipID"].(pulid.ID), args["roleID"].(pulid.ID)), true
+	case "Mutation.unbanUser":
+		if e.ComplexityRoot.Mutation.UnbanUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unbanUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnbanUser(childComplexity, args["id"].(pulid.ID), args["reason"].(string)), true
 	case "Mutation.unlockUser":
 		if e.ComplexityRoot.Mutation.UnlockUser == nil {
 			break
@@ -2388,6 +2449,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "UserTransitionResult.applied":
+		if e.ComplexityRoot.UserTransitionResult.Applied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTransitionResult.Applied(childComplexity), true
+	case "UserTransitionResult.code":
+		if e.ComplexityRoot.UserTransitionResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTransitionResult.Code(childComplexity), true
+	case "UserTransitionResult.message":
+		if e.ComplexityRoot.UserTransitionResult.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTransitionResult.Message(childComplexity), true
+	case "UserTransitionResult.user":
+		if e.ComplexityRoot.UserTransitionResult.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTransitionResult.User(childComplexity), true
+	case "UserTransitionResult.userID":
+		if e.ComplexityRoot.UserTransitionResult.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTransitionResult.UserID(childComplexity), true
+
 	case "Viewer.apiKey":
 		if e.ComplexityRoot.Viewer.APIKey == nil {
 			break
@@ -2590,6 +2682,43 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../account.graphql", Input: `"""The outcome of one user of bulkTransitionUsers."""
+type UserTransitionResult {
+  userID: ID!
+  """Whether the change was applied."""
+  applied: Boolean!
+  """Why it was refused: NOT_FOUND, FORBIDDEN or BAD_USER_INPUT; empty when applied."""
+  code: String!
+  message: String!
+  """The user after the change, when applied."""
+  user: User
+}
+
+extend type Mutation {
+  """
+  Move a user along the lifecycle graph (platform:user_manage, on users of
+  a lower platform rank): pending → active | archived; active → suspended |
+  disabled | archived; suspended → active | disabled | archived; disabled →
+  active | archived; archived → active. The reason is required. Leaving
+  active revokes the user's sessions and personal API keys at once.
+  """
+  transitionUser(id: ID!, to: UserStatus!, reason: String!): User!
+  """
+  transitionUser for up to 1000 users: one result per ID (applied, or
+  refused with a code), one refusal does not stop the others.
+  """
+  bulkTransitionUsers(ids: [ID!]!, to: UserStatus!, reason: String!): [UserTransitionResult!]!
+  """
+  Ban a user (same rights and rank rule as transitionUser) with a required
+  reason, until expiresAt (none: until lifted). Revokes the user's
+  sessions and personal API keys at once; the ban lifts itself at
+  expiresAt.
+  """
+  banUser(id: ID!, reason: String!, expiresAt: Time): User!
+  """Lift a user's ban, with a required reason. Revoked sessions and keys stay revoked."""
+  unbanUser(id: ID!, reason: String!): User!
+}
+`, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type APIKey implements Node {
@@ -3218,15 +3347,10 @@ input CreateUserInput {
   locale: String
   timezone: String
   platformRole: UserPlatformRole
+  """
+  Lifecycle status; changes follow the graph of package account (transitionUser).
+  """
   status: UserStatus
-  statusReason: String
-  statusChangedAt: Time
-  bannedAt: Time
-  banReason: String
-  """
-  End of the ban; empty with banned_at set means permanent.
-  """
-  banExpiresAt: Time
   metadata: Map
 }
 """
@@ -5665,18 +5789,6 @@ input UpdateUserInput {
   locale: String
   timezone: String
   platformRole: UserPlatformRole
-  status: UserStatus
-  statusReason: String
-  statusChangedAt: Time
-  clearStatusChangedAt: Boolean
-  bannedAt: Time
-  clearBannedAt: Boolean
-  banReason: String
-  """
-  End of the ban; empty with banned_at set means permanent.
-  """
-  banExpiresAt: Time
-  clearBanExpiresAt: Boolean
   metadata: Map
   clearMetadata: Boolean
 }
@@ -5697,6 +5809,9 @@ type User implements Node {
   locale: String!
   timezone: String!
   platformRole: UserPlatformRole!
+  """
+  Lifecycle status; changes follow the graph of package account (transitionUser).
+  """
   status: UserStatus!
   statusReason: String!
   statusChangedAt: Time
@@ -7136,6 +7251,22 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_UserTransitionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userID":
+		return ec.fieldContext_UserTransitionResult_userID(ctx, field)
+	case "applied":
+		return ec.fieldContext_UserTransitionResult_applied(ctx, field)
+	case "code":
+		return ec.fieldContext_UserTransitionResult_code(ctx, field)
+	case "message":
+		return ec.fieldContext_UserTransitionResult_message(ctx, field)
+	case "user":
+		return ec.fieldContext_UserTransitionResult_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserTransitionResult", field.Name)
+}
+
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kind":
@@ -7436,6 +7567,36 @@ func (ec *executionContext) field_Mutation_assignRole_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_banUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expiresAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expiresAt"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_bulkAssignRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7455,6 +7616,36 @@ func (ec *executionContext) field_Mutation_bulkAssignRole_args(ctx context.Conte
 		return nil, err
 	}
 	args["membershipIDs"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bulkTransitionUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋcfᚋidentityᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (user.Status, error) {
+			return ec.unmarshalNUserStatus2githubᚗcomᚋcfᚋidentityᚋentᚋuserᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
 	return args, nil
 }
 
@@ -7694,6 +7885,36 @@ func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_transitionUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (user.Status, error) {
+			return ec.unmarshalNUserStatus2githubᚗcomᚋcfᚋidentityᚋentᚋuserᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unassignRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7713,6 +7934,28 @@ func (ec *executionContext) field_Mutation_unassignRole_args(ctx context.Context
 		return nil, err
 	}
 	args["roleID"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unbanUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -11351,6 +11594,182 @@ func (ec *executionContext) fieldContext_Mutation_deleteOrganization(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteOrganization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transitionUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transitionUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransitionUser(ctx, fc.Args["id"].(pulid.ID), fc.Args["to"].(user.Status), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transitionUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transitionUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bulkTransitionUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bulkTransitionUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BulkTransitionUsers(ctx, fc.Args["ids"].([]pulid.ID), fc.Args["to"].(user.Status), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*account.Result) graphql.Marshaler {
+			return ec.marshalNUserTransitionResult2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋaccountᚐResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bulkTransitionUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserTransitionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bulkTransitionUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_banUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_banUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BanUser(ctx, fc.Args["id"].(pulid.ID), fc.Args["reason"].(string), fc.Args["expiresAt"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_banUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_banUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unbanUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnbanUser(ctx, fc.Args["id"].(pulid.ID), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unbanUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16938,6 +17357,130 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _UserTransitionResult_userID(ctx context.Context, field graphql.CollectedField, obj *account.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTransitionResult_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTransitionResult_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTransitionResult", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _UserTransitionResult_applied(ctx context.Context, field graphql.CollectedField, obj *account.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTransitionResult_applied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Applied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTransitionResult_applied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTransitionResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _UserTransitionResult_code(ctx context.Context, field graphql.CollectedField, obj *account.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTransitionResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTransitionResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTransitionResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UserTransitionResult_message(ctx context.Context, field graphql.CollectedField, obj *account.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTransitionResult_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTransitionResult_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTransitionResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UserTransitionResult_user(ctx context.Context, field graphql.CollectedField, obj *account.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTransitionResult_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserTransitionResult_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserTransitionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Viewer_kind(ctx context.Context, field graphql.CollectedField, obj *tenancy.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20967,7 +21510,7 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "platformRole", "status", "statusReason", "statusChangedAt", "bannedAt", "banReason", "banExpiresAt", "metadata"}
+	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "platformRole", "status", "metadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21044,41 +21587,6 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.Status = data
-		case "statusReason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReason = data
-		case "statusChangedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusChangedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusChangedAt = data
-		case "bannedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bannedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BannedAt = data
-		case "banReason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("banReason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BanReason = data
-		case "banExpiresAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("banExpiresAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BanExpiresAt = data
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOMap2map(ctx, v)
@@ -27686,7 +28194,7 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "platformRole", "status", "statusReason", "statusChangedAt", "clearStatusChangedAt", "bannedAt", "clearBannedAt", "banReason", "banExpiresAt", "clearBanExpiresAt", "metadata", "clearMetadata"}
+	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "platformRole", "metadata", "clearMetadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27756,69 +28264,6 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.PlatformRole = data
-		case "status":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOUserStatus2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚋuserᚐStatus(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Status = data
-		case "statusReason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReason = data
-		case "statusChangedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusChangedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusChangedAt = data
-		case "clearStatusChangedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearStatusChangedAt"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearStatusChangedAt = data
-		case "bannedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bannedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BannedAt = data
-		case "clearBannedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearBannedAt"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearBannedAt = data
-		case "banReason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("banReason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BanReason = data
-		case "banExpiresAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("banExpiresAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BanExpiresAt = data
-		case "clearBanExpiresAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearBanExpiresAt"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearBanExpiresAt = data
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOMap2map(ctx, v)
@@ -30897,6 +31342,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "transitionUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transitionUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bulkTransitionUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bulkTransitionUsers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "banUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_banUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unbanUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unbanUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "changePassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_changePassword(ctx, field)
@@ -33807,6 +34280,64 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var userTransitionResultImplementors = []string{"UserTransitionResult"}
+
+func (ec *executionContext) _UserTransitionResult(ctx context.Context, sel ast.SelectionSet, obj *account.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userTransitionResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserTransitionResult")
+		case "userID":
+			out.Values[i] = ec._UserTransitionResult_userID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applied":
+			out.Values[i] = ec._UserTransitionResult_applied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._UserTransitionResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._UserTransitionResult_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "user":
+			out.Values[i] = ec._UserTransitionResult_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *tenancy.Viewer) graphql.Marshaler {
@@ -35433,6 +35964,32 @@ func (ec *executionContext) unmarshalNUserStatus2githubᚗcomᚋcfᚋidentityᚋ
 
 func (ec *executionContext) marshalNUserStatus2githubᚗcomᚋcfᚋidentityᚋentᚋuserᚐStatus(ctx context.Context, sel ast.SelectionSet, v user.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNUserTransitionResult2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋaccountᚐResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*account.Result) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserTransitionResult2ᚖgithubᚗcomᚋcfᚋidentityᚋaccountᚐResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUserTransitionResult2ᚖgithubᚗcomᚋcfᚋidentityᚋaccountᚐResult(ctx context.Context, sel ast.SelectionSet, v *account.Result) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UserTransitionResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {

@@ -48,37 +48,45 @@ func IsDomain(ctx context.Context) bool {
 // Record writes e through client (join a transaction by passing its
 // client), with the request details of ctx (see package audit).
 func Record(ctx context.Context, client *ent.Client, e Event) error {
-	a := e.Actor
-	if a == nil {
-		a = actor.FromContext(ctx)
+	return RecordAll(ctx, client, []Event{e})
+}
+
+// RecordAll writes events in one statement (see Record).
+func RecordAll(ctx context.Context, client *ent.Client, events []Event) error {
+	if len(events) == 0 {
+		return nil
 	}
 	req := audit.FromContext(ctx)
-	b := client.Activity.Create().
-		SetVerb(e.Verb).
-		SetObjectType(e.ObjectType).
-		SetObjectID(string(e.ObjectID)).
-		SetChannel(req.Channel).
-		SetIP(req.IP).
-		SetUserAgent(req.UserAgent).
-		SetRequestID(req.RequestID)
-	if e.Data != nil {
-		b.SetData(e.Data)
+	a := actor.FromContext(ctx)
+	builders := make([]*ent.ActivityCreate, 0, len(events))
+	for _, e := range events {
+		ea := e.Actor
+		if ea == nil {
+			ea = a
+		}
+		b := client.Activity.Create().
+			SetVerb(e.Verb).SetObjectType(e.ObjectType).SetObjectID(string(e.ObjectID)).
+			SetChannel(req.Channel).SetIP(req.IP).SetUserAgent(req.UserAgent).SetRequestID(req.RequestID)
+		if e.Data != nil {
+			b.SetData(e.Data)
+		}
+		if e.Organization != "" {
+			b.SetOrganizationID(e.Organization)
+		}
+		switch {
+		case ea == nil:
+			return fmt.Errorf("trail: %s without an actor", e.Verb)
+		case ea.Kind() == actor.KindSystem:
+			b.SetActorType("system").SetActorLabel(ea.Reason())
+		case ea.Kind() == actor.KindAPIKey:
+			b.SetActorType("api_key").SetActorAPIKeyID(ea.APIKeyID()).SetActorUserID(ea.UserID())
+		default:
+			b.SetActorType("user").SetActorUserID(ea.UserID())
+		}
+		builders = append(builders, b)
 	}
-	if e.Organization != "" {
-		b.SetOrganizationID(e.Organization)
-	}
-	switch {
-	case a == nil:
-		return fmt.Errorf("trail: %s without an actor", e.Verb)
-	case a.Kind() == actor.KindSystem:
-		b.SetActorType("system").SetActorLabel(a.Reason())
-	case a.Kind() == actor.KindAPIKey:
-		b.SetActorType("api_key").SetActorAPIKeyID(a.APIKeyID()).SetActorUserID(a.UserID())
-	default:
-		b.SetActorType("user").SetActorUserID(a.UserID())
-	}
-	if err := b.Exec(bypass.Allow(ctx, bypass.AuditRecord)); err != nil {
-		return fmt.Errorf("trail: recording %s: %w", e.Verb, err)
+	if err := client.Activity.CreateBulk(builders...).Exec(bypass.Allow(ctx, bypass.AuditRecord)); err != nil {
+		return fmt.Errorf("trail: recording %d activities: %w", len(events), err)
 	}
 	return nil
 }

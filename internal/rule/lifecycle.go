@@ -1,0 +1,117 @@
+package rule
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/ent"
+
+	"github.com/cf/identity/account"
+	gen "github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/refreshtoken"
+	entsession "github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/internal/trail"
+	"github.com/cf/identity/pulid"
+)
+
+// LifecycleGuard enforces the lifecycle graph of package account on every
+// write of cf_users.status, by anyone, the system included: a new user
+// starts pending or active, and an update moves each user it reaches along
+// the graph only (a *account.TransitionError otherwise, nothing written).
+// It sets status_changed_at. When users leave active, or are banned, it
+// revokes their sessions, the sessions' refresh tokens and their personal
+// API keys in the same write (run it in a transaction to make that one
+// unit); coming back revives none of them.
+func LifecycleGuard() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			um, ok := m.(*gen.UserMutation)
+			if !ok {
+				return nil, fmt.Errorf("rule: unexpected mutation %T", m)
+			}
+			to, setStatus := um.Status()
+			bannedAt, setBan := um.BannedAt()
+			if !setStatus && !setBan {
+				return next.Mutate(ctx, m)
+			}
+			now := time.Now()
+			if um.Op().Is(ent.OpCreate) {
+				if setStatus && !contains(account.CreatableStatuses, account.Status(to)) {
+					return nil, &account.TransitionError{To: account.Status(to)}
+				}
+				um.SetStatusChangedAt(now)
+				return next.Mutate(ctx, m)
+			}
+			sys := system(ctx)
+			ids, err := um.IDs(sys)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) == 0 {
+				return next.Mutate(ctx, m)
+			}
+			rows, err := um.Client().User.Query().Where(user.IDIn(ids...)).
+				Select(user.FieldStatus, user.FieldBannedAt).All(sys)
+			if err != nil {
+				return nil, err
+			}
+			var leaving []pulid.ID
+			reason := "user_banned"
+			for _, u := range rows {
+				switch {
+				case setStatus && !account.Allowed(account.Status(u.Status), account.Status(to)):
+					return nil, &account.TransitionError{From: account.Status(u.Status), To: account.Status(to)}
+				case setStatus && u.Status == user.StatusActive:
+					leaving = append(leaving, u.ID)
+					reason = "user_" + string(to)
+				case setBan && !bannedAt.IsZero() && u.BannedAt == nil:
+					leaving = append(leaving, u.ID)
+				}
+			}
+			if setStatus {
+				um.SetStatusChangedAt(now)
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil || len(leaving) == 0 {
+				return v, err
+			}
+			if err := revokeCredentials(trail.Domain(sys), um.Client(), leaving, reason, now); err != nil {
+				return nil, err
+			}
+			return v, nil
+		})
+	}
+}
+
+// revokeCredentials revokes the live sessions, their refresh tokens and
+// the personal API keys of users, in three statements.
+func revokeCredentials(ctx context.Context, c *gen.Client, users []pulid.ID, reason string, now time.Time) error {
+	if err := c.Session.Update().
+		Where(entsession.UserIDIn(users...), entsession.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("rule: revoking sessions: %w", err)
+	}
+	if err := c.RefreshToken.Update().
+		Where(refreshtoken.UserIDIn(users...), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("rule: revoking refresh tokens: %w", err)
+	}
+	if err := c.APIKey.Update().
+		Where(apikey.UserIDIn(users...), apikey.OrganizationIDIsNil(), apikey.RevokedAtIsNil()).
+		SetRevokedAt(now).Exec(ctx); err != nil {
+		return fmt.Errorf("rule: revoking personal API keys: %w", err)
+	}
+	return nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
