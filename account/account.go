@@ -101,6 +101,11 @@ func BulkTransitionUsers(ctx context.Context, client *ent.Client, ids []pulid.ID
 	if !ok {
 		return nil, authz.ErrNotLoaded
 	}
+	if !g.IsSystem() {
+		if ok, why := g.PlatformCan(permission.PlatformUserManage); !ok {
+			return nil, fmt.Errorf("%w: changing users' status needs %s (%s)", privacy.Deny, permission.PlatformUserManage, why)
+		}
+	}
 	var order []pulid.ID
 	seen := map[pulid.ID]bool{}
 	for _, id := range ids {
@@ -237,7 +242,7 @@ func UnbanUser(ctx context.Context, client *ent.Client, id pulid.ID, reason stri
 		if err != nil {
 			return nil, err
 		}
-		if u.BannedAt == nil {
+		if u.BannedAt == nil || (u.BanExpiresAt != nil && !time.Now().Before(*u.BanExpiresAt)) {
 			return nil, validation.Wrap("id", ErrNotBanned)
 		}
 		if u, err = c.User.UpdateOne(u).ClearBannedAt().ClearBanExpiresAt().SetBanReason("").Save(trail.Domain(ctx)); err != nil {

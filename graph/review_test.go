@@ -172,9 +172,9 @@ func TestReviewRankRuleGraphQL(t *testing.T) {
 }
 
 // Review 3: /auth/refresh of a session whose user was deleted or whose
-// organization was deleted answers 401 SESSION_REVOKED (not 500), of a
-// banned user 403 ACCOUNT_BANNED; each revokes the session with its reason
-// and records session.revoked. A login into a deleted organization is 403.
+// organization was deleted answers 401 SESSION_REVOKED (not 500), and so
+// does that of a banned user (the ban revoked it at once); each revokes the
+// session with its reason and records session.revoked. A login into a deleted organization is 403.
 func TestReviewRefreshEndedSessionHTTP(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := setupAuth(t, db, graph.Options{}, nil)
@@ -211,7 +211,7 @@ func TestReviewRefreshEndedSessionHTTP(t *testing.T) {
 					t.Fatalf("banning the user: %v", err)
 				}
 				return tok
-			}, http.StatusForbidden, graph.CodeAccountBanned, session.RevokedUserInactive},
+			}, http.StatusUnauthorized, graph.CodeSessionRevoked, "user_banned"}, // revoked at once by the ban
 		}
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

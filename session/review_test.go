@@ -268,12 +268,10 @@ func TestReviewRefreshEndsSession(t *testing.T) {
 					}
 					return tok
 				},
-				want: func(err error) bool {
-					var se *StateError
-					return errors.As(err, &se) && se.Reason == ReasonBanned
-				},
-				wantMsg: "a *StateError banned",
-				reason:  RevokedUserInactive,
+				// The ban revoked the session at once (the lifecycle hook).
+				want:    func(err error) bool { return errors.Is(err, ErrSessionRevoked) },
+				wantMsg: "ErrSessionRevoked",
+				reason:  "user_banned",
 			},
 			{
 				name: "user suspended",
@@ -284,12 +282,10 @@ func TestReviewRefreshEndsSession(t *testing.T) {
 					}
 					return tok
 				},
-				want: func(err error) bool {
-					var se *StateError
-					return errors.As(err, &se) && se.Reason == ReasonSuspended
-				},
-				wantMsg: "a *StateError suspended",
-				reason:  RevokedUserInactive,
+				// Leaving active revoked the session at once.
+				want:    func(err error) bool { return errors.Is(err, ErrSessionRevoked) },
+				wantMsg: "ErrSessionRevoked",
+				reason:  "user_suspended",
 			},
 		}
 		for i, tt := range cases {

@@ -57,7 +57,6 @@ func (s *suite) mutationCases() []mutationCase {
 	for _, u := range append(slices.Clone(aUsers), f.shared) {
 		add("updateUser", "profile of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"displayName": "pwned"}})
 		not(u) // one's own profile is one's own
-		add("updateUser", "status of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"status": "suspended"}})
 		add("updateUser", "email of "+string(u), updateUser, map[string]any{"id": u, "i": map[string]any{"email": "pwned@evil.example"}})
 		add("deleteUser", string(u), deleteUser, map[string]any{"id": u})
 	}
@@ -154,6 +153,17 @@ func (s *suite) mutationCases() []mutationCase {
 		add("setUserPassword", "of "+string(u), setPassword, map[string]any{"id": u, "pw": "a long and unguessable passphrase 7"})
 		add("unlockUser", string(u), unlock, map[string]any{"id": u})
 	}
+	// Account administration: platform user_manage on lower ranks only.
+	const transition = `mutation($id: ID!) { r: transitionUser(id: $id, to: suspended, reason: "cross-tenant") { id status statusReason } }`
+	const bulkTransition = `mutation($ids: [ID!]!) { r: bulkTransitionUsers(ids: $ids, to: suspended, reason: "cross-tenant") { userID applied code user { id status } } }`
+	const ban = `mutation($id: ID!) { r: banUser(id: $id, reason: "cross-tenant") { id bannedAt banReason } }`
+	const unban = `mutation($id: ID!) { r: unbanUser(id: $id, reason: "cross-tenant") { id bannedAt } }`
+	for _, u := range aUsers {
+		add("transitionUser", "of "+string(u), transition, map[string]any{"id": u})
+		add("banUser", "of "+string(u), ban, map[string]any{"id": u})
+		add("unbanUser", "of "+string(u), unban, map[string]any{"id": u})
+	}
+	add("bulkTransitionUsers", "of A's users", bulkTransition, map[string]any{"ids": aUsers})
 	// An API key cannot change its owner's password (that needs an access
 	// token): the refusal must not count as a failed sign-in either.
 	add("changePassword", "with an API key", `mutation($c: String!, $n: String!) { r: changePassword(currentPassword: $c, newPassword: $n) }`,

@@ -54,7 +54,7 @@ func LifecycleGuard() ent.Hook {
 				return next.Mutate(ctx, m)
 			}
 			rows, err := um.Client().User.Query().Where(user.IDIn(ids...)).
-				Select(user.FieldStatus, user.FieldBannedAt).All(sys)
+				Select(user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt).All(sys)
 			if err != nil {
 				return nil, err
 			}
@@ -67,7 +67,8 @@ func LifecycleGuard() ent.Hook {
 				case setStatus && u.Status == user.StatusActive:
 					leaving = append(leaving, u.ID)
 					reason = "user_" + string(to)
-				case setBan && !bannedAt.IsZero() && u.BannedAt == nil:
+				case setBan && !bannedAt.IsZero() && !(u.BannedAt != nil && (u.BanExpiresAt == nil || now.Before(*u.BanExpiresAt))):
+					// A new ban (not the change of a running one).
 					leaving = append(leaving, u.ID)
 				}
 			}
@@ -86,13 +87,31 @@ func LifecycleGuard() ent.Hook {
 	}
 }
 
-// revokeCredentials revokes the live sessions, their refresh tokens and
-// the personal API keys of users, in three statements.
+// revokeCredentials revokes the live sessions (recording session.revoked
+// for each), their refresh tokens and the personal API keys of users, in a
+// constant number of statements.
 func revokeCredentials(ctx context.Context, c *gen.Client, users []pulid.ID, reason string, now time.Time) error {
+	live, err := c.Session.Query().Where(entsession.UserIDIn(users...), entsession.RevokedAtIsNil()).
+		Select(entsession.FieldUserID, entsession.FieldOrganizationID).All(ctx)
+	if err != nil {
+		return fmt.Errorf("rule: reading sessions: %w", err)
+	}
 	if err := c.Session.Update().
 		Where(entsession.UserIDIn(users...), entsession.RevokedAtIsNil()).
 		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
 		return fmt.Errorf("rule: revoking sessions: %w", err)
+	}
+	events := make([]trail.Event, 0, len(live))
+	for _, s := range live {
+		e := trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID,
+			Data: map[string]any{"reason": reason, "user_id": string(s.UserID)}}
+		if s.OrganizationID != nil {
+			e.Organization = *s.OrganizationID
+		}
+		events = append(events, e)
+	}
+	if err := trail.RecordAll(ctx, c, events); err != nil {
+		return err
 	}
 	if err := c.RefreshToken.Update().
 		Where(refreshtoken.UserIDIn(users...), refreshtoken.RevokedAtIsNil()).
