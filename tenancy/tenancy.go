@@ -259,4 +259,3 @@ func DeleteRole(ctx context.Context, client *ent.Client, id pulid.ID, unassign b
 	})
 	return err
 }
-
