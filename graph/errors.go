@@ -132,6 +132,7 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		serr *scalar.Error
 		pg   *pgconn.PgError
 		sq   sqlite3.Error
+		terr *account.TransitionError
 	)
 	switch {
 	case errors.As(err, &perr):
@@ -161,8 +162,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "a concurrent change got in the way; nothing was changed, try again"
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
-	case errors.Is(err, account.ErrTransition):
-		return CodeBadUserInput, strings.TrimPrefix(err.Error(), "account: ")
+	case errors.As(err, &terr):
+		return CodeBadUserInput, strings.TrimPrefix(terr.Error(), "account: ")
 	case errors.Is(err, authz.ErrNotLoaded) && strings.Contains(err.Error(), "signed-in"):
 		return CodeForbidden, tidy(err)
 	case errors.Is(err, ErrNoSignIn):
