@@ -44,6 +44,7 @@ func edgeFilters(client *ent.Client) graphql.FieldMiddleware {
 		if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
 			return next(ctx)
 		}
+		lowerEmails(v)
 		if g, ok := authz.FromContext(ctx); ok && (g.IsSystem() || g.Platform(permission.PlatformRoleGrant)) {
 			return next(ctx)
 		}
