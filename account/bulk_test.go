@@ -211,9 +211,10 @@ func TestBulkStatementCount(t *testing.T) {
 	// reaches, their status), 1 updates them, 3 revoke sessions, refresh
 	// tokens and personal keys, 1 reads the users back, 1 records the
 	// activities.
-	// 11: read, lock and update the users, read them back, read, revoke and
-	// record the sessions, revoke refresh tokens and keys, record the changes.
-	const want = 11
+	// 13: read, lock and update the users, read them back, the superadmin
+	// guard's two reads, read, revoke and record the sessions, revoke
+	// refresh tokens and keys, record the changes.
+	const want = 13
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		testdb.Migrated(t, db)
 		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)

@@ -242,7 +242,6 @@ type UpdateUserInput struct {
 	Phone         *string
 	Locale        *string
 	Timezone      *string
-	PlatformRole  *user.PlatformRole
 	ClearMetadata bool
 	Metadata      map[string]interface{}
 }
@@ -272,9 +271,6 @@ func (i *UpdateUserInput) Mutate(m *UserMutation) {
 	}
 	if v := i.Timezone; v != nil {
 		m.SetTimezone(*v)
-	}
-	if v := i.PlatformRole; v != nil {
-		m.SetPlatformRole(*v)
 	}
 	if i.ClearMetadata {
 		m.ClearMetadata()

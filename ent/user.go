@@ -44,7 +44,7 @@ type User struct {
 	Timezone string `json:"timezone,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash secret.PasswordHash `json:"-"`
-	// PlatformRole holds the value of the "platform_role" field.
+	// Granted and revoked by superadmins with grantPlatformRole and revokePlatformRole.
 	PlatformRole user.PlatformRole `json:"platform_role,omitempty"`
 	// Lifecycle status; changes follow the graph of package account (transitionUser).
 	Status user.Status `json:"status,omitempty"`

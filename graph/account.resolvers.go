@@ -34,3 +34,13 @@ func (r *mutationResolver) BanUser(ctx context.Context, id pulid.ID, reason stri
 func (r *mutationResolver) UnbanUser(ctx context.Context, id pulid.ID, reason string) (*ent.User, error) {
 	return account.UnbanUser(ctx, ent.FromContext(ctx), id, reason)
 }
+
+// GrantPlatformRole is the resolver for the grantPlatformRole field.
+func (r *mutationResolver) GrantPlatformRole(ctx context.Context, userID pulid.ID, role user.PlatformRole, reason string) (*ent.User, error) {
+	return account.GrantPlatformRole(ctx, ent.FromContext(ctx), userID, role, reason)
+}
+
+// RevokePlatformRole is the resolver for the revokePlatformRole field.
+func (r *mutationResolver) RevokePlatformRole(ctx context.Context, userID pulid.ID, reason string) (*ent.User, error) {
+	return account.RevokePlatformRole(ctx, ent.FromContext(ctx), userID, reason)
+}

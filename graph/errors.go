@@ -162,6 +162,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "a concurrent change got in the way; nothing was changed, try again"
 	case errors.Is(err, authz.ErrForeignRole):
 		return CodeBadUserInput, tidy(err)
+	case errors.Is(err, account.ErrLastSuperadmin):
+		return CodeConflict, "the platform keeps at least one active superadmin: grant the role to another user first"
 	case errors.As(err, &terr):
 		return CodeBadUserInput, strings.TrimPrefix(terr.Error(), "account: ")
 	case errors.Is(err, authz.ErrNotLoaded) && strings.Contains(err.Error(), "signed-in"):

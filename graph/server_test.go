@@ -834,7 +834,7 @@ func TestPlainUserSeesOnlyItself(t *testing.T) {
 	}{
 		{"createUser", `mutation { createUser(input: {email: "evil@example.com", platformRole: superadmin}) { id } }`},
 		{"deleteUser admin", `mutation ($id: ID!) { deleteUser(id: $id) }`},
-		{"promote self", `mutation ($me: ID!) { updateUser(id: $me, input: {platformRole: superadmin}) { id } }`},
+		{"promote self", `mutation ($me: ID!) { grantPlatformRole(userID: $me, role: superadmin, reason: "mine") { id } }`},
 	}
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := setup(t, db)

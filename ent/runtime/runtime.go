@@ -669,6 +669,8 @@ func init() {
 	user.Hooks[4] = userHooks[1]
 
 	user.Hooks[5] = userHooks[2]
+
+	user.Hooks[6] = userHooks[3]
 	userMixinInters2 := userMixin[2].Interceptors()
 	user.Interceptors[0] = userMixinInters2[0]
 	userMixinFields0 := userMixin[0].Fields()

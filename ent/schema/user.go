@@ -45,7 +45,8 @@ func (User) Fields() []ent.Field {
 		field.Enum("platform_role").
 			Values("none", "support", "admin", "superadmin").
 			Default("none").
-			Annotations(entgql.OrderField("PLATFORM_ROLE")),
+			Comment("Granted and revoked by superadmins with grantPlatformRole and revokePlatformRole.").
+			Annotations(entgql.OrderField("PLATFORM_ROLE"), entgql.Skip(entgql.SkipMutationUpdateInput)),
 		field.Enum("status").
 			Values("pending", "active", "suspended", "disabled", "archived").
 			Default("pending").
@@ -103,7 +104,7 @@ func (User) Indexes() []ent.Index {
 
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata"), rule.LifecycleGuard()}
+	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata"), rule.LifecycleGuard(), rule.SuperadminGuard()}
 }
 
 // Policy of the User.

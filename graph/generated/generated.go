@@ -172,8 +172,10 @@ type ComplexityRoot struct {
 		DeleteOrganization  func(childComplexity int, id pulid.ID) int
 		DeleteRole          func(childComplexity int, id pulid.ID, unassign bool) int
 		DeleteUser          func(childComplexity int, id pulid.ID) int
+		GrantPlatformRole   func(childComplexity int, userID pulid.ID, role user.PlatformRole, reason string) int
 		RemoveMember        func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey        func(childComplexity int, id pulid.ID) int
+		RevokePlatformRole  func(childComplexity int, userID pulid.ID, reason string) int
 		RevokeSession       func(childComplexity int, id pulid.ID) int
 		RevokeUserSessions  func(childComplexity int, userID pulid.ID) int
 		SetMemberRoles      func(childComplexity int, membershipID pulid.ID, roleIDs []pulid.ID) int
@@ -470,6 +472,8 @@ type MutationResolver interface {
 	BulkTransitionUsers(ctx context.Context, ids []pulid.ID, to user.Status, reason string) ([]*account.Result, error)
 	BanUser(ctx context.Context, id pulid.ID, reason string, expiresAt *time.Time) (*ent.User, error)
 	UnbanUser(ctx context.Context, id pulid.ID, reason string) (*ent.User, error)
+	GrantPlatformRole(ctx context.Context, userID pulid.ID, role user.PlatformRole, reason string) (*ent.User, error)
+	RevokePlatformRole(ctx context.Context, userID pulid.ID, reason string) (*ent.User, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	SetUserPassword(ctx context.Context, id pulid.ID, password string) (bool, error)
 	UnlockUser(ctx context.Context, id pulid.ID) (*ent.User, error)
@@ -1126,6 +1130,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.grantPlatformRole":
+		if e.ComplexityRoot.Mutation.GrantPlatformRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grantPlatformRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrantPlatformRole(childComplexity, args["userID"].(pulid.ID), args["role"].(user.PlatformRole), args["reason"].(string)), true
 	case "Mutation.removeMember":
 		if e.ComplexityRoot.Mutation.RemoveMember == nil {
 			break
@@ -1148,6 +1163,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.revokePlatformRole":
+		if e.ComplexityRoot.Mutation.RevokePlatformRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokePlatformRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokePlatformRole(childComplexity, args["userID"].(pulid.ID), args["reason"].(string)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -2717,6 +2743,16 @@ extend type Mutation {
   banUser(id: ID!, reason: String!, expiresAt: Time): User!
   """Lift a user's ban, with a required reason. Revoked sessions and keys stay revoked."""
   unbanUser(id: ID!, reason: String!): User!
+  """
+  Give a user a platform role (support, admin or superadmin), with a
+  required reason. Superadmins only.
+  """
+  grantPlatformRole(userID: ID!, role: UserPlatformRole!, reason: String!): User!
+  """
+  Take a user's platform role away (back to none), with a required reason.
+  Superadmins only; the last active superadmin keeps theirs.
+  """
+  revokePlatformRole(userID: ID!, reason: String!): User!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -3346,6 +3382,9 @@ input CreateUserInput {
   phone: String
   locale: String
   timezone: String
+  """
+  Granted and revoked by superadmins with grantPlatformRole and revokePlatformRole.
+  """
   platformRole: UserPlatformRole
   """
   Lifecycle status; changes follow the graph of package account (transitionUser).
@@ -5788,7 +5827,6 @@ input UpdateUserInput {
   phone: String
   locale: String
   timezone: String
-  platformRole: UserPlatformRole
   metadata: Map
   clearMetadata: Boolean
 }
@@ -5808,6 +5846,9 @@ type User implements Node {
   phone: String!
   locale: String!
   timezone: String!
+  """
+  Granted and revoked by superadmins with grantPlatformRole and revokePlatformRole.
+  """
   platformRole: UserPlatformRole!
   """
   Lifecycle status; changes follow the graph of package account (transitionUser).
@@ -7785,6 +7826,36 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_grantPlatformRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (user.PlatformRole, error) {
+			return ec.unmarshalNUserPlatformRole2githubᚗcomᚋcfᚋidentityᚋentᚋuserᚐPlatformRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7810,6 +7881,28 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokePlatformRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -11770,6 +11863,94 @@ func (ec *executionContext) fieldContext_Mutation_unbanUser(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_unbanUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_grantPlatformRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grantPlatformRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrantPlatformRole(ctx, fc.Args["userID"].(pulid.ID), fc.Args["role"].(user.PlatformRole), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grantPlatformRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grantPlatformRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokePlatformRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokePlatformRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokePlatformRole(ctx, fc.Args["userID"].(pulid.ID), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokePlatformRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokePlatformRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28194,7 +28375,7 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "platformRole", "metadata", "clearMetadata"}
+	fieldsInOrder := [...]string{"email", "firstName", "lastName", "displayName", "avatarURL", "phone", "locale", "timezone", "metadata", "clearMetadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28257,13 +28438,6 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.Timezone = data
-		case "platformRole":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platformRole"))
-			data, err := ec.unmarshalOUserPlatformRole2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚋuserᚐPlatformRole(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PlatformRole = data
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOMap2map(ctx, v)
@@ -31366,6 +31540,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "unbanUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unbanUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantPlatformRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grantPlatformRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokePlatformRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokePlatformRole(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

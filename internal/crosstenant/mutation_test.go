@@ -164,6 +164,12 @@ func (s *suite) mutationCases() []mutationCase {
 		add("unbanUser", "of "+string(u), unban, map[string]any{"id": u})
 	}
 	add("bulkTransitionUsers", "of A's users", bulkTransition, map[string]any{"ids": aUsers})
+	const grant = `mutation($id: ID!) { r: grantPlatformRole(userID: $id, role: superadmin, reason: "cross-tenant") { id platformRole } }`
+	const revoke = `mutation($id: ID!) { r: revokePlatformRole(userID: $id, reason: "cross-tenant") { id platformRole } }`
+	for _, u := range append(slices.Clone(aUsers), f.shared) {
+		add("grantPlatformRole", "to "+string(u), grant, map[string]any{"id": u})
+		add("revokePlatformRole", "of "+string(u), revoke, map[string]any{"id": u})
+	}
 	// An API key cannot change its owner's password (that needs an access
 	// token): the refusal must not count as a failed sign-in either.
 	add("changePassword", "with an API key", `mutation($c: String!, $n: String!) { r: changePassword(currentPassword: $c, newPassword: $n) }`,

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/cf/identity/account"
+	"github.com/cf/identity/authz"
 	gen "github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/refreshtoken"
@@ -133,4 +135,55 @@ func contains[T comparable](list []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// SuperadminGuard keeps at least one active superadmin (active, not
+// banned, not deleted): a write that demotes, suspends, bans or deletes
+// users fails with account.ErrLastSuperadmin when it would leave none. It
+// locks the superadmins' rows first (PostgreSQL: SELECT ... FOR UPDATE, in
+// ID order), so that two superadmins demoting each other at once run one
+// after the other and the second is refused.
+func SuperadminGuard() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			um, ok := m.(*gen.UserMutation)
+			if !ok || um.Op().Is(ent.OpCreate) {
+				return next.Mutate(ctx, m)
+			}
+			role, setRole := um.PlatformRole()
+			status, setStatus := um.Status()
+			_, setBan := um.BannedAt()
+			_, setDeleted := um.DeletedAt()
+			demotes := (setRole && role != user.PlatformRoleSuperadmin) ||
+				(setStatus && status != user.StatusActive) || setBan || setDeleted || um.Op().Is(ent.OpDelete|ent.OpDeleteOne)
+			if !demotes {
+				return next.Mutate(ctx, m)
+			}
+			sys := system(ctx)
+			ids, err := um.IDs(sys)
+			if err != nil || len(ids) == 0 {
+				if err != nil {
+					return nil, err
+				}
+				return next.Mutate(ctx, m)
+			}
+			supers, err := um.Client().User.Query().
+				Where(user.PlatformRoleEQ(user.PlatformRoleSuperadmin), user.StatusEQ(user.StatusActive), user.BannedAtIsNil(), lockPG(sql.LockUpdate)).
+				Order(gen.Asc(user.FieldID)).Select(user.FieldID).All(sys)
+			if err != nil {
+				return nil, authz.Concurrent(err)
+			}
+			left := 0
+			for _, s := range supers {
+				if !contains(ids, s.ID) {
+					left++
+				}
+			}
+			if len(supers) > 0 && left == 0 {
+				return nil, account.ErrLastSuperadmin
+			}
+			v, err := next.Mutate(ctx, m)
+			return v, authz.Concurrent(err)
+		})
+	}
 }
