@@ -292,6 +292,9 @@ func TestSoftDelete(t *testing.T) {
 		c, raw := testdb.Migrated(t, db)
 		ctx := actor.NewContext(context.Background(), actor.System("test"))
 		f := setup(t, c)
+		// The platform keeps an active superadmin (account's guard): give
+		// it another one before the fixture's (f.user) goes.
+		c.User.Create().SetEmail("keeper@example.com").SetPlatformRole(user.PlatformRoleSuperadmin).SetStatus(user.StatusActive).ExecX(ctx)
 		if err := c.User.DeleteOneID(f.user).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -313,8 +316,9 @@ func TestSoftDelete(t *testing.T) {
 			t.Fatalf("purge: %v", err)
 		}
 		var n int
-		if err := raw.QueryRow("SELECT COUNT(*) FROM cf_users").Scan(&n); err != nil || n != 3 {
-			t.Fatalf("cf_users rows = %d, %v; want 3 (soft-deleted row kept)", n, err)
+		// The rows before the delete, the keeper included.
+		if err := raw.QueryRow("SELECT COUNT(*) FROM cf_users").Scan(&n); err != nil || n != 4 {
+			t.Fatalf("cf_users rows = %d, %v; want 4 (soft-deleted row kept)", n, err)
 		}
 		if err := raw.QueryRow("SELECT COUNT(*) FROM cf_organizations").Scan(&n); err != nil || n != 0 {
 			t.Fatalf("cf_organizations rows = %d, %v; want 0 after purge", n, err)
