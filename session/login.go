@@ -14,8 +14,6 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
-	"github.com/cf/identity/ent/refreshtoken"
-	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
@@ -409,6 +407,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-
-var _ = refreshtoken.Label
-var _ = entsession.Label

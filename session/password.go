@@ -178,8 +178,8 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	return err
 }
 
-// revokeAllOf revokes the live sessions of user uid but keep, as the
-// sign-in system.
+// revokeAllOf revokes the live sessions of user uid but keepID, as the
+// sign-in system (recorded with the actor of ctx).
 func (m *Manager) revokeAllOf(ctx context.Context, c *ent.Client, uid, keepID pulid.ID, reason string) error {
 	sys := trail.Domain(system(ctx))
 	q := c.Session.Query().Where(entsession.UserID(uid), entsession.RevokedAtIsNil())
@@ -190,16 +190,7 @@ func (m *Manager) revokeAllOf(ctx context.Context, c *ent.Client, uid, keepID pu
 	if err != nil {
 		return err
 	}
-	for _, s := range ss {
-		if err := m.revoke(sys, c, s, reason); err != nil {
-			return err
-		}
-		if err := trail.Record(ctx, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s),
-			Data: map[string]any{"reason": reason}}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.revokeAll(ctx, sys, c, ss, reason)
 }
 
 // UnlockUser lifts the sign-in lock of user id and resets its count of

@@ -3,6 +3,7 @@ package rule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"entgo.io/ent"
@@ -41,7 +42,7 @@ func LifecycleGuard() ent.Hook {
 			}
 			now := time.Now()
 			if um.Op().Is(ent.OpCreate) {
-				if setStatus && !contains(account.CreatableStatuses, account.Status(to)) {
+				if setStatus && !slices.Contains(account.CreatableStatuses, account.Status(to)) {
 					return nil, &account.TransitionError{To: account.Status(to)}
 				}
 				um.SetStatusChangedAt(now)
@@ -128,15 +129,6 @@ func revokeCredentials(ctx context.Context, c *gen.Client, users []pulid.ID, rea
 	return nil
 }
 
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // SuperadminGuard keeps at least one active superadmin (active, not
 // banned, not deleted): a write that demotes, suspends, bans or deletes
 // users fails with account.ErrLastSuperadmin when it would leave none. It
@@ -175,7 +167,7 @@ func SuperadminGuard() ent.Hook {
 			}
 			left := 0
 			for _, s := range supers {
-				if !contains(ids, s.ID) {
+				if !slices.Contains(ids, s.ID) {
 					left++
 				}
 			}
