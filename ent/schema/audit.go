@@ -9,10 +9,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema/mixin"
 
-	"github.com/cf/identity/actor"
-	"github.com/cf/identity/audit"
 	gen "github.com/cf/identity/ent"
-	"github.com/cf/identity/internal/bypass"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
 )
@@ -137,49 +134,26 @@ func verb(m ent.Mutation) string {
 	return object + ".updated"
 }
 
-// record writes one activity per affected row. The Activity policy lets
-// no actor but the system create activities, so the write goes through
-// package bypass, after the audited mutation passed its own policy.
+// record writes one activity per affected row, in one statement (package
+// trail). The Activity policy lets no actor but the system create
+// activities, so trail writes through package bypass, after the audited
+// mutation passed its own policy.
 func record(ctx context.Context, c *gen.Client, m ent.Mutation, verb string, ids []pulid.ID, org pulid.ID, changed []string) error {
-	a := actor.FromContext(ctx)
-	req := audit.FromContext(ctx)
-	allow := bypass.Allow(ctx, bypass.AuditRecord)
-	builders := make([]*gen.ActivityCreate, 0, len(ids))
+	events := make([]trail.Event, 0, len(ids))
 	for _, id := range ids {
-		b := c.Activity.Create().
-			SetVerb(verb).
-			SetObjectType(m.Type()).
-			SetObjectID(string(id)).
-			SetChannel(req.Channel).
-			SetIP(req.IP).
-			SetUserAgent(req.UserAgent).
-			SetRequestID(req.RequestID).
-			SetData(map[string]any{"fields": changed})
+		e := trail.Event{Verb: verb, ObjectType: m.Type(), ObjectID: id, Data: map[string]any{"fields": changed}}
 		switch {
 		case org == "":
 		case m.Type() == "Organization" && m.Op().Is(ent.OpDelete|ent.OpDeleteOne):
 			// The organization row is gone: keep its ID in the data only.
-			b.SetData(map[string]any{"fields": changed, "organization_id": org})
+			e.Data["organization_id"] = org
 		default:
-			b.SetOrganizationID(org)
+			e.Organization = org
 		}
-		switch {
-		case a == nil:
-			return fmt.Errorf("audit: %s without an actor", verb)
-		case a.Kind() == actor.KindSystem:
-			b.SetActorType("system").SetActorLabel(a.Reason())
-		case a.Kind() == actor.KindAPIKey:
-			b.SetActorType("api_key").SetActorAPIKeyID(a.APIKeyID()).SetActorUserID(a.UserID())
-		default:
-			b.SetActorType("user").SetActorUserID(a.UserID())
-		}
-		builders = append(builders, b)
+		events = append(events, e)
 	}
-	if len(builders) == 0 {
-		return nil
-	}
-	if err := c.Activity.CreateBulk(builders...).Exec(allow); err != nil {
-		return fmt.Errorf("audit: recording %s: %w", verb, err)
+	if err := trail.RecordAll(ctx, c, events); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@
 // privacy policies. It is used for exactly two writes, each of which is
 // itself authorized and recorded:
 //
-//   - the activity rows the audit hook writes after an authorized mutation;
+//   - the activity rows written after an authorized mutation, by the audit
+//     hook or by a flow that records its own verbs (both through package
+//     trail);
 //   - the owner membership of a new organization, created for the user who
 //     was just allowed to create that organization.
 //
