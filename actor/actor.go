@@ -82,6 +82,7 @@ type Actor struct {
 	reason         string
 	activeOrg      pulid.ID
 	sessionID      pulid.ID
+	impersonator   pulid.ID
 	memo           *memo
 }
 
@@ -112,6 +113,31 @@ func (a *Actor) SessionID() pulid.ID {
 		return ""
 	}
 	return a.sessionID
+}
+
+// ImpersonatedBy returns a copy of a, a user, acting for impersonator: it
+// acts as the user, under the user's permissions, and everything it records
+// names impersonator too. Package session builds it for the access tokens
+// of an impersonation (their "act" claim). The policies refuse an
+// impersonated actor what would take the account over: another
+// impersonation, and changes of the user's password, email or credentials.
+func (a *Actor) ImpersonatedBy(impersonator pulid.ID) *Actor {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.impersonator = impersonator
+	c.memo = &memo{}
+	return &c
+}
+
+// Impersonator returns the user who acts through this actor's session
+// (the "act" claim of its access token), or "" when nobody impersonates.
+func (a *Actor) Impersonator() pulid.ID {
+	if a == nil {
+		return ""
+	}
+	return a.impersonator
 }
 
 // APIKey returns the actor of a request authenticated by an API key. owner
@@ -268,6 +294,9 @@ func (a *Actor) String() string {
 	}
 	switch a.kind {
 	case KindUser:
+		if a.impersonator != "" {
+			return fmt.Sprintf("user:%s(impersonated by %s)", a.userID, a.impersonator)
+		}
 		return fmt.Sprintf("user:%s", a.userID)
 	case KindAPIKey:
 		return fmt.Sprintf("api_key:%s(owner %s)", a.apiKeyID, a.userID)

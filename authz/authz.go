@@ -22,6 +22,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
+	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -429,4 +430,31 @@ var (
 	// ErrExceedsOwn is returned when a role or key would hold permissions its
 	// creator does not hold.
 	ErrExceedsOwn = errors.New("authz: permissions exceed your own")
+	// ErrImpersonated is returned when an impersonated session (an actor
+	// with an impersonator) tries what would take the account over:
+	// another impersonation, a change of the user's password or email, or
+	// of its credentials (API keys, linked OAuth accounts, other
+	// sessions). It is returned wrapped with privacy.Deny.
+	ErrImpersonated = errors.New("authz: not allowed in an impersonated session")
 )
+
+// Impersonated returns the error refusing doing ("changing the email",
+// say) to an impersonated actor, which matches ErrImpersonated and
+// privacy.Deny, or nil when the actor of ctx is not an impersonation.
+func Impersonated(ctx context.Context, doing string) error {
+	a := actor.FromContext(ctx)
+	if a == nil || a.Impersonator() == "" {
+		return nil
+	}
+	return impersonatedError(doing)
+}
+
+type impersonatedError string
+
+func (e impersonatedError) Error() string {
+	return privacy.Deny.Error() + ", " + string(e) + " is not allowed in an impersonated session"
+}
+
+func (e impersonatedError) Is(target error) bool {
+	return target == ErrImpersonated || target == privacy.Deny
+}

@@ -14,7 +14,9 @@ import (
 // the database, issuer, audience and expiry, and then that its session is
 // neither revoked nor past its idle or absolute lifetime (one indexed
 // lookup). It returns
-// the actor of the session's user, active in the token's organization.
+// the actor of the session's user, active in the token's organization; the
+// token of an impersonation (its act claim, which must name the session's
+// impersonator) gives that actor its impersonator (actor.ImpersonatedBy).
 // Errors that mean the token authenticates nobody match
 // ErrInvalidAccessToken (and the accesstoken reason, such as
 // accesstoken.ErrExpired); any other error means it could not be checked.
@@ -34,9 +36,16 @@ func (m *Manager) AuthenticateClaims(ctx context.Context, token string) (*actor.
 	case err != nil:
 		return nil, nil, fmt.Errorf("session: checking an access token: %w", err)
 	}
+	// The act claim must be the session's own impersonator (or absent
+	// for a session nobody impersonates): the same indexed lookup checks it.
+	impersonator := entsession.ImpersonatorIDIsNil()
+	if c.Actor != nil {
+		impersonator = entsession.ImpersonatorID(c.Actor.Subject)
+	}
 	alive, err := m.client.Session.Query().Where(
 		entsession.ID(c.SessionID),
 		entsession.UserID(c.Subject),
+		impersonator,
 		entsession.RevokedAtIsNil(),
 		entsession.ExpiresAtGT(m.now()),
 		entsession.IdleExpiresAtGT(m.now()),
@@ -48,6 +57,9 @@ func (m *Manager) AuthenticateClaims(ctx context.Context, token string) (*actor.
 		return nil, nil, fmt.Errorf("%w: the session was revoked or has ended", ErrInvalidAccessToken)
 	}
 	a := actor.UserSession(c.Subject, actor.PlatformNone, c.SessionID)
+	if c.Actor != nil {
+		a = a.ImpersonatedBy(c.Actor.Subject)
+	}
 	if c.Organization != "" {
 		a = a.WithOrganization(c.Organization)
 	}

@@ -347,10 +347,11 @@ func (m *Manager) tokens(key accesstoken.SigningKey, s *ent.Session, refresh str
 }
 
 // tokensUntil is tokens with the access token expiring no later than
-// notAfter (when not zero).
+// notAfter (when not zero). An access token never outlives its session
+// (an impersonation's end, in particular).
 func (m *Manager) tokensUntil(key accesstoken.SigningKey, s *ent.Session, refresh string, notAfter time.Time) (*Tokens, error) {
 	now := m.now()
-	exp := now.Add(m.cfg.AccessTTL)
+	exp := minTime(now.Add(m.cfg.AccessTTL), s.ExpiresAt)
 	if !notAfter.IsZero() && notAfter.Before(exp) {
 		exp = notAfter
 	}

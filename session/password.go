@@ -75,6 +75,9 @@ func (m *Manager) SetPassword(ctx context.Context, client *ent.Client, id pulid.
 	// Setting a password without the current one is an administration
 	// act, on users of a lower platform rank (the User policy), never on
 	// oneself: users change theirs with ChangePassword.
+	if err := authz.Impersonated(ctx, "setting a password"); err != nil {
+		return err
+	}
 	if g, ok := authz.FromContext(ctx); !ok || !g.IsSystem() && !g.Platform(permission.PlatformUserManage) {
 		return fmt.Errorf("%w: setting a password needs %s; change your own with changePassword", privacy.Deny, permission.PlatformUserManage)
 	}
@@ -106,6 +109,9 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	a := actor.FromContext(ctx)
 	if a == nil || a.Kind() != actor.KindUser {
 		return fmt.Errorf("%w: changing one's password needs a signed-in user (an access token), not an API key", authz.ErrNotLoaded)
+	}
+	if err := authz.Impersonated(ctx, "changing the password"); err != nil {
+		return err
 	}
 	if current == "" {
 		return validation.Errorf("currentPassword", "required")

@@ -132,7 +132,23 @@ func (m *Manager) Refresh(ctx context.Context, token string, cl Client) (*Tokens
 				return nil, keep(ErrSessionRevoked)
 			}
 		}
-		uctx, err := asUser(trail.Domain(ctx), c, actor.User(u.ID, actor.PlatformRole(u.PlatformRole)))
+		ua := actor.UserSession(u.ID, actor.PlatformRole(u.PlatformRole), s.ID)
+		if s.ImpersonatorID != nil {
+			// An impersonation lives while its impersonator may still
+			// impersonate the user.
+			ok, err := m.impersonationValid(sys, c, s, u)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				if err := m.end(sys, c, s, RevokedImpersonationInvalid); err != nil {
+					return nil, err
+				}
+				return nil, keep(ErrSessionRevoked)
+			}
+			ua = ua.ImpersonatedBy(*s.ImpersonatorID)
+		}
+		uctx, err := asUser(trail.Domain(ctx), c, ua)
 		if err != nil {
 			return nil, err
 		}

@@ -67,6 +67,11 @@ type Config struct {
 	// once in this process (each holds Argon2.Memory); further sign-ins
 	// wait for a slot, up to their request's deadline.
 	HashConcurrency int
+	// ImpersonationTTL is how long an impersonation lasts when its caller
+	// asks for no duration; MaxImpersonationTTL is the longest a caller
+	// may ask for. An impersonation ends at its duration however often it
+	// is refreshed.
+	ImpersonationTTL, MaxImpersonationTTL time.Duration
 	// MasterKey seals the private signing keys (at least 32 bytes).
 	MasterKey []byte
 	// Now returns the current time; time.Now when nil.
@@ -85,7 +90,13 @@ const (
 	DefaultLockBase        = time.Minute
 	DefaultLockMax         = time.Hour
 	DefaultHashConcurrency = 4
+
+	DefaultImpersonationTTL    = 30 * time.Minute
+	DefaultMaxImpersonationTTL = time.Hour
 )
+
+// maxImpersonationCap is the longest MaxImpersonationTTL Config accepts.
+const maxImpersonationCap = 12 * time.Hour
 
 // maxAccessTTL is the longest access-token lifetime Config accepts.
 const maxAccessTTL = 24 * time.Hour
@@ -105,6 +116,9 @@ func DefaultConfig() Config {
 		Argon2:          secret.DefaultArgon2,
 		Password:        password.Default(),
 		HashConcurrency: DefaultHashConcurrency,
+
+		ImpersonationTTL:    DefaultImpersonationTTL,
+		MaxImpersonationTTL: DefaultMaxImpersonationTTL,
 	}
 }
 
@@ -134,6 +148,10 @@ func (c Config) validate() error {
 		return bad("lock times: want 0 < base (%s) <= max (%s)", c.LockBase, c.LockMax)
 	case c.HashConcurrency < 1:
 		return bad("hash concurrency %d: want at least 1", c.HashConcurrency)
+	case c.ImpersonationTTL < time.Minute || c.MaxImpersonationTTL < c.ImpersonationTTL:
+		return bad("impersonation durations: want 1m <= default (%s) <= maximum (%s)", c.ImpersonationTTL, c.MaxImpersonationTTL)
+	case c.MaxImpersonationTTL > maxImpersonationCap || c.MaxImpersonationTTL > c.AbsoluteTTL:
+		return bad("maximum impersonation duration %s: want at most 12h and at most the absolute session lifetime %s", c.MaxImpersonationTTL, c.AbsoluteTTL)
 	case len(c.MasterKey) < 32:
 		return bad("the master key needs at least 32 bytes (IDENTITY_MASTER_KEY or IDENTITY_MASTER_KEY_FILE)")
 	}

@@ -1496,6 +1496,9 @@ func TestNewRefusesConfig(t *testing.T) {
 		{"lock max below base", func(c *Config) { c.LockMax = c.LockBase / 2 }},
 		{"weak argon2", func(c *Config) { c.Argon2 = secret.Argon2Params{Memory: 1024, Time: 1, Threads: 1} }},
 		{"bad password policy", func(c *Config) { c.Password.MinLength = 4 }},
+		{"impersonation too short", func(c *Config) { c.ImpersonationTTL = 30 * time.Second }},
+		{"impersonation default above maximum", func(c *Config) { c.ImpersonationTTL = c.MaxImpersonationTTL + time.Minute }},
+		{"impersonation maximum too long", func(c *Config) { c.ImpersonationTTL, c.MaxImpersonationTTL = time.Hour, 13*time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/refreshtoken"
 	entsession "github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 )
@@ -388,7 +389,7 @@ func notHeld(ctx context.Context, c *gen.Client, g *authz.Grants, me pulid.ID, s
 func RefreshToken() ent.Policy {
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
-			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead), impersonatedBy(g))
 		},
 		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
 			// Users open their own sessions, active in one of their
@@ -400,12 +401,17 @@ func RefreshToken() ent.Policy {
 			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
 				return privacy.Denyf("a session is active in one of its user's organizations")
 			}
-			if fieldID(m, "impersonator_id") != "" && !g.Platform(permission.PlatformImpersonate) {
-				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
+			if fieldID(m, "impersonator_id") != g.Actor().Impersonator() {
+				return privacy.Denyf("a refresh token names the impersonator of its session")
 			}
 			if family := fieldID(m, "family_id"); family != "" {
 				q := m.(*gen.RefreshTokenMutation).Client().Session.Query().
 					Where(entsession.ID(family), entsession.UserID(me), entsession.RevokedAtIsNil())
+				if imp := g.Actor().Impersonator(); imp != "" {
+					q.Where(entsession.ImpersonatorID(imp))
+				} else {
+					q.Where(entsession.ImpersonatorIDIsNil())
+				}
 				if a := g.ActiveOrganization(); a != "" {
 					q.Where(entsession.Or(entsession.OrganizationIDIsNil(), entsession.OrganizationID(a)))
 				}
@@ -531,7 +537,7 @@ func andP(x, y entql.P) entql.P {
 func Session() ent.Policy {
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
-			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead))
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRead), inOrgs(g, "organization_id", permission.SessionRead), impersonatedBy(g))
 		},
 		onCreate(func(_ context.Context, g *authz.Grants, m ent.Mutation) error {
 			me := g.Self(actor.ScopeAll)
@@ -540,9 +546,6 @@ func Session() ent.Policy {
 			}
 			if org := fieldID(m, "organization_id"); org != "" && g.In(org) == nil {
 				return privacy.Denyf("a session is active in one of its user's organizations")
-			}
-			if fieldID(m, "impersonator_id") != "" && !g.Platform(permission.PlatformImpersonate) {
-				return privacy.Denyf("impersonation needs %s", permission.PlatformImpersonate)
 			}
 			return privacy.Allow
 		}),
@@ -569,9 +572,47 @@ func Session() ent.Policy {
 		}), opUpdate),
 		onlyFields(opUpdate, "revoked_at", "revoked_reason", "organization_id"),
 		onWrite(opUpdate, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
-			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke))
+			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke), impersonatedBy(g))
 		}),
 	)
+}
+
+// impersonatedBy returns "an impersonation the actor runs": its
+// impersonator sees and stops it.
+func impersonatedBy(g *authz.Grants) entql.P {
+	if me := g.Self(actor.ScopeAll); me != "" && g.Actor().Kind() == actor.KindUser {
+		return entql.FieldEQ("impersonator_id", string(me))
+	}
+	return nothing
+}
+
+// impersonation checks the session m opens for impersonator imp: the
+// acting user itself (me), holding platform:impersonate across
+// organizations, not impersonated itself, on another user of a lower
+// platform role, without an active organization. Package session checks
+// the target's state and tells each refusal in its own error first.
+func impersonation(ctx context.Context, g *authz.Grants, m *gen.SessionMutation, me, imp pulid.ID) error {
+	switch {
+	case me == "" || imp != me || g.Actor().Kind() != actor.KindUser:
+		return privacy.Denyf("an impersonation is started by its impersonator, a signed-in user")
+	case g.Actor().Impersonator() != "":
+		return authz.Impersonated(ctx, "starting another impersonation")
+	case fieldID(m, "user_id") == me:
+		return privacy.Denyf("nobody impersonates themselves")
+	case fieldID(m, "organization_id") != "":
+		return privacy.Denyf("an impersonation starts without an active organization")
+	}
+	if ok, why := g.PlatformCan(permission.PlatformImpersonate); !ok {
+		return privacy.Denyf("impersonation needs %s (%s)", permission.PlatformImpersonate, why)
+	}
+	target, err := m.Client().User.Query().Where(user.ID(fieldID(m, "user_id"))).Select(user.FieldPlatformRole).Only(system(ctx))
+	if err != nil {
+		return err
+	}
+	if r := actor.PlatformRole(target.PlatformRole); r.Level() >= g.PlatformRole().Level() {
+		return privacy.Denyf("impersonating a user of platform role %s needs a higher one", r)
+	}
+	return privacy.Allow
 }
 
 // SigningKey: the keys that sign access tokens are read and written by the

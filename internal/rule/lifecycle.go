@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"entgo.io/ent"
@@ -37,11 +38,15 @@ func LifecycleGuard() ent.Hook {
 			}
 			to, setStatus := um.Status()
 			bannedAt, setBan := um.BannedAt()
-			if !setStatus && !setBan {
+			_, setRole := um.PlatformRole()
+			if !setStatus && !setBan && !setRole {
 				return next.Mutate(ctx, m)
 			}
 			now := time.Now()
 			if um.Op().Is(ent.OpCreate) {
+				if !setStatus && !setBan {
+					return next.Mutate(ctx, m)
+				}
 				if setStatus && !slices.Contains(account.CreatableStatuses, account.Status(to)) {
 					return nil, &account.TransitionError{To: account.Status(to)}
 				}
@@ -63,6 +68,15 @@ func LifecycleGuard() ent.Hook {
 			}
 			var leaving []pulid.ID
 			reason := "user_banned"
+			if !setStatus && !setBan {
+				// A change of platform role ends the impersonations the
+				// users run: they are checked against the role they had.
+				v, err := next.Mutate(ctx, m)
+				if err != nil {
+					return v, err
+				}
+				return v, endImpersonations(trail.Domain(sys), um.Client(), ids, "impersonator_role_changed", time.Now())
+			}
 			for _, u := range rows {
 				switch {
 				case setStatus && !account.Allowed(account.Status(u.Status), account.Status(to)):
@@ -85,9 +99,47 @@ func LifecycleGuard() ent.Hook {
 			if err := revokeCredentials(trail.Domain(sys), um.Client(), leaving, reason, now); err != nil {
 				return nil, err
 			}
+			if err := endImpersonations(trail.Domain(sys), um.Client(), leaving, "impersonator_"+strings.TrimPrefix(reason, "user_"), now); err != nil {
+				return nil, err
+			}
 			return v, nil
 		})
 	}
+}
+
+// endImpersonations revokes the live impersonation sessions that users
+// run as impersonators, and their refresh tokens, recording
+// session.revoked for each, in a constant number of statements.
+func endImpersonations(ctx context.Context, c *gen.Client, users []pulid.ID, reason string, now time.Time) error {
+	live, err := c.Session.Query().Where(entsession.ImpersonatorIDIn(users...), entsession.RevokedAtIsNil()).
+		Select(entsession.FieldUserID, entsession.FieldOrganizationID, entsession.FieldImpersonatorID).All(ctx)
+	if err != nil {
+		return fmt.Errorf("rule: reading impersonations: %w", err)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	ids := make([]pulid.ID, 0, len(live))
+	events := make([]trail.Event, 0, len(live))
+	for _, s := range live {
+		ids = append(ids, s.ID)
+		e := trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID,
+			Data: map[string]any{"reason": reason, "user_id": string(s.UserID), "impersonator_id": string(*s.ImpersonatorID)}}
+		if s.OrganizationID != nil {
+			e.Organization = *s.OrganizationID
+		}
+		events = append(events, e)
+	}
+	if err := c.Session.Update().Where(entsession.IDIn(ids...)).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("rule: ending impersonations: %w", err)
+	}
+	if err := c.RefreshToken.Update().
+		Where(refreshtoken.FamilyIDIn(ids...), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("rule: revoking the refresh tokens of impersonations: %w", err)
+	}
+	return trail.RecordAll(ctx, c, events)
 }
 
 // revokeCredentials revokes the live sessions (recording session.revoked

@@ -30,6 +30,7 @@ package rule
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"entgo.io/ent"
 	"entgo.io/ent/entql"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
+	gen "github.com/cf/identity/ent"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 )
@@ -185,7 +187,7 @@ func policy(read filter, mutation ...privacy.MutationRule) ent.Policy {
 	for _, r := range head() {
 		m = append(m, r)
 	}
-	m = append(m, denyOwnershipEdges(), AllowIfSuperadmin())
+	m = append(m, denyOwnershipEdges(), limitImpersonation(), checkImpersonation(), AllowIfSuperadmin())
 	m = append(m, mutation...)
 	m = append(m, privacy.AlwaysDenyRule())
 	return privacy.Policy{Query: q, Mutation: m}
@@ -224,6 +226,63 @@ func denyOwnershipEdges() privacy.MutationRule {
 		}
 		return privacy.Skip
 	})
+}
+
+// limitImpersonation refuses an impersonated actor (actor.Impersonator)
+// what would take the account over, whatever its permissions: any write of
+// API keys or linked OAuth accounts, a change of a user's email or
+// password, opening a session (another impersonation, say), and revoking
+// sessions other than its own. A refresh token it writes carries its own
+// impersonator. Refusals match authz.ErrImpersonated.
+func limitImpersonation() privacy.MutationRule {
+	return privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+		a := actor.FromContext(ctx)
+		if a.Impersonator() == "" {
+			return privacy.Skip
+		}
+		switch m.Type() {
+		case "APIKey":
+			return authz.Impersonated(ctx, "writing API keys")
+		case "OAuthAccount":
+			return authz.Impersonated(ctx, "linking or unlinking OAuth accounts")
+		case "User":
+			for _, f := range append(m.Fields(), m.ClearedFields()...) {
+				if f == "email" || f == "password_hash" {
+					return authz.Impersonated(ctx, "changing the "+strings.TrimSuffix(f, "_hash"))
+				}
+			}
+		case "Session":
+			if m.Op().Is(ent.OpCreate) {
+				return authz.Impersonated(ctx, "opening a session")
+			}
+			if err := restrict(ctx, m, entql.FieldEQ("id", string(a.SessionID())), "the impersonated session itself"); err != nil {
+				return err
+			}
+		case "RefreshToken":
+			if m.Op().Is(ent.OpCreate) && fieldID(m, "impersonator_id") != a.Impersonator() {
+				return privacy.Denyf("a refresh token of an impersonation names its impersonator")
+			}
+		}
+		return privacy.Skip
+	})
+}
+
+// checkImpersonation decides the creation of an impersonation session
+// (a Session with an impersonator), for superadmins too: see
+// impersonation.
+func checkImpersonation() privacy.MutationRule {
+	return privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+		sm, ok := m.(*gen.SessionMutation)
+		if !ok {
+			return privacy.Skip
+		}
+		imp := fieldID(m, "impersonator_id")
+		if imp == "" {
+			return privacy.Skip
+		}
+		g, _ := authz.FromContext(ctx)
+		return impersonation(ctx, g, sm, g.Self(actor.ScopeAll), imp)
+	}), ent.OpCreate)
 }
 
 // onCreate runs rule for creates only.

@@ -83,6 +83,9 @@ func RecordAll(ctx context.Context, client *ent.Client, events []Event) error {
 		default:
 			b.SetActorType("user").SetActorUserID(ea.UserID())
 		}
+		if imp := ea.Impersonator(); imp != "" {
+			b.SetImpersonatorID(imp)
+		}
 		builders = append(builders, b)
 	}
 	if err := client.Activity.CreateBulk(builders...).Exec(bypass.Allow(ctx, bypass.AuditRecord)); err != nil {
