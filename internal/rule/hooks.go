@@ -19,6 +19,7 @@ import (
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/tenancy"
 	"github.com/cf/identity/validation"
 )
 
@@ -160,14 +161,34 @@ func guardRole(ctx context.Context, rm *gen.RoleMutation) error {
 // every member, keeps actors from acting on members above their level, and
 // keeps an active owner in every organization.
 //
+// For every writer, the system included, it also keeps statuses on the
+// graph of package tenancy (a new membership starts invited or active;
+// then invited to active, active to suspended, suspended to active; a
+// *tenancy.MemberTransitionError otherwise), and keeps managers sound: a
+// manager is a member of the same organization (tenancy.ErrForeignManager)
+// and managers never loop (tenancy.ErrManagerCycle: a member is not their
+// own manager, nor does their manager report to them through the chain),
+// both wrapped in a *validation.Error for managerID. Reports are not added
+// through a manager's "reports" edge (a *validation.Error for reportIDs):
+// set the manager of each report instead.
+//
 // The checks read rows that concurrent writers change, so in a transaction
 // the guard locks what it reads before reading it, always in this order
 // (PostgreSQL; SQLite runs one writer at a time): the memberships written
-// (FOR UPDATE, in ID order), the roles being added (FOR SHARE, so that they
-// are not deleted before the write commits), then, when an owner is about
-// to lose ownership, the organizations (FOR UPDATE). Two requests on the
-// same member therefore run one after the other, and the second sees what
-// the first committed.
+// (FOR NO KEY UPDATE, in ID order: it keeps other writers of them out, but
+// not a write elsewhere that only refers to them, such as naming one as a
+// manager), the roles being added (FOR SHARE, so that they are not deleted
+// before the write commits), then the organizations: when a manager is set
+// (FOR NO KEY UPDATE) and when an owner is about to lose ownership (FOR
+// UPDATE). Two requests on the same member therefore run one after the
+// other, and the second sees what the first committed. Manager changes in
+// one organization run one after the other too, each walking the chain of
+// managers that the previous one committed, so that two writes closing a
+// loop from both ends (A's manager B, B's manager A) cannot both commit:
+// the second is refused with tenancy.ErrManagerCycle. Outside a
+// transaction a lock ends with its statement and that guarantee does not
+// hold: set managers in a transaction (package tenancy and the GraphQL API
+// always do).
 //
 // A Go caller using the ent client directly must run in a transaction
 // (client.Tx) any write that removes or clears a member's roles, or that
@@ -216,7 +237,7 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		}
 		if tx {
 			slices.Sort(ids)
-			if _, err := c.Membership.Query().Where(membership.IDIn(ids...), lockPG(sql.LockUpdate)).
+			if _, err := c.Membership.Query().Where(membership.IDIn(ids...), lockPG(sql.LockNoKeyUpdate)).
 				Order(membership.ByID()).IDs(sys); err != nil {
 				return err
 			}
@@ -271,7 +292,8 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 			}
 		}
 	}
-	// A manager is a member of the same organization.
+	// A manager is a member of the same organization, and managers never
+	// form a loop.
 	if mgr, ok := m.ManagerID(); ok {
 		for org := range orgs {
 			same, err := c.Membership.Query().Where(membership.ID(mgr), membership.OrganizationID(org)).Exist(sys)
@@ -279,7 +301,52 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 				return err
 			}
 			if !same {
-				return validation.Errorf("managerID", "the manager must be a member of the same organization")
+				return validation.Wrap("managerID", tenancy.ErrForeignManager)
+			}
+		}
+		if !m.Op().Is(ent.OpCreate) {
+			// A new membership has no reports yet: only an update can
+			// close a loop.
+			ids := make([]pulid.ID, len(targets))
+			for i, t := range targets {
+				ids[i] = t.ID
+			}
+			if tx {
+				// Manager changes in an organization run one after
+				// the other, each walking what the previous one
+				// committed. NO KEY UPDATE leaves inserts that refer
+				// to the organization (activities, sessions) free.
+				org := make([]pulid.ID, 0, len(orgs))
+				for id := range orgs {
+					org = append(org, id)
+				}
+				slices.Sort(org)
+				if _, err := c.Organization.Query().Where(organization.IDIn(org...), lockPG(sql.LockNoKeyUpdate)).
+					Order(organization.ByID()).IDs(sys); err != nil {
+					return err
+				}
+			}
+			if err := managerChain(sys, c, mgr, ids); err != nil {
+				return err
+			}
+		}
+	}
+	// Reports are attached by setting their manager, so that each of them
+	// goes through the checks above.
+	if len(m.ReportsIDs()) > 0 {
+		return validation.Errorf("reportIDs", "reports cannot be added to a manager; set the managerID of each report instead")
+	}
+	// Statuses move along the graph of package tenancy.
+	if to, ok := m.Status(); ok {
+		if m.Op().Is(ent.OpCreate) {
+			if !slices.Contains(tenancy.CreatableMemberStatuses, to) {
+				return &tenancy.MemberTransitionError{To: to}
+			}
+		} else {
+			for _, t := range targets {
+				if !tenancy.MemberTransitionAllowed(t.Status, to) {
+					return &tenancy.MemberTransitionError{From: t.Status, To: to}
+				}
 			}
 		}
 	}
@@ -366,6 +433,45 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		return fmt.Errorf("%w: taking ownership away", authz.ErrNeedsTx)
 	}
 	return nil
+}
+
+// managerChain refuses making mgr the manager of the memberships members
+// when that closes a loop: mgr is one of them, or reports to one of them
+// through its chain of managers. It walks the chain up from mgr, one
+// statement per level, and refuses a chain of more than
+// tenancy.MaxManagerDepth managers above mgr. The caller holds the lock of
+// the organization, so that no other manager change of the organization
+// commits between the walk and the write.
+func managerChain(ctx context.Context, c *gen.Client, mgr pulid.ID, members []pulid.ID) error {
+	if slices.Contains(members, mgr) {
+		return validation.Wrap("managerID", fmt.Errorf("%w: a member cannot be their own manager", tenancy.ErrManagerCycle))
+	}
+	cur := mgr
+	for above := 1; ; above++ {
+		row, err := c.Membership.Query().Where(membership.ID(cur)).Select(membership.FieldManagerID).Only(ctx)
+		if gen.IsNotFound(err) {
+			// Deleted meanwhile: its reports no longer have a manager.
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if row.ManagerID == nil {
+			return nil
+		}
+		// *row.ManagerID is the above-th manager above mgr.
+		if slices.Contains(members, *row.ManagerID) {
+			how := "directly"
+			if above > 1 {
+				how = fmt.Sprintf("through %d other manager(s)", above-1)
+			}
+			return validation.Wrap("managerID", fmt.Errorf("%w: %s already reports to this member, %s", tenancy.ErrManagerCycle, mgr, how))
+		}
+		if above > tenancy.MaxManagerDepth {
+			return validation.Wrap("managerID", fmt.Errorf("%w: %s has more than %d managers above it", tenancy.ErrManagerChainTooLong, mgr, tenancy.MaxManagerDepth))
+		}
+		cur = *row.ManagerID
+	}
 }
 
 // bypassed reports whether ctx carries the allow decision of package
