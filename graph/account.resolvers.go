@@ -12,8 +12,20 @@ import (
 	"github.com/cf/identity/account"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/session"
 )
+
+// ExpiresAt is the resolver for the expiresAt field.
+func (r *impersonationResolver) ExpiresAt(ctx context.Context, obj *session.Tokens) (*time.Time, error) {
+	return &obj.RefreshExpiresAt, nil
+}
+
+// Session is the resolver for the session field.
+func (r *impersonationResolver) Session(ctx context.Context, obj *session.Tokens) (*ent.Session, error) {
+	return r.clientOf(ctx).Session.Get(ctx, obj.SessionID)
+}
 
 // TransitionUser is the resolver for the transitionUser field.
 func (r *mutationResolver) TransitionUser(ctx context.Context, id pulid.ID, to user.Status, reason string) (*ent.User, error) {
@@ -44,3 +56,34 @@ func (r *mutationResolver) GrantPlatformRole(ctx context.Context, userID pulid.I
 func (r *mutationResolver) RevokePlatformRole(ctx context.Context, userID pulid.ID, reason string) (*ent.User, error) {
 	return account.RevokePlatformRole(ctx, ent.FromContext(ctx), userID, reason)
 }
+
+// ImpersonateUser is the resolver for the impersonateUser field.
+func (r *mutationResolver) ImpersonateUser(ctx context.Context, userID pulid.ID, reason string, durationMinutes *int) (*session.Tokens, error) {
+	m, err := r.sessionManager()
+	if err != nil {
+		return nil, err
+	}
+	d, err := impersonationDuration(m, durationMinutes)
+	if err != nil {
+		return nil, err
+	}
+	return m.Impersonate(ctx, r.clientOf(ctx), session.ImpersonateInput{UserID: userID, Reason: reason, Duration: d, Client: requestClient(ctx)})
+}
+
+// StopImpersonation is the resolver for the stopImpersonation field.
+func (r *mutationResolver) StopImpersonation(ctx context.Context, sessionID *pulid.ID) (*ent.Session, error) {
+	m, err := r.sessionManager()
+	if err != nil {
+		return nil, err
+	}
+	var id pulid.ID
+	if sessionID != nil {
+		id = *sessionID
+	}
+	return m.StopImpersonation(ctx, r.clientOf(ctx), id)
+}
+
+// Impersonation returns generated.ImpersonationResolver implementation.
+func (r *Resolver) Impersonation() generated.ImpersonationResolver { return &impersonationResolver{r} }
+
+type impersonationResolver struct{ *Resolver }

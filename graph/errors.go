@@ -20,6 +20,8 @@ import (
 	"github.com/cf/identity/graph/scalar"
 	"github.com/cf/identity/password"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/session"
+	"github.com/cf/identity/tenancy"
 	"github.com/cf/identity/validation"
 )
 
@@ -123,16 +125,18 @@ func PresentError(ctx context.Context, err error) *gqlerror.Error {
 
 func classify(ctx context.Context, err error) (code, msg string) {
 	var (
-		perr *pulid.ParseError
-		verr *validation.Error
-		ent1 *ent.ValidationError
-		nf   *ent.NotFoundError
-		nsr  *ent.NotSingularError
-		cerr *ent.ConstraintError
-		serr *scalar.Error
-		pg   *pgconn.PgError
-		sq   sqlite3.Error
-		terr *account.TransitionError
+		perr  *pulid.ParseError
+		verr  *validation.Error
+		ent1  *ent.ValidationError
+		nf    *ent.NotFoundError
+		nsr   *ent.NotSingularError
+		cerr  *ent.ConstraintError
+		serr  *scalar.Error
+		pg    *pgconn.PgError
+		sq    sqlite3.Error
+		terr  *account.TransitionError
+		mterr *tenancy.MemberTransitionError
+		ierr  *session.ImpersonationError
 	)
 	switch {
 	case errors.As(err, &perr):
@@ -166,6 +170,10 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeConflict, "the platform keeps at least one active superadmin: grant the role to another user first"
 	case errors.As(err, &terr):
 		return CodeBadUserInput, strings.TrimPrefix(terr.Error(), "account: ")
+	case errors.As(err, &mterr):
+		return CodeBadUserInput, strings.TrimPrefix(mterr.Error(), "tenancy: ")
+	case errors.As(err, &ierr):
+		return CodeForbidden, "forbidden: " + ierr.Detail
 	case errors.Is(err, authz.ErrNotLoaded) && strings.Contains(err.Error(), "signed-in"):
 		return CodeForbidden, tidy(err)
 	case errors.Is(err, ErrNoSignIn):

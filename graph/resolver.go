@@ -6,9 +6,12 @@ package graph
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/cf/identity/audit"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/session"
+	"github.com/cf/identity/validation"
 )
 
 // Resolver is the root resolver. Resolvers run inside the request's
@@ -37,4 +40,33 @@ func (r *Resolver) clientOf(ctx context.Context) *ent.Client {
 		return c
 	}
 	return r.client
+}
+
+// requestClient describes the client of a GraphQL request (its address
+// and user agent, as the audit middleware recorded them) for the sessions
+// a mutation opens.
+func requestClient(ctx context.Context) session.Client {
+	req := audit.FromContext(ctx)
+	return session.Client{IP: req.IP, UserAgent: req.UserAgent}
+}
+
+// impersonationDuration turns the durationMinutes argument into a
+// duration: zero (the server's default) when nil, refused outside 1 and
+// the configured maximum.
+func impersonationDuration(m *session.Manager, minutes *int) (time.Duration, error) {
+	if minutes == nil {
+		return 0, nil
+	}
+	limit := int(m.Config().MaxImpersonationTTL / time.Minute)
+	if *minutes < 1 || *minutes > limit {
+		return 0, validation.Errorf("durationMinutes", "between 1 and %d minutes, got %d", limit, *minutes)
+	}
+	return time.Duration(*minutes) * time.Minute, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

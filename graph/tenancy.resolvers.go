@@ -22,6 +22,21 @@ func (r *mutationResolver) AddMember(ctx context.Context, input tenancy.AddMembe
 	return tenancy.AddMember(ctx, ent.FromContext(ctx), input)
 }
 
+// UpdateMember is the resolver for the updateMember field.
+func (r *mutationResolver) UpdateMember(ctx context.Context, id pulid.ID, input tenancy.UpdateMemberInput) (*ent.Membership, error) {
+	return tenancy.UpdateMember(ctx, ent.FromContext(ctx), id, input)
+}
+
+// SuspendMember is the resolver for the suspendMember field.
+func (r *mutationResolver) SuspendMember(ctx context.Context, id pulid.ID, reason *string) (*ent.Membership, error) {
+	return tenancy.SuspendMember(ctx, ent.FromContext(ctx), id, deref(reason))
+}
+
+// ReactivateMember is the resolver for the reactivateMember field.
+func (r *mutationResolver) ReactivateMember(ctx context.Context, id pulid.ID, reason *string) (*ent.Membership, error) {
+	return tenancy.ReactivateMember(ctx, ent.FromContext(ctx), id, deref(reason))
+}
+
 // RemoveMember is the resolver for the removeMember field.
 func (r *mutationResolver) RemoveMember(ctx context.Context, id pulid.ID) (pulid.ID, error) {
 	return id, tenancy.RemoveMember(ctx, ent.FromContext(ctx), id)
@@ -109,6 +124,14 @@ func (r *viewerResolver) ActiveOrganization(ctx context.Context, obj *tenancy.Vi
 		return nil, nil
 	}
 	return r.client.Organization.Get(ctx, *obj.ActiveOrganizationID)
+}
+
+// Session is the resolver for the session field.
+func (r *viewerResolver) Session(ctx context.Context, obj *tenancy.Viewer) (*ent.Session, error) {
+	if obj.SessionID == nil {
+		return nil, nil
+	}
+	return r.client.Session.Get(ctx, *obj.SessionID)
 }
 
 // Permissions is the resolver for the permissions field.

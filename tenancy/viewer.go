@@ -20,10 +20,13 @@ type Viewer struct {
 	UserID               pulid.ID
 	APIKeyID             *pulid.ID
 	ActiveOrganizationID *pulid.ID
-	PlatformRole         string
-	PlatformPermissions  []string
-	Scopes               []string
-	Organizations        []*ViewerOrganization
+	// SessionID is the session of an access token; ImpersonatorID the
+	// user impersonating the viewer (actor.Impersonator).
+	SessionID, ImpersonatorID *pulid.ID
+	PlatformRole              string
+	PlatformPermissions       []string
+	Scopes                    []string
+	Organizations             []*ViewerOrganization
 }
 
 // ViewerOrganization is the actor's standing in one organization.
@@ -60,6 +63,12 @@ func ViewerOf(ctx context.Context) (*Viewer, error) {
 	}
 	if id := a.ActiveOrganization(); id != "" {
 		v.ActiveOrganizationID = &id
+	}
+	if id := a.SessionID(); id != "" {
+		v.SessionID = &id
+	}
+	if id := a.Impersonator(); id != "" {
+		v.ImpersonatorID = &id
 	}
 	for _, e := range permission.Catalog {
 		if e.Platform && g.Platform(e.Name) {

@@ -26,6 +26,7 @@ import (
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/graph/scalar"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/session"
 	"github.com/cf/identity/tenancy"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -41,6 +42,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Impersonation() ImpersonationResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Viewer() ViewerResolver
@@ -127,6 +129,15 @@ type ComplexityRoot struct {
 		Permission func(childComplexity int) int
 	}
 
+	Impersonation struct {
+		AccessToken  func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		ExpiresIn    func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
+		Session      func(childComplexity int) int
+		TokenType    func(childComplexity int) int
+	}
+
 	Membership struct {
 		CreatedAt      func(childComplexity int) int
 		Department     func(childComplexity int) int
@@ -173,6 +184,8 @@ type ComplexityRoot struct {
 		DeleteRole          func(childComplexity int, id pulid.ID, unassign bool) int
 		DeleteUser          func(childComplexity int, id pulid.ID) int
 		GrantPlatformRole   func(childComplexity int, userID pulid.ID, role user.PlatformRole, reason string) int
+		ImpersonateUser     func(childComplexity int, userID pulid.ID, reason string, durationMinutes *int) int
+		ReactivateMember    func(childComplexity int, id pulid.ID, reason *string) int
 		RemoveMember        func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey        func(childComplexity int, id pulid.ID) int
 		RevokePlatformRole  func(childComplexity int, userID pulid.ID, reason string) int
@@ -180,10 +193,13 @@ type ComplexityRoot struct {
 		RevokeUserSessions  func(childComplexity int, userID pulid.ID) int
 		SetMemberRoles      func(childComplexity int, membershipID pulid.ID, roleIDs []pulid.ID) int
 		SetUserPassword     func(childComplexity int, id pulid.ID, password string) int
+		StopImpersonation   func(childComplexity int, sessionID *pulid.ID) int
+		SuspendMember       func(childComplexity int, id pulid.ID, reason *string) int
 		TransitionUser      func(childComplexity int, id pulid.ID, to user.Status, reason string) int
 		UnassignRole        func(childComplexity int, membershipID pulid.ID, roleID pulid.ID) int
 		UnbanUser           func(childComplexity int, id pulid.ID, reason string) int
 		UnlockUser          func(childComplexity int, id pulid.ID) int
+		UpdateMember        func(childComplexity int, id pulid.ID, input tenancy.UpdateMemberInput) int
 		UpdateOrganization  func(childComplexity int, id pulid.ID, input ent.UpdateOrganizationInput) int
 		UpdateRole          func(childComplexity int, id pulid.ID, input ent.UpdateRoleInput) int
 		UpdateUser          func(childComplexity int, id pulid.ID, input ent.UpdateUserInput) int
@@ -439,12 +455,14 @@ type ComplexityRoot struct {
 	Viewer struct {
 		APIKey              func(childComplexity int) int
 		ActiveOrganization  func(childComplexity int) int
+		ImpersonatorID      func(childComplexity int) int
 		Kind                func(childComplexity int) int
 		Organizations       func(childComplexity int) int
 		Permissions         func(childComplexity int, organizationID pulid.ID) int
 		PlatformPermissions func(childComplexity int) int
 		PlatformRole        func(childComplexity int) int
 		Scopes              func(childComplexity int) int
+		Session             func(childComplexity int) int
 		User                func(childComplexity int) int
 	}
 
@@ -461,6 +479,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ImpersonationResolver interface {
+	ExpiresAt(ctx context.Context, obj *session.Tokens) (*time.Time, error)
+	Session(ctx context.Context, obj *session.Tokens) (*ent.Session, error)
+}
 type MutationResolver interface {
 	CreateUser(ctx context.Context, input ent.CreateUserInput, password *string) (*ent.User, error)
 	UpdateUser(ctx context.Context, id pulid.ID, input ent.UpdateUserInput) (*ent.User, error)
@@ -474,12 +496,17 @@ type MutationResolver interface {
 	UnbanUser(ctx context.Context, id pulid.ID, reason string) (*ent.User, error)
 	GrantPlatformRole(ctx context.Context, userID pulid.ID, role user.PlatformRole, reason string) (*ent.User, error)
 	RevokePlatformRole(ctx context.Context, userID pulid.ID, reason string) (*ent.User, error)
+	ImpersonateUser(ctx context.Context, userID pulid.ID, reason string, durationMinutes *int) (*session.Tokens, error)
+	StopImpersonation(ctx context.Context, sessionID *pulid.ID) (*ent.Session, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	SetUserPassword(ctx context.Context, id pulid.ID, password string) (bool, error)
 	UnlockUser(ctx context.Context, id pulid.ID) (*ent.User, error)
 	RevokeSession(ctx context.Context, id pulid.ID) (*ent.Session, error)
 	RevokeUserSessions(ctx context.Context, userID pulid.ID) (int, error)
 	AddMember(ctx context.Context, input tenancy.AddMemberInput) (*ent.Membership, error)
+	UpdateMember(ctx context.Context, id pulid.ID, input tenancy.UpdateMemberInput) (*ent.Membership, error)
+	SuspendMember(ctx context.Context, id pulid.ID, reason *string) (*ent.Membership, error)
+	ReactivateMember(ctx context.Context, id pulid.ID, reason *string) (*ent.Membership, error)
 	RemoveMember(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	AssignRole(ctx context.Context, membershipID pulid.ID, roleID pulid.ID) (*ent.Membership, error)
 	UnassignRole(ctx context.Context, membershipID pulid.ID, roleID pulid.ID) (*ent.Membership, error)
@@ -512,6 +539,7 @@ type ViewerResolver interface {
 	User(ctx context.Context, obj *tenancy.Viewer) (*ent.User, error)
 	APIKey(ctx context.Context, obj *tenancy.Viewer) (*ent.APIKey, error)
 	ActiveOrganization(ctx context.Context, obj *tenancy.Viewer) (*ent.Organization, error)
+	Session(ctx context.Context, obj *tenancy.Viewer) (*ent.Session, error)
 
 	Permissions(ctx context.Context, obj *tenancy.Viewer, organizationID pulid.ID) ([]*tenancy.EffectivePermission, error)
 }
@@ -842,6 +870,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EffectivePermission.Permission(childComplexity), true
 
+	case "Impersonation.accessToken":
+		if e.ComplexityRoot.Impersonation.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.AccessToken(childComplexity), true
+	case "Impersonation.expiresAt":
+		if e.ComplexityRoot.Impersonation.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.ExpiresAt(childComplexity), true
+	case "Impersonation.expiresIn":
+		if e.ComplexityRoot.Impersonation.ExpiresIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.ExpiresIn(childComplexity), true
+	case "Impersonation.refreshToken":
+		if e.ComplexityRoot.Impersonation.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.RefreshToken(childComplexity), true
+	case "Impersonation.session":
+		if e.ComplexityRoot.Impersonation.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.Session(childComplexity), true
+	case "Impersonation.tokenType":
+		if e.ComplexityRoot.Impersonation.TokenType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impersonation.TokenType(childComplexity), true
+
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
 			break
@@ -1141,6 +1206,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GrantPlatformRole(childComplexity, args["userID"].(pulid.ID), args["role"].(user.PlatformRole), args["reason"].(string)), true
+	case "Mutation.impersonateUser":
+		if e.ComplexityRoot.Mutation.ImpersonateUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_impersonateUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImpersonateUser(childComplexity, args["userID"].(pulid.ID), args["reason"].(string), args["durationMinutes"].(*int)), true
+	case "Mutation.reactivateMember":
+		if e.ComplexityRoot.Mutation.ReactivateMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reactivateMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReactivateMember(childComplexity, args["id"].(pulid.ID), args["reason"].(*string)), true
 	case "Mutation.removeMember":
 		if e.ComplexityRoot.Mutation.RemoveMember == nil {
 			break
@@ -1218,6 +1305,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserPassword(childComplexity, args["id"].(pulid.ID), args["password"].(string)), true
+	case "Mutation.stopImpersonation":
+		if e.ComplexityRoot.Mutation.StopImpersonation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_stopImpersonation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StopImpersonation(childComplexity, args["sessionID"].(*pulid.ID)), true
+	case "Mutation.suspendMember":
+		if e.ComplexityRoot.Mutation.SuspendMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_suspendMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SuspendMember(childComplexity, args["id"].(pulid.ID), args["reason"].(*string)), true
 	case "Mutation.transitionUser":
 		if e.ComplexityRoot.Mutation.TransitionUser == nil {
 			break
@@ -1262,6 +1371,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnlockUser(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.updateMember":
+		if e.ComplexityRoot.Mutation.UpdateMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMember(childComplexity, args["id"].(pulid.ID), args["input"].(tenancy.UpdateMemberInput)), true
 	case "Mutation.updateOrganization":
 		if e.ComplexityRoot.Mutation.UpdateOrganization == nil {
 			break
@@ -2518,6 +2638,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.ActiveOrganization(childComplexity), true
+	case "Viewer.impersonatorID":
+		if e.ComplexityRoot.Viewer.ImpersonatorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.ImpersonatorID(childComplexity), true
 	case "Viewer.kind":
 		if e.ComplexityRoot.Viewer.Kind == nil {
 			break
@@ -2559,6 +2685,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Scopes(childComplexity), true
+	case "Viewer.session":
+		if e.ComplexityRoot.Viewer.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Session(childComplexity), true
 	case "Viewer.user":
 		if e.ComplexityRoot.Viewer.User == nil {
 			break
@@ -2628,6 +2760,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRoleWhereInput,
 		ec.unmarshalInputSessionOrder,
 		ec.unmarshalInputSessionWhereInput,
+		ec.unmarshalInputUpdateMemberInput,
 		ec.unmarshalInputUpdateOrganizationInput,
 		ec.unmarshalInputUpdateRoleInput,
 		ec.unmarshalInputUpdateUserInput,
@@ -2753,6 +2886,43 @@ extend type Mutation {
   Superadmins only; the last active superadmin keeps theirs.
   """
   revokePlatformRole(userID: ID!, reason: String!): User!
+}
+
+"""
+An impersonation: a session of the user whose access tokens name the
+impersonator (their act claim). Requests made with accessToken act as the
+user, under the user's permissions, and every activity they record names the
+impersonator. Refresh it at /auth/refresh like any session, until expiresAt.
+"""
+type Impersonation {
+  accessToken: String!
+  tokenType: String!
+  """Seconds until the access token expires."""
+  expiresIn: Int!
+  """Shown once: only its digest is stored."""
+  refreshToken: String!
+  """When the impersonation ends, however often it is refreshed."""
+  expiresAt: Time!
+  session: Session!
+}
+
+extend type Mutation {
+  """
+  Act as another user (platform:impersonate, signed in with an access token,
+  not an API key), with a required reason, for durationMinutes (the
+  server's default when omitted; at most its maximum, 30 and 60 minutes
+  unless configured). Never a user of an equal or higher platform role, a
+  banned or inactive user, or oneself; never from an impersonated session.
+  Records user.impersonation_started. The impersonated session cannot
+  change the user's password, email or credentials, nor create API keys.
+  """
+  impersonateUser(userID: ID!, reason: String!, durationMinutes: Int): Impersonation!
+  """
+  End an impersonation: sessionID, or the impersonated session making the
+  request when omitted. Its impersonator and the session itself may stop
+  it. Records user.impersonation_stopped.
+  """
+  stopImpersonation(sessionID: ID): Session!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -6533,6 +6703,10 @@ type Viewer {
   apiKey: APIKey
   """The organization of X-Organization-ID, or of an organization key."""
   activeOrganization: Organization
+  """The session of the access token; null for API keys."""
+  session: Session
+  """The user impersonating the viewer (the act claim of its access token), or null."""
+  impersonatorID: ID
   platformRole: String!
   platformPermissions: [String!]!
   """Scopes of the API key; empty for a user."""
@@ -6578,6 +6752,17 @@ input AddMemberInput {
   department: String
 }
 
+input UpdateMemberInput {
+  title: String
+  department: String
+  """A member of the same organization; no cycles of managers."""
+  managerID: ID
+  """Remove the member's manager (not together with managerID)."""
+  clearManager: Boolean! = false
+  """active or suspended (see suspendMember and reactivateMember)."""
+  status: MembershipStatus
+}
+
 input CreateAPIKeyInput {
   name: String!
   """An organization key when set; a personal key of the caller otherwise."""
@@ -6607,6 +6792,20 @@ extend type Query {
 extend type Mutation {
   """Add a user to an organization (member:invite)."""
   addMember(input: AddMemberInput!): Membership!
+  """
+  Change a member's title, department, manager or status (member:update, on
+  members not above your level). Records member.updated with the values
+  before and after.
+  """
+  updateMember(id: ID!, input: UpdateMemberInput!): Membership!
+  """
+  Suspend a member (member:update): they keep their account but hold no
+  permissions in the organization, and their sessions active in it are
+  revoked. Not yourself, and not the last owner.
+  """
+  suspendMember(id: ID!, reason: String): Membership!
+  """Reactivate a suspended member (member:update)."""
+  reactivateMember(id: ID!, reason: String): Membership!
   """Remove a member (member:remove); an organization keeps an owner."""
   removeMember(id: ID!): ID!
   """Give a member a role (role:assign)."""
@@ -6786,6 +6985,24 @@ func (ec *executionContext) childFields_EffectivePermission(ctx context.Context,
 		return ec.fieldContext_EffectivePermission_grantedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EffectivePermission", field.Name)
+}
+
+func (ec *executionContext) childFields_Impersonation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_Impersonation_accessToken(ctx, field)
+	case "tokenType":
+		return ec.fieldContext_Impersonation_tokenType(ctx, field)
+	case "expiresIn":
+		return ec.fieldContext_Impersonation_expiresIn(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_Impersonation_refreshToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Impersonation_expiresAt(ctx, field)
+	case "session":
+		return ec.fieldContext_Impersonation_session(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Impersonation", field.Name)
 }
 
 func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7318,6 +7535,10 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_apiKey(ctx, field)
 	case "activeOrganization":
 		return ec.fieldContext_Viewer_activeOrganization(ctx, field)
+	case "session":
+		return ec.fieldContext_Viewer_session(ctx, field)
+	case "impersonatorID":
+		return ec.fieldContext_Viewer_impersonatorID(ctx, field)
 	case "platformRole":
 		return ec.fieldContext_Viewer_platformRole(ctx, field)
 	case "platformPermissions":
@@ -7856,6 +8077,58 @@ func (ec *executionContext) field_Mutation_grantPlatformRole_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_impersonateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "durationMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["durationMinutes"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reactivateMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7978,6 +8251,42 @@ func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_stopImpersonation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sessionID",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sessionID"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_suspendMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_transitionUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8063,6 +8372,28 @@ func (ec *executionContext) field_Mutation_unlockUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tenancy.UpdateMemberInput, error) {
+			return ec.unmarshalNUpdateMemberInput2githubᚗcomᚋcfᚋidentityᚋtenancyᚐUpdateMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -10818,6 +11149,153 @@ func (ec *executionContext) fieldContext_EffectivePermission_grantedBy(_ context
 	return graphql.NewScalarFieldContext("EffectivePermission", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Impersonation_accessToken(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_accessToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impersonation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Impersonation_tokenType(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_tokenType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_tokenType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impersonation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Impersonation_expiresIn(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_expiresIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_expiresIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impersonation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Impersonation_refreshToken(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_refreshToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impersonation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Impersonation_expiresAt(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Impersonation().ExpiresAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impersonation", field, true, true, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Impersonation_session(ctx context.Context, field graphql.CollectedField, obj *session.Tokens) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impersonation_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Impersonation().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impersonation_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impersonation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Membership_id(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11957,6 +12435,94 @@ func (ec *executionContext) fieldContext_Mutation_revokePlatformRole(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_impersonateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_impersonateUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImpersonateUser(ctx, fc.Args["userID"].(pulid.ID), fc.Args["reason"].(string), fc.Args["durationMinutes"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *session.Tokens) graphql.Marshaler {
+			return ec.marshalNImpersonation2ᚖgithubᚗcomᚋcfᚋidentityᚋsessionᚐTokens(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_impersonateUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Impersonation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_impersonateUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_stopImpersonation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_stopImpersonation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StopImpersonation(ctx, fc.Args["sessionID"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_stopImpersonation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_stopImpersonation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12215,6 +12781,138 @@ func (ec *executionContext) fieldContext_Mutation_addMember(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_addMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMember(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(tenancy.UpdateMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_suspendMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_suspendMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SuspendMember(ctx, fc.Args["id"].(pulid.ID), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_suspendMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_suspendMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reactivateMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reactivateMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReactivateMember(ctx, fc.Args["id"].(pulid.ID), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reactivateMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reactivateMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17779,6 +18477,61 @@ func (ec *executionContext) fieldContext_Viewer_activeOrganization(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_session(ctx context.Context, field graphql.CollectedField, obj *tenancy.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Viewer().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Session) graphql.Marshaler {
+			return ec.marshalOSession2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐSession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_impersonatorID(ctx context.Context, field graphql.CollectedField, obj *tenancy.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_impersonatorID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImpersonatorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_impersonatorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Viewer", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _Viewer_platformRole(ctx context.Context, field graphql.CollectedField, obj *tenancy.Viewer) (ret graphql.Marshaler) {
@@ -28220,6 +28973,68 @@ func (ec *executionContext) unmarshalInputSessionWhereInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUpdateMemberInput(ctx context.Context, obj any) (tenancy.UpdateMemberInput, error) {
+	var it tenancy.UpdateMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["clearManager"]; !present {
+		asMap["clearManager"] = false
+	}
+
+	fieldsInOrder := [...]string{"title", "department", "managerID", "clearManager", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "department":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("department"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Department = data
+		case "managerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managerID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManagerID = data
+		case "clearManager":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearManager"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearManager = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOMembershipStatus2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚋmembershipᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Context, obj any) (ent.UpdateOrganizationInput, error) {
 	var it ent.UpdateOrganizationInput
 	if obj == nil {
@@ -31047,6 +31862,135 @@ func (ec *executionContext) _EffectivePermission(ctx context.Context, sel ast.Se
 	return out
 }
 
+var impersonationImplementors = []string{"Impersonation"}
+
+func (ec *executionContext) _Impersonation(ctx context.Context, sel ast.SelectionSet, obj *session.Tokens) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impersonationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Impersonation")
+		case "accessToken":
+			out.Values[i] = ec._Impersonation_accessToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tokenType":
+			out.Values[i] = ec._Impersonation_tokenType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresIn":
+			out.Values[i] = ec._Impersonation_expiresIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refreshToken":
+			out.Values[i] = ec._Impersonation_refreshToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Impersonation_expiresAt(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "session":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Impersonation_session(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var membershipImplementors = []string{"Membership", "Node"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
@@ -31558,6 +32502,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "impersonateUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_impersonateUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stopImpersonation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_stopImpersonation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "changePassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_changePassword(ctx, field)
@@ -31596,6 +32554,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "addMember":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suspendMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_suspendMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reactivateMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reactivateMember(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -34657,6 +35636,49 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "session":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_session(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "impersonatorID":
+			out.Values[i] = ec._Viewer_impersonatorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "platformRole":
 			out.Values[i] = ec._Viewer_platformRole(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -35539,6 +36561,20 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋcfᚋidentityᚋpulid�
 	return ret
 }
 
+func (ec *executionContext) marshalNImpersonation2githubᚗcomᚋcfᚋidentityᚋsessionᚐTokens(ctx context.Context, sel ast.SelectionSet, v session.Tokens) graphql.Marshaler {
+	return ec._Impersonation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImpersonation2ᚖgithubᚗcomᚋcfᚋidentityᚋsessionᚐTokens(ctx context.Context, sel ast.SelectionSet, v *session.Tokens) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Impersonation(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -36068,6 +37104,33 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := scalar.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalTime(*v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateMemberInput2githubᚗcomᚋcfᚋidentityᚋtenancyᚐUpdateMemberInput(ctx context.Context, v any) (tenancy.UpdateMemberInput, error) {
+	res, err := ec.unmarshalInputUpdateMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdateOrganizationInput2githubᚗcomᚋcfᚋidentityᚋentᚐUpdateOrganizationInput(ctx context.Context, v any) (ent.UpdateOrganizationInput, error) {

@@ -170,6 +170,30 @@ func (s *suite) mutationCases() []mutationCase {
 		add("grantPlatformRole", "to "+string(u), grant, map[string]any{"id": u})
 		add("revokePlatformRole", "of "+string(u), revoke, map[string]any{"id": u})
 	}
+	// Impersonation: platform:impersonate, across organizations, of a
+	// signed-in superadmin only.
+	const impersonate = `mutation($id: ID!) { r: impersonateUser(userID: $id, reason: "cross-tenant") { accessToken refreshToken session { id userID } } }`
+	for _, u := range append(slices.Clone(aUsers), f.shared) {
+		add("impersonateUser", "of "+string(u), impersonate, map[string]any{"id": u})
+	}
+	const stopImpersonation = `mutation($id: ID) { r: stopImpersonation(sessionID: $id) { id userID revokedAt } }`
+	for _, ses := range f.aRows["Session"] {
+		add("stopImpersonation", string(ses), stopImpersonation, map[string]any{"id": ses})
+	}
+	add("stopImpersonation", "of the request's own session", stopImpersonation, map[string]any{"id": nil})
+	// Member administration: member:update in A only.
+	const updateMember = `mutation($id: ID!, $i: UpdateMemberInput!) { r: updateMember(id: $id, input: $i) { id title department managerID status user { id email } } }`
+	const suspendMember = `mutation($id: ID!) { r: suspendMember(id: $id, reason: "cross-tenant") { id status } }`
+	const reactivateMember = `mutation($id: ID!) { r: reactivateMember(id: $id, reason: "cross-tenant") { id status } }`
+	for _, m := range aMemberships {
+		add("updateMember", "title of "+string(m), updateMember, map[string]any{"id": m, "i": map[string]any{"title": "pwned"}})
+		add("updateMember", "status of "+string(m), updateMember, map[string]any{"id": m, "i": map[string]any{"status": "suspended"}})
+		add("updateMember", string(m)+" reporting to B's member", updateMember, map[string]any{"id": m, "i": map[string]any{"managerID": memB}})
+		add("suspendMember", string(m), suspendMember, map[string]any{"id": m})
+		add("reactivateMember", string(m), reactivateMember, map[string]any{"id": m})
+	}
+	add("updateMember", "B's member reporting to A's member", updateMember, map[string]any{"id": memB, "i": map[string]any{"managerID": memA}})
+	add("updateMember", "B's shared member reporting to A's viewer", updateMember, map[string]any{"id": memSharedB, "i": map[string]any{"managerID": memViewerA}})
 	// An API key cannot change its owner's password (that needs an access
 	// token): the refusal must not count as a failed sign-in either.
 	add("changePassword", "with an API key", `mutation($c: String!, $n: String!) { r: changePassword(currentPassword: $c, newPassword: $n) }`,
