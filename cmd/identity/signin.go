@@ -29,6 +29,7 @@ type sessionFlags struct {
 	maxFailed, minLength         *int
 	argonMemory, argonTime       *int
 	argonThreads, hashSlots      *int
+	impTTL, impMax               *time.Duration
 }
 
 func (s *sessionFlags) register(f *flags) {
@@ -48,6 +49,8 @@ func (s *sessionFlags) register(f *flags) {
 	s.argonMemory = f.Int("argon2-memory-kib", "IDENTITY_ARGON2_MEMORY_KIB", int(d.Argon2.Memory), "argon2id memory of new password hashes, KiB (at least 19456)")
 	s.argonTime = f.Int("argon2-time", "IDENTITY_ARGON2_TIME", int(d.Argon2.Time), "argon2id passes of new password hashes (at least 2)")
 	s.hashSlots = f.Int("argon2-concurrency", "IDENTITY_ARGON2_CONCURRENCY", d.HashConcurrency, "password checks and hashes running at once (each holds --argon2-memory-kib); further sign-ins wait")
+	s.impTTL = f.Duration("impersonation-ttl", "IDENTITY_IMPERSONATION_TTL", d.ImpersonationTTL, "how long an impersonation lasts when impersonateUser asks for no duration")
+	s.impMax = f.Duration("max-impersonation-ttl", "IDENTITY_MAX_IMPERSONATION_TTL", d.MaxImpersonationTTL, "the longest impersonation impersonateUser may ask for (at most 12h)")
 	s.argonThreads = f.Int("argon2-threads", "IDENTITY_ARGON2_THREADS", int(d.Argon2.Threads), "argon2id parallelism of new password hashes (at least 1)")
 }
 
@@ -63,6 +66,7 @@ func (s *sessionFlags) config(databaseURL string, notice func(file string)) (ses
 		return c, fmt.Errorf("%w: argon2 parameters must be positive (threads at most 255)", errUsage)
 	}
 	c.HashConcurrency = *s.hashSlots
+	c.ImpersonationTTL, c.MaxImpersonationTTL = *s.impTTL, *s.impMax
 	c.Argon2 = secret.Argon2Params{Memory: uint32(*s.argonMemory), Time: uint32(*s.argonTime), Threads: uint8(*s.argonThreads)}
 	key, err := masterKey(*s.masterKey, *s.masterKeyFile, databaseURL, notice)
 	if err != nil {
