@@ -257,8 +257,13 @@ func (s *signIn) switchOrg(_ http.ResponseWriter, r *http.Request, in authReques
 	if err != nil {
 		return nil, err
 	}
-	// The switch acts as the user across its organizations.
-	ctx, err := authz.NewContext(r.Context(), s.client, actor.UserSession(a.UserID(), actor.PlatformNone, a.SessionID()))
+	// The switch acts as the user across its organizations (and, for an
+	// impersonation, still names its impersonator).
+	ua := actor.UserSession(a.UserID(), actor.PlatformNone, a.SessionID())
+	if imp := a.Impersonator(); imp != "" {
+		ua = ua.ImpersonatedBy(imp)
+	}
+	ctx, err := authz.NewContext(r.Context(), s.client, ua)
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,17 @@ func TestImpersonationGraphQL(t *testing.T) {
 			})
 		}
 
+		// Switching organization and logging out keep naming the
+		// impersonator.
+		sw := authPost(t, e.srv, "/auth/switch", `{}`, map[string]string{"Authorization": bearer(imp.AccessToken)})
+		if sw.status != http.StatusOK {
+			t.Fatalf("/auth/switch: HTTP %d %s", sw.status, sw.raw)
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM cf_activities WHERE verb = 'session.organization_switched' AND object_id = `+e.q(1)+
+			` AND impersonator_id = `+e.q(2), imp.Session.ID, string(super.ID)); n != 1 {
+			t.Errorf("%d session.organization_switched naming the impersonator, want 1", n)
+		}
+
 		// Stop: the token answers 401 on the next request.
 		var stopped struct {
 			StopImpersonation struct{ ID, RevokedAt, RevokedReason string }
@@ -111,7 +122,17 @@ func TestImpersonationGraphQL(t *testing.T) {
 			t.Errorf("stopImpersonation answered %+v", stopped.StopImpersonation)
 		}
 		wantAuthError(t, gqlOn(t, e.srv, imp.AccessToken, impViewer, nil, nil), http.StatusUnauthorized, graph.CodeUnauthenticated)
-		for verb, want := range map[string]int{"user.impersonation_started": 1, "user.impersonation_stopped": 1} {
+		// A second impersonation ends with a logout, recorded with the
+		// impersonator.
+		wantOK(t, gqlOn(t, e.srv, superTok.AccessToken, impImpersonate, map[string]any{"id": string(target.ID), "reason": "again"}, nil), &started)
+		if status, body := logoutRaw(t, e.srv, started.ImpersonateUser.RefreshToken); status != http.StatusNoContent {
+			t.Fatalf("logout: HTTP %d %s", status, body)
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM cf_activities WHERE verb = 'session.revoked' AND object_id = `+e.q(1)+
+			` AND impersonator_id = `+e.q(2), started.ImpersonateUser.Session.ID, string(super.ID)); n != 1 {
+			t.Errorf("%d session.revoked (logout) naming the impersonator, want 1", n)
+		}
+		for verb, want := range map[string]int{"user.impersonation_started": 2, "user.impersonation_stopped": 1} {
 			if n := e.count(t, `SELECT COUNT(*) FROM cf_activities WHERE verb = `+e.q(1)+` AND object_id = `+e.q(2), verb, string(target.ID)); n != want {
 				t.Errorf("%d %s, want %d", n, verb, want)
 			}

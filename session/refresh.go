@@ -224,8 +224,11 @@ func (m *Manager) end(ctx context.Context, c *ent.Client, s *ent.Session, reason
 	if err := m.revoke(ctx, c, s, reason); err != nil {
 		return err
 	}
-	return trail.Record(ctx, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s),
-		Data: map[string]any{"reason": reason, "user_id": string(s.UserID)}})
+	data := map[string]any{"reason": reason, "user_id": string(s.UserID)}
+	if s.ImpersonatorID != nil {
+		data["impersonator_id"] = string(*s.ImpersonatorID)
+	}
+	return trail.Record(ctx, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s), Data: data})
 }
 
 // revoke revokes s in c as the actor of ctx, and its live tokens as the
@@ -306,8 +309,12 @@ func (m *Manager) Logout(ctx context.Context, token string) error {
 		if err := m.revoke(sys, c, s, RevokedLogout); err != nil {
 			return struct{}{}, err
 		}
+		by := actor.User(s.UserID, actor.PlatformNone)
+		if s.ImpersonatorID != nil {
+			by = by.ImpersonatedBy(*s.ImpersonatorID)
+		}
 		return struct{}{}, trail.Record(sys, c, trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: s.ID, Organization: orgOf(s),
-			Actor: actor.User(s.UserID, actor.PlatformNone), Data: map[string]any{"reason": RevokedLogout}})
+			Actor: by, Data: map[string]any{"reason": RevokedLogout}})
 	})
 	return err
 }

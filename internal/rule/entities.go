@@ -549,6 +549,8 @@ func Session() ent.Policy {
 			}
 			return privacy.Allow
 		}),
+		// Before the switch rule, which allows: a switch writes nothing else.
+		onlyFields(opUpdate, "revoked_at", "revoked_reason", "organization_id"),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
 			if _, ok := m.Field("organization_id"); !ok {
 				if !slices.Contains(m.ClearedFields(), "organization_id") {
@@ -570,7 +572,6 @@ func Session() ent.Policy {
 			}
 			return privacy.Allow
 		}), opUpdate),
-		onlyFields(opUpdate, "revoked_at", "revoked_reason", "organization_id"),
 		onWrite(opUpdate, permission.SessionRevoke, func(_ context.Context, g *authz.Grants) entql.P {
 			return or(selfIn(g, "user_id", "organization_id", permission.SessionRevoke), inOrgs(g, "organization_id", permission.SessionRevoke), impersonatedBy(g))
 		}),

@@ -39,7 +39,9 @@ func LifecycleGuard() ent.Hook {
 			to, setStatus := um.Status()
 			bannedAt, setBan := um.BannedAt()
 			_, setRole := um.PlatformRole()
-			if !setStatus && !setBan && !setRole {
+			deletedAt, setDeleted := um.DeletedAt()
+			setDeleted = setDeleted && !deletedAt.IsZero()
+			if !setStatus && !setBan && !setRole && !setDeleted {
 				return next.Mutate(ctx, m)
 			}
 			now := time.Now()
@@ -69,13 +71,19 @@ func LifecycleGuard() ent.Hook {
 			var leaving []pulid.ID
 			reason := "user_banned"
 			if !setStatus && !setBan {
-				// A change of platform role ends the impersonations the
-				// users run: they are checked against the role they had.
+				// A change of platform role, or a deletion, ends the
+				// impersonations the users run (checked against the role
+				// they had) and, for a new role, those of them: a target
+				// may now rank with its impersonator.
 				v, err := next.Mutate(ctx, m)
 				if err != nil {
 					return v, err
 				}
-				return v, endImpersonations(trail.Domain(sys), um.Client(), ids, "impersonator_role_changed", time.Now())
+				reason, targets := "impersonator_role_changed", ids
+				if !setRole {
+					reason, targets = "impersonator_deleted", nil
+				}
+				return v, endImpersonations(trail.Domain(sys), um.Client(), ids, targets, reason, time.Now())
 			}
 			for _, u := range rows {
 				switch {
@@ -99,7 +107,7 @@ func LifecycleGuard() ent.Hook {
 			if err := revokeCredentials(trail.Domain(sys), um.Client(), leaving, reason, now); err != nil {
 				return nil, err
 			}
-			if err := endImpersonations(trail.Domain(sys), um.Client(), leaving, "impersonator_"+strings.TrimPrefix(reason, "user_"), now); err != nil {
+			if err := endImpersonations(trail.Domain(sys), um.Client(), leaving, nil, "impersonator_"+strings.TrimPrefix(reason, "user_"), now); err != nil {
 				return nil, err
 			}
 			return v, nil
@@ -107,11 +115,16 @@ func LifecycleGuard() ent.Hook {
 	}
 }
 
-// endImpersonations revokes the live impersonation sessions that users
-// run as impersonators, and their refresh tokens, recording
-// session.revoked for each, in a constant number of statements.
-func endImpersonations(ctx context.Context, c *gen.Client, users []pulid.ID, reason string, now time.Time) error {
-	live, err := c.Session.Query().Where(entsession.ImpersonatorIDIn(users...), entsession.RevokedAtIsNil()).
+// endImpersonations revokes the live impersonation sessions that
+// impersonators run, and those of which targets are the target, with their
+// refresh tokens, recording session.revoked for each, in a constant number
+// of statements.
+func endImpersonations(ctx context.Context, c *gen.Client, impersonators, targets []pulid.ID, reason string, now time.Time) error {
+	which := entsession.ImpersonatorIDIn(impersonators...)
+	if len(targets) > 0 {
+		which = entsession.Or(which, entsession.And(entsession.UserIDIn(targets...), entsession.ImpersonatorIDNotNil()))
+	}
+	live, err := c.Session.Query().Where(which, entsession.RevokedAtIsNil()).
 		Select(entsession.FieldUserID, entsession.FieldOrganizationID, entsession.FieldImpersonatorID).All(ctx)
 	if err != nil {
 		return fmt.Errorf("rule: reading impersonations: %w", err)

@@ -259,8 +259,14 @@ func limitImpersonation() privacy.MutationRule {
 				return err
 			}
 		case "RefreshToken":
-			if m.Op().Is(ent.OpCreate) && fieldID(m, "impersonator_id") != a.Impersonator() {
-				return privacy.Denyf("a refresh token of an impersonation names its impersonator")
+			if m.Op().Is(ent.OpCreate) {
+				if fieldID(m, "impersonator_id") != a.Impersonator() {
+					return privacy.Denyf("a refresh token of an impersonation names its impersonator")
+				}
+				break
+			}
+			if err := restrict(ctx, m, entql.FieldEQ("family_id", string(a.SessionID())), "the impersonated session itself"); err != nil {
+				return err
 			}
 		}
 		return privacy.Skip
