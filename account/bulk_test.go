@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cf/identity/account"
@@ -165,45 +163,6 @@ func TestBulkTransitionUsers(t *testing.T) {
 	})
 }
 
-// countingDriver counts the SQL statements sent to the database.
-type countingDriver struct {
-	dialect.Driver
-	n atomic.Int64
-}
-
-func (d *countingDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Exec(ctx, q, args, v)
-}
-
-func (d *countingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Query(ctx, q, args, v)
-}
-
-func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.Driver.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &countingTx{Tx: tx, d: d}, nil
-}
-
-type countingTx struct {
-	dialect.Tx
-	d *countingDriver
-}
-
-func (t *countingTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.d.n.Add(1)
-	return t.Tx.Exec(ctx, q, args, v)
-}
-
-func (t *countingTx) Query(ctx context.Context, q string, args, v any) error {
-	t.d.n.Add(1)
-	return t.Tx.Query(ctx, q, args, v)
-}
-
 // TestBulkStatementCount: moving 10 or 100 users (each with a session
 // and a personal key to revoke) costs the same number of statements.
 func TestBulkStatementCount(t *testing.T) {
@@ -219,7 +178,7 @@ func TestBulkStatementCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sqlDB.Close() })
-		drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		drv := &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 		c := ent.NewClient(ent.Driver(drv))
 		e := newEnvOn(t, db, c, sqlDB)
 		ctx := e.as(t, e.super)
@@ -233,9 +192,9 @@ func TestBulkStatementCount(t *testing.T) {
 				}
 				ids[i] = u.ID
 			}
-			drv.n.Store(0)
+			drv.Reset()
 			res, err := account.BulkTransitionUsers(ctx, c, ids, account.Suspended, "count")
-			got := drv.n.Load()
+			got := drv.Count()
 			if err != nil {
 				t.Fatalf("BulkTransitionUsers of %d: %v", n, err)
 			}

@@ -27,7 +27,7 @@ import (
 )
 
 // countedEnv is setup over a statement-counting driver.
-func countedEnv(t *testing.T, db testdb.Target, opts graph.Options) (*env, *countingDriver) {
+func countedEnv(t *testing.T, db testdb.Target, opts graph.Options) (*env, *testdb.CountingDriver) {
 	t.Helper()
 	testdb.Migrated(t, db)
 	sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
@@ -35,7 +35,7 @@ func countedEnv(t *testing.T, db testdb.Target, opts graph.Options) (*env, *coun
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sqlDB.Close() })
-	drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+	drv := &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 	c := ent.NewClient(ent.Driver(drv))
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(graph.NewHandler(c, opts))
@@ -238,9 +238,9 @@ func TestAbusiveOperationsAreRefused(t *testing.T) {
 		// statements counts the SQL statements of one request.
 		statements := func(t *testing.T, query string, vars map[string]any) (response, int64) {
 			t.Helper()
-			drv.n.Store(0)
+			drv.Reset()
 			r := e.post(t, bearer(e.adminKey), query, vars)
-			return r, drv.n.Load()
+			return r, drv.Count()
 		}
 		statements(t, `{ viewer { kind } }`, nil) // settles last_used_at
 		for _, c := range cases {

@@ -6,10 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 
-	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cf/identity/actor"
@@ -23,45 +21,6 @@ import (
 	"github.com/cf/identity/storage"
 	"github.com/cf/identity/tenancy"
 )
-
-// countingDriver counts the SQL statements sent to the database.
-type countingDriver struct {
-	dialect.Driver
-	n atomic.Int64
-}
-
-func (d *countingDriver) Exec(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Exec(ctx, q, args, v)
-}
-
-func (d *countingDriver) Query(ctx context.Context, q string, args, v any) error {
-	d.n.Add(1)
-	return d.Driver.Query(ctx, q, args, v)
-}
-
-func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.Driver.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &countingTx{Tx: tx, d: d}, nil
-}
-
-type countingTx struct {
-	dialect.Tx
-	d *countingDriver
-}
-
-func (t *countingTx) Exec(ctx context.Context, q string, args, v any) error {
-	t.d.n.Add(1)
-	return t.Tx.Exec(ctx, q, args, v)
-}
-
-func (t *countingTx) Query(ctx context.Context, q string, args, v any) error {
-	t.d.n.Add(1)
-	return t.Tx.Query(ctx, q, args, v)
-}
 
 // nestedQuery reads organizations, their members with users and roles,
 // and the totals at each level.
@@ -87,7 +46,7 @@ func TestNestedQueryStatementCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sqlDB.Close() })
-		drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		drv := &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 		c := ent.NewClient(ent.Driver(drv))
 		// With the default page size at every level, nestedQuery costs
 		// about four million, over the default complexity limit.
@@ -115,12 +74,12 @@ func TestNestedQueryStatementCount(t *testing.T) {
 		}
 		measure := func() int64 {
 			e.post(t, bearer(key), `{ viewer { kind } }`, nil) // settles last_used_at
-			drv.n.Store(0)
+			drv.Reset()
 			r := e.post(t, bearer(key), nestedQuery, nil)
 			if len(r.errors) > 0 {
 				t.Fatalf("query failed: %s", r.raw)
 			}
-			return drv.n.Load()
+			return drv.Count()
 		}
 		small := measure()
 		for i := 0; i < 10; i++ {
@@ -160,7 +119,7 @@ func TestCredentialStatementCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sqlDB.Close() })
-		drv := &countingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		drv := &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 		c := ent.NewClient(ent.Driver(drv))
 		m := newManager(t, c, newMasterKey(t), nil)
 		srv := httptest.NewServer(graph.NewHandler(c, graph.Options{Sessions: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
@@ -192,12 +151,12 @@ func TestCredentialStatementCount(t *testing.T) {
 		access := tokensOf(t, loginOn(t, srv, "member@example.com", testPassword)).AccessToken
 		measure := func(credential string) int64 {
 			e.post(t, bearer(credential), query, nil) // settles last_used_at and the key cache
-			drv.n.Store(0)
+			drv.Reset()
 			r := e.post(t, bearer(credential), query, nil)
 			if r.status != 200 || len(r.errors) > 0 {
 				t.Fatalf("query failed: HTTP %d: %s", r.status, r.raw)
 			}
-			return drv.n.Load()
+			return drv.Count()
 		}
 		byToken, byKey := measure(access), measure(key)
 		t.Logf("statements per request: %d with an access token, %d with an API key", byToken, byKey)
