@@ -72,8 +72,14 @@ type Config struct {
 	// may ask for. An impersonation ends at its duration however often it
 	// is refreshed.
 	ImpersonationTTL, MaxImpersonationTTL time.Duration
-	// MasterKey seals the private signing keys (at least 32 bytes).
+	// MasterKey seals the private signing keys and the OAuth provider
+	// tokens (at least 32 bytes): every new value is sealed with it.
 	MasterKey []byte
+	// PreviousMasterKeys open values sealed with older master keys (each
+	// at least 32 bytes, none repeating another or MasterKey). They let a
+	// master key be replaced: Reseal moves every value under MasterKey,
+	// after which the previous keys can be dropped.
+	PreviousMasterKeys [][]byte
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -155,6 +161,11 @@ func (c Config) validate() error {
 	case len(c.MasterKey) < 32:
 		return bad("the master key needs at least 32 bytes (IDENTITY_MASTER_KEY or IDENTITY_MASTER_KEY_FILE)")
 	}
+	for i, k := range c.PreviousMasterKeys {
+		if len(k) < 32 {
+			return bad("previous master key %d needs at least 32 bytes", i+1)
+		}
+	}
 	if err := c.Argon2.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -190,8 +201,9 @@ func (m *Manager) hashing(ctx context.Context, fn func()) error {
 }
 
 // New returns a Manager over client. It checks cfg, and opens (or, in an
-// empty database, creates) the signing key; a master key that cannot open
-// the stored signing keys fails with ErrMasterKey.
+// empty database, creates) the signing key; when neither the master key
+// nor a previous master key opens the stored signing key, New fails with
+// ErrMasterKey.
 func New(ctx context.Context, client *ent.Client, cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -199,9 +211,9 @@ func New(ctx context.Context, client *ent.Client, cfg Config) (*Manager, error) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	sealer, err := secret.NewSealer(cfg.MasterKey)
+	sealer, err := secret.NewSealer(cfg.MasterKey, cfg.PreviousMasterKeys...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: master keys: %w", ErrConfig, err)
 	}
 	m := &Manager{client: client, cfg: cfg, sealer: sealer, slots: make(chan struct{}, cfg.HashConcurrency)}
 	m.keys = newKeyring(m)

@@ -23,6 +23,7 @@ import (
 // sessionFlags configure sign-in (package session).
 type sessionFlags struct {
 	masterKey, masterKeyFile     *string
+	keySource                    string // where config found the master keys
 	issuer, audience             *string
 	accessTTL, idleTTL, absolute *time.Duration
 	grace, lockBase, lockMax     *time.Duration
@@ -34,8 +35,8 @@ type sessionFlags struct {
 
 func (s *sessionFlags) register(f *flags) {
 	d := session.DefaultConfig()
-	s.masterKey = f.String("master-key", "IDENTITY_MASTER_KEY", "", "base64 of at least 32 random bytes; seals the token-signing keys and OAuth provider tokens (prefer --master-key-file)")
-	s.masterKeyFile = f.String("master-key-file", "IDENTITY_MASTER_KEY_FILE", "", "file holding the master key in base64; default for an SQLite database: <database file>.master-key, created (mode 0600) when missing")
+	s.masterKey = f.String("master-key", "IDENTITY_MASTER_KEY", "", "base64 of at least 32 random bytes; seals the token-signing keys and OAuth provider tokens (prefer --master-key-file); several comma-separated keys: the first seals, the others are previous keys that only open (see keys rotate)")
+	s.masterKeyFile = f.String("master-key-file", "IDENTITY_MASTER_KEY_FILE", "", "file holding the master key in base64, or several, one per line: the first seals, the others are previous keys that only open (see keys rotate); blank lines and # comments are ignored; default for an SQLite database: <database file>.master-key, created (mode 0600) when missing")
 	s.issuer = f.String("token-issuer", "IDENTITY_TOKEN_ISSUER", d.Issuer, "iss claim of access tokens")
 	s.audience = f.String("token-audience", "IDENTITY_TOKEN_AUDIENCE", d.Audience, "aud claim of access tokens")
 	s.accessTTL = f.Duration("access-token-ttl", "IDENTITY_ACCESS_TOKEN_TTL", d.AccessTTL, "lifetime of an access token")
@@ -68,11 +69,12 @@ func (s *sessionFlags) config(databaseURL string, notice func(file string)) (ses
 	c.HashConcurrency = *s.hashSlots
 	c.ImpersonationTTL, c.MaxImpersonationTTL = *s.impTTL, *s.impMax
 	c.Argon2 = secret.Argon2Params{Memory: uint32(*s.argonMemory), Time: uint32(*s.argonTime), Threads: uint8(*s.argonThreads)}
-	key, err := masterKey(*s.masterKey, *s.masterKeyFile, databaseURL, notice)
+	keys, source, err := masterKeys(*s.masterKey, *s.masterKeyFile, databaseURL, notice)
 	if err != nil {
 		return c, err
 	}
-	c.MasterKey = key
+	c.MasterKey, c.PreviousMasterKeys = keys[0], keys[1:]
+	s.keySource = source
 	return c, nil
 }
 
@@ -92,45 +94,88 @@ func decodeKey(s, from string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %s is not base64; want at least 32 random bytes in base64 (openssl rand -base64 32)", errMasterKey, from)
 }
 
-func masterKey(value, file, databaseURL string, notice func(file string)) ([]byte, error) {
+// decodeKeys decodes the keys of entries (named by where), the current
+// key first. The same key twice is an error; errors name the entry,
+// never a key.
+func decodeKeys(entries []string, where func(i int) string, source string) ([][]byte, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no key; want at least 32 random bytes in base64 (openssl rand -base64 32)", errMasterKey, source)
+	}
+	keys := make([][]byte, 0, len(entries))
+	for i, e := range entries {
+		k, err := decodeKey(e, where(i))
+		if err != nil {
+			return nil, err
+		}
+		for j, other := range keys {
+			if string(k) == string(other) {
+				return nil, fmt.Errorf("%w: %s repeats %s", errMasterKey, where(i), where(j))
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// masterKeys returns the master keys, the current key first, and where
+// they come from. value (IDENTITY_MASTER_KEY) holds one key in base64 or
+// several, separated by commas or newlines; a key file holds one per line.
+func masterKeys(value, file, databaseURL string, notice func(file string)) ([][]byte, string, error) {
 	switch {
 	case value != "" && file != "":
-		return nil, fmt.Errorf("%w: --master-key and --master-key-file contradict each other; set one", errUsage)
+		return nil, "", fmt.Errorf("%w: --master-key and --master-key-file contradict each other; set one", errUsage)
 	case value != "":
-		return decodeKey(value, "IDENTITY_MASTER_KEY")
+		var entries []string
+		for _, e := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' }) {
+			if e = strings.TrimSpace(e); e != "" {
+				entries = append(entries, e)
+			}
+		}
+		where := func(i int) string {
+			if len(entries) == 1 {
+				return "IDENTITY_MASTER_KEY"
+			}
+			return fmt.Sprintf("IDENTITY_MASTER_KEY entry %d", i+1)
+		}
+		keys, err := decodeKeys(entries, where, "IDENTITY_MASTER_KEY")
+		return keys, "IDENTITY_MASTER_KEY", err
 	case file != "":
-		return readKeyFile(file)
+		keys, err := readKeyFile(file)
+		return keys, "the key file " + file, err
 	}
 	cfg, err := storage.ParseURL(databaseURL)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if cfg.Path == "" {
-		return nil, fmt.Errorf("%w: set IDENTITY_MASTER_KEY_FILE (or IDENTITY_MASTER_KEY) for %s; only an SQLite database file gets a key file created beside it", errMasterKey, cfg.Redacted)
+		return nil, "", fmt.Errorf("%w: set IDENTITY_MASTER_KEY_FILE (or IDENTITY_MASTER_KEY) for %s; only an SQLite database file gets a key file created beside it", errMasterKey, cfg.Redacted)
 	}
 	file = cfg.Path + ".master-key"
 	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 		var b [32]byte
 		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("%w: creating %s: %w", errMasterKey, file, err)
+			return nil, "", fmt.Errorf("%w: creating %s: %w", errMasterKey, file, err)
 		}
 		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(b[:]) + "\n"); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%w: writing %s: %w", errMasterKey, file, err)
+			return nil, "", fmt.Errorf("%w: writing %s: %w", errMasterKey, file, err)
 		}
 		if err := f.Close(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		notice(file)
 	}
-	return readKeyFile(file)
+	keys, err := readKeyFile(file)
+	return keys, "the key file " + file, err
 }
 
-func readKeyFile(file string) ([]byte, error) {
+// readKeyFile reads the keys of a key file: one base64 key per line, the
+// current key first; blank lines and lines starting with # are ignored.
+func readKeyFile(file string) ([][]byte, error) {
 	st, err := os.Stat(file)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errMasterKey, err)
@@ -142,7 +187,17 @@ func readKeyFile(file string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errMasterKey, err)
 	}
-	return decodeKey(string(b), file)
+	var entries []string
+	var lines []int
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		entries = append(entries, line)
+		lines = append(lines, i+1)
+	}
+	return decodeKeys(entries, func(i int) string { return fmt.Sprintf("%s line %d", file, lines[i]) }, file)
 }
 
 // openSessions opens the database and the session manager for a command.
