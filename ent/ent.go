@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -23,6 +24,7 @@ import (
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -85,6 +87,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:       apikey.ValidColumn,
 			activity.Table:     activity.ValidColumn,
+			invitation.Table:   invitation.ValidColumn,
 			membership.Table:   membership.ValidColumn,
 			oauthaccount.Table: oauthaccount.ValidColumn,
 			organization.Table: organization.ValidColumn,
@@ -94,6 +97,7 @@ func checkColumn(t, c string) error {
 			session.Table:      session.ValidColumn,
 			signingkey.Table:   signingkey.ValidColumn,
 			user.Table:         user.ValidColumn,
+			usertoken.Table:    usertoken.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -5,6 +5,7 @@ package ent
 import (
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -15,6 +16,7 @@ import (
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -24,7 +26,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -79,6 +81,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   invitation.Table,
+			Columns: invitation.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: invitation.FieldID,
+			},
+		},
+		Type: "Invitation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			invitation.FieldCreatedAt:      {Type: field.TypeTime, Column: invitation.FieldCreatedAt},
+			invitation.FieldUpdatedAt:      {Type: field.TypeTime, Column: invitation.FieldUpdatedAt},
+			invitation.FieldOrganizationID: {Type: field.TypeString, Column: invitation.FieldOrganizationID},
+			invitation.FieldEmail:          {Type: field.TypeString, Column: invitation.FieldEmail},
+			invitation.FieldStatus:         {Type: field.TypeEnum, Column: invitation.FieldStatus},
+			invitation.FieldTokenDigest:    {Type: field.TypeBytes, Column: invitation.FieldTokenDigest},
+			invitation.FieldExpiresAt:      {Type: field.TypeTime, Column: invitation.FieldExpiresAt},
+			invitation.FieldMessage:        {Type: field.TypeString, Column: invitation.FieldMessage},
+			invitation.FieldInviterID:      {Type: field.TypeString, Column: invitation.FieldInviterID},
+			invitation.FieldAcceptedByID:   {Type: field.TypeString, Column: invitation.FieldAcceptedByID},
+			invitation.FieldAcceptedAt:     {Type: field.TypeTime, Column: invitation.FieldAcceptedAt},
+			invitation.FieldRevokedAt:      {Type: field.TypeTime, Column: invitation.FieldRevokedAt},
+			invitation.FieldSentCount:      {Type: field.TypeInt, Column: invitation.FieldSentCount},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -100,7 +128,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldJoinedAt:       {Type: field.TypeTime, Column: membership.FieldJoinedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   oauthaccount.Table,
 			Columns: oauthaccount.Columns,
@@ -123,7 +151,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			oauthaccount.FieldScopes:         {Type: field.TypeJSON, Column: oauthaccount.FieldScopes},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -145,7 +173,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:  {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   preference.Table,
 			Columns: preference.Columns,
@@ -167,7 +195,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			preference.FieldUpdatedByID:    {Type: field.TypeString, Column: preference.FieldUpdatedByID},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -193,7 +221,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent:      {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -216,7 +244,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldSystem:         {Type: field.TypeBool, Column: role.FieldSystem},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -241,7 +269,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedReason:  {Type: field.TypeString, Column: session.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -259,7 +287,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldVerifyUntil: {Type: field.TypeTime, Column: signingkey.FieldVerifyUntil},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -274,6 +302,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldUpdatedAt:       {Type: field.TypeTime, Column: user.FieldUpdatedAt},
 			user.FieldDeletedAt:       {Type: field.TypeTime, Column: user.FieldDeletedAt},
 			user.FieldEmail:           {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldEmailVerified:   {Type: field.TypeBool, Column: user.FieldEmailVerified},
+			user.FieldEmailVerifiedAt: {Type: field.TypeTime, Column: user.FieldEmailVerifiedAt},
 			user.FieldFirstName:       {Type: field.TypeString, Column: user.FieldFirstName},
 			user.FieldLastName:        {Type: field.TypeString, Column: user.FieldLastName},
 			user.FieldDisplayName:     {Type: field.TypeString, Column: user.FieldDisplayName},
@@ -293,6 +323,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLockedUntil:     {Type: field.TypeTime, Column: user.FieldLockedUntil},
 			user.FieldLastLoginAt:     {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 			user.FieldMetadata:        {Type: field.TypeJSON, Column: user.FieldMetadata},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   usertoken.Table,
+			Columns: usertoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: usertoken.FieldID,
+			},
+		},
+		Type: "UserToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			usertoken.FieldCreatedAt:   {Type: field.TypeTime, Column: usertoken.FieldCreatedAt},
+			usertoken.FieldUserID:      {Type: field.TypeString, Column: usertoken.FieldUserID},
+			usertoken.FieldPurpose:     {Type: field.TypeEnum, Column: usertoken.FieldPurpose},
+			usertoken.FieldEmail:       {Type: field.TypeString, Column: usertoken.FieldEmail},
+			usertoken.FieldTokenDigest: {Type: field.TypeBytes, Column: usertoken.FieldTokenDigest},
+			usertoken.FieldExpiresAt:   {Type: field.TypeTime, Column: usertoken.FieldExpiresAt},
+			usertoken.FieldUsedAt:      {Type: field.TypeTime, Column: usertoken.FieldUsedAt},
 		},
 	}
 	graph.MustAddE(
@@ -365,6 +415,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"Activity",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   invitation.OrganizationTable,
+			Columns: []string{invitation.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Invitation",
+		"Organization",
+	)
+	graph.MustAddE(
+		"roles",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   invitation.RolesTable,
+			Columns: invitation.RolesPrimaryKey,
+			Bidi:    false,
+		},
+		"Invitation",
+		"Role",
+	)
+	graph.MustAddE(
+		"inviter",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   invitation.InviterTable,
+			Columns: []string{invitation.InviterColumn},
+			Bidi:    false,
+		},
+		"Invitation",
+		"User",
+	)
+	graph.MustAddE(
+		"accepted_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   invitation.AcceptedByTable,
+			Columns: []string{invitation.AcceptedByColumn},
+			Bidi:    false,
+		},
+		"Invitation",
 		"User",
 	)
 	graph.MustAddE(
@@ -536,6 +634,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Preference",
 	)
 	graph.MustAddE(
+		"invitations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   organization.InvitationsTable,
+			Columns: []string{organization.InvitationsColumn},
+			Bidi:    false,
+		},
+		"Organization",
+		"Invitation",
+	)
+	graph.MustAddE(
 		"organization",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -668,6 +778,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Membership",
 	)
 	graph.MustAddE(
+		"invitations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   role.InvitationsTable,
+			Columns: role.InvitationsPrimaryKey,
+			Bidi:    false,
+		},
+		"Role",
+		"Invitation",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -786,6 +908,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Preference",
+	)
+	graph.MustAddE(
+		"tokens",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TokensTable,
+			Columns: []string{user.TokensColumn},
+			Bidi:    false,
+		},
+		"User",
+		"UserToken",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   usertoken.UserTable,
+			Columns: []string{usertoken.UserColumn},
+			Bidi:    false,
+		},
+		"UserToken",
+		"User",
 	)
 	return graph
 }()
@@ -1091,6 +1237,167 @@ func (f *ActivityFilter) WhereHasImpersonatorWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *InvitationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the InvitationQuery builder.
+func (_q *InvitationQuery) Filter() *InvitationFilter {
+	return &InvitationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *InvitationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the InvitationMutation builder.
+func (m *InvitationMutation) Filter() *InvitationFilter {
+	return &InvitationFilter{config: m.config, predicateAdder: m}
+}
+
+// InvitationFilter provides a generic filtering capability at runtime for InvitationQuery.
+type InvitationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *InvitationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *InvitationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *InvitationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(invitation.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *InvitationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(invitation.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *InvitationFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldOrganizationID))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *InvitationFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldEmail))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *InvitationFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldStatus))
+}
+
+// WhereTokenDigest applies the entql []byte predicate on the token_digest field.
+func (f *InvitationFilter) WhereTokenDigest(p entql.BytesP) {
+	f.Where(p.Field(invitation.FieldTokenDigest))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *InvitationFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(invitation.FieldExpiresAt))
+}
+
+// WhereMessage applies the entql string predicate on the message field.
+func (f *InvitationFilter) WhereMessage(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldMessage))
+}
+
+// WhereInviterID applies the entql string predicate on the inviter_id field.
+func (f *InvitationFilter) WhereInviterID(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldInviterID))
+}
+
+// WhereAcceptedByID applies the entql string predicate on the accepted_by_id field.
+func (f *InvitationFilter) WhereAcceptedByID(p entql.StringP) {
+	f.Where(p.Field(invitation.FieldAcceptedByID))
+}
+
+// WhereAcceptedAt applies the entql time.Time predicate on the accepted_at field.
+func (f *InvitationFilter) WhereAcceptedAt(p entql.TimeP) {
+	f.Where(p.Field(invitation.FieldAcceptedAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *InvitationFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(invitation.FieldRevokedAt))
+}
+
+// WhereSentCount applies the entql int predicate on the sent_count field.
+func (f *InvitationFilter) WhereSentCount(p entql.IntP) {
+	f.Where(p.Field(invitation.FieldSentCount))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *InvitationFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *InvitationFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRoles applies a predicate to check if query has an edge roles.
+func (f *InvitationFilter) WhereHasRoles() {
+	f.Where(entql.HasEdge("roles"))
+}
+
+// WhereHasRolesWith applies a predicate to check if query has an edge roles with a given conditions (other predicates).
+func (f *InvitationFilter) WhereHasRolesWith(preds ...predicate.Role) {
+	f.Where(entql.HasEdgeWith("roles", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasInviter applies a predicate to check if query has an edge inviter.
+func (f *InvitationFilter) WhereHasInviter() {
+	f.Where(entql.HasEdge("inviter"))
+}
+
+// WhereHasInviterWith applies a predicate to check if query has an edge inviter with a given conditions (other predicates).
+func (f *InvitationFilter) WhereHasInviterWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("inviter", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAcceptedBy applies a predicate to check if query has an edge accepted_by.
+func (f *InvitationFilter) WhereHasAcceptedBy() {
+	f.Where(entql.HasEdge("accepted_by"))
+}
+
+// WhereHasAcceptedByWith applies a predicate to check if query has an edge accepted_by with a given conditions (other predicates).
+func (f *InvitationFilter) WhereHasAcceptedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("accepted_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1119,7 +1426,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1293,7 +1600,7 @@ type OAuthAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OAuthAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1397,7 +1704,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1551,6 +1858,20 @@ func (f *OrganizationFilter) WhereHasPreferencesWith(preds ...predicate.Preferen
 	})))
 }
 
+// WhereHasInvitations applies a predicate to check if query has an edge invitations.
+func (f *OrganizationFilter) WhereHasInvitations() {
+	f.Where(entql.HasEdge("invitations"))
+}
+
+// WhereHasInvitationsWith applies a predicate to check if query has an edge invitations with a given conditions (other predicates).
+func (f *OrganizationFilter) WhereHasInvitationsWith(preds ...predicate.Invitation) {
+	f.Where(entql.HasEdgeWith("invitations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *PreferenceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1580,7 +1901,7 @@ type PreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1707,7 +2028,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1896,7 +2217,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1985,6 +2306,20 @@ func (f *RoleFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
 	})))
 }
 
+// WhereHasInvitations applies a predicate to check if query has an edge invitations.
+func (f *RoleFilter) WhereHasInvitations() {
+	f.Where(entql.HasEdge("invitations"))
+}
+
+// WhereHasInvitationsWith applies a predicate to check if query has an edge invitations with a given conditions (other predicates).
+func (f *RoleFilter) WhereHasInvitationsWith(preds ...predicate.Invitation) {
+	f.Where(entql.HasEdgeWith("invitations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2014,7 +2349,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2170,7 +2505,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2235,7 +2570,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2264,6 +2599,16 @@ func (f *UserFilter) WhereDeletedAt(p entql.TimeP) {
 // WhereEmail applies the entql string predicate on the email field.
 func (f *UserFilter) WhereEmail(p entql.StringP) {
 	f.Where(p.Field(user.FieldEmail))
+}
+
+// WhereEmailVerified applies the entql bool predicate on the email_verified field.
+func (f *UserFilter) WhereEmailVerified(p entql.BoolP) {
+	f.Where(p.Field(user.FieldEmailVerified))
+}
+
+// WhereEmailVerifiedAt applies the entql time.Time predicate on the email_verified_at field.
+func (f *UserFilter) WhereEmailVerifiedAt(p entql.TimeP) {
+	f.Where(p.Field(user.FieldEmailVerifiedAt))
 }
 
 // WhereFirstName applies the entql string predicate on the first_name field.
@@ -2439,6 +2784,109 @@ func (f *UserFilter) WhereHasPreferences() {
 // WhereHasPreferencesWith applies a predicate to check if query has an edge preferences with a given conditions (other predicates).
 func (f *UserFilter) WhereHasPreferencesWith(preds ...predicate.Preference) {
 	f.Where(entql.HasEdgeWith("preferences", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTokens applies a predicate to check if query has an edge tokens.
+func (f *UserFilter) WhereHasTokens() {
+	f.Where(entql.HasEdge("tokens"))
+}
+
+// WhereHasTokensWith applies a predicate to check if query has an edge tokens with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTokensWith(preds ...predicate.UserToken) {
+	f.Where(entql.HasEdgeWith("tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UserTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UserTokenQuery builder.
+func (_q *UserTokenQuery) Filter() *UserTokenFilter {
+	return &UserTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UserTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UserTokenMutation builder.
+func (m *UserTokenMutation) Filter() *UserTokenFilter {
+	return &UserTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// UserTokenFilter provides a generic filtering capability at runtime for UserTokenQuery.
+type UserTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UserTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *UserTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UserTokenFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldCreatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *UserTokenFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldUserID))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *UserTokenFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldPurpose))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *UserTokenFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldEmail))
+}
+
+// WhereTokenDigest applies the entql []byte predicate on the token_digest field.
+func (f *UserTokenFilter) WhereTokenDigest(p entql.BytesP) {
+	f.Where(p.Field(usertoken.FieldTokenDigest))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *UserTokenFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *UserTokenFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *UserTokenFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *UserTokenFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -56,6 +56,42 @@ func (_m *Activity) Impersonator(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Invitation) Organization(ctx context.Context) (*Organization, error) {
+	result, err := _m.Edges.OrganizationOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOrganization().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Invitation) Roles(ctx context.Context) (result []*Role, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedRoles(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.RolesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRoles().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Invitation) Inviter(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.InviterOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryInviter().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Invitation) AcceptedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.AcceptedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAcceptedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Membership) Organization(ctx context.Context) (*Organization, error) {
 	result, err := _m.Edges.OrganizationOrErr()
 	if IsNotLoaded(err) {
@@ -270,6 +306,27 @@ func (_m *Organization) Preferences(
 		return conn, nil
 	}
 	return _m.QueryPreferences().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Organization) Invitations(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*InvitationOrder, where *InvitationWhereInput,
+) (*InvitationConnection, error) {
+	opts := []InvitationPaginateOption{
+		WithInvitationOrder(orderBy),
+		WithInvitationFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[7][alias]
+	if nodes, err := _m.NamedInvitations(alias); err == nil || hasTotalCount {
+		pager, err := newInvitationPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &InvitationConnection{Edges: []*InvitationEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryInvitations().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *Preference) Organization(ctx context.Context) (*Organization, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -1551,6 +1552,742 @@ func (i *ActivityWhereInput) P() (predicate.Activity, error) {
 	}
 }
 
+// InvitationWhereInput represents a where input for filtering Invitation queries.
+type InvitationWhereInput struct {
+	Predicates []predicate.Invitation  `json:"-"`
+	Not        *InvitationWhereInput   `json:"not,omitempty"`
+	Or         []*InvitationWhereInput `json:"or,omitempty"`
+	And        []*InvitationWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "organization_id" field predicates.
+	OrganizationID             *pulid.ID  `json:"organizationID,omitempty"`
+	OrganizationIDNEQ          *pulid.ID  `json:"organizationIDNEQ,omitempty"`
+	OrganizationIDIn           []pulid.ID `json:"organizationIDIn,omitempty"`
+	OrganizationIDNotIn        []pulid.ID `json:"organizationIDNotIn,omitempty"`
+	OrganizationIDGT           *pulid.ID  `json:"organizationIDGT,omitempty"`
+	OrganizationIDGTE          *pulid.ID  `json:"organizationIDGTE,omitempty"`
+	OrganizationIDLT           *pulid.ID  `json:"organizationIDLT,omitempty"`
+	OrganizationIDLTE          *pulid.ID  `json:"organizationIDLTE,omitempty"`
+	OrganizationIDContains     *pulid.ID  `json:"organizationIDContains,omitempty"`
+	OrganizationIDHasPrefix    *pulid.ID  `json:"organizationIDHasPrefix,omitempty"`
+	OrganizationIDHasSuffix    *pulid.ID  `json:"organizationIDHasSuffix,omitempty"`
+	OrganizationIDEqualFold    *pulid.ID  `json:"organizationIDEqualFold,omitempty"`
+	OrganizationIDContainsFold *pulid.ID  `json:"organizationIDContainsFold,omitempty"`
+
+	// "email" field predicates.
+	Email             *string  `json:"email,omitempty"`
+	EmailNEQ          *string  `json:"emailNEQ,omitempty"`
+	EmailIn           []string `json:"emailIn,omitempty"`
+	EmailNotIn        []string `json:"emailNotIn,omitempty"`
+	EmailGT           *string  `json:"emailGT,omitempty"`
+	EmailGTE          *string  `json:"emailGTE,omitempty"`
+	EmailLT           *string  `json:"emailLT,omitempty"`
+	EmailLTE          *string  `json:"emailLTE,omitempty"`
+	EmailContains     *string  `json:"emailContains,omitempty"`
+	EmailHasPrefix    *string  `json:"emailHasPrefix,omitempty"`
+	EmailHasSuffix    *string  `json:"emailHasSuffix,omitempty"`
+	EmailEqualFold    *string  `json:"emailEqualFold,omitempty"`
+	EmailContainsFold *string  `json:"emailContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *invitation.Status  `json:"status,omitempty"`
+	StatusNEQ   *invitation.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []invitation.Status `json:"statusIn,omitempty"`
+	StatusNotIn []invitation.Status `json:"statusNotIn,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt      *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ   *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn    []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT    *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE   *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT    *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE   *time.Time  `json:"expiresAtLTE,omitempty"`
+
+	// "message" field predicates.
+	Message             *string  `json:"message,omitempty"`
+	MessageNEQ          *string  `json:"messageNEQ,omitempty"`
+	MessageIn           []string `json:"messageIn,omitempty"`
+	MessageNotIn        []string `json:"messageNotIn,omitempty"`
+	MessageGT           *string  `json:"messageGT,omitempty"`
+	MessageGTE          *string  `json:"messageGTE,omitempty"`
+	MessageLT           *string  `json:"messageLT,omitempty"`
+	MessageLTE          *string  `json:"messageLTE,omitempty"`
+	MessageContains     *string  `json:"messageContains,omitempty"`
+	MessageHasPrefix    *string  `json:"messageHasPrefix,omitempty"`
+	MessageHasSuffix    *string  `json:"messageHasSuffix,omitempty"`
+	MessageEqualFold    *string  `json:"messageEqualFold,omitempty"`
+	MessageContainsFold *string  `json:"messageContainsFold,omitempty"`
+
+	// "inviter_id" field predicates.
+	InviterID             *pulid.ID  `json:"inviterID,omitempty"`
+	InviterIDNEQ          *pulid.ID  `json:"inviterIDNEQ,omitempty"`
+	InviterIDIn           []pulid.ID `json:"inviterIDIn,omitempty"`
+	InviterIDNotIn        []pulid.ID `json:"inviterIDNotIn,omitempty"`
+	InviterIDGT           *pulid.ID  `json:"inviterIDGT,omitempty"`
+	InviterIDGTE          *pulid.ID  `json:"inviterIDGTE,omitempty"`
+	InviterIDLT           *pulid.ID  `json:"inviterIDLT,omitempty"`
+	InviterIDLTE          *pulid.ID  `json:"inviterIDLTE,omitempty"`
+	InviterIDContains     *pulid.ID  `json:"inviterIDContains,omitempty"`
+	InviterIDHasPrefix    *pulid.ID  `json:"inviterIDHasPrefix,omitempty"`
+	InviterIDHasSuffix    *pulid.ID  `json:"inviterIDHasSuffix,omitempty"`
+	InviterIDIsNil        bool       `json:"inviterIDIsNil,omitempty"`
+	InviterIDNotNil       bool       `json:"inviterIDNotNil,omitempty"`
+	InviterIDEqualFold    *pulid.ID  `json:"inviterIDEqualFold,omitempty"`
+	InviterIDContainsFold *pulid.ID  `json:"inviterIDContainsFold,omitempty"`
+
+	// "accepted_by_id" field predicates.
+	AcceptedByID             *pulid.ID  `json:"acceptedByID,omitempty"`
+	AcceptedByIDNEQ          *pulid.ID  `json:"acceptedByIDNEQ,omitempty"`
+	AcceptedByIDIn           []pulid.ID `json:"acceptedByIDIn,omitempty"`
+	AcceptedByIDNotIn        []pulid.ID `json:"acceptedByIDNotIn,omitempty"`
+	AcceptedByIDGT           *pulid.ID  `json:"acceptedByIDGT,omitempty"`
+	AcceptedByIDGTE          *pulid.ID  `json:"acceptedByIDGTE,omitempty"`
+	AcceptedByIDLT           *pulid.ID  `json:"acceptedByIDLT,omitempty"`
+	AcceptedByIDLTE          *pulid.ID  `json:"acceptedByIDLTE,omitempty"`
+	AcceptedByIDContains     *pulid.ID  `json:"acceptedByIDContains,omitempty"`
+	AcceptedByIDHasPrefix    *pulid.ID  `json:"acceptedByIDHasPrefix,omitempty"`
+	AcceptedByIDHasSuffix    *pulid.ID  `json:"acceptedByIDHasSuffix,omitempty"`
+	AcceptedByIDIsNil        bool       `json:"acceptedByIDIsNil,omitempty"`
+	AcceptedByIDNotNil       bool       `json:"acceptedByIDNotNil,omitempty"`
+	AcceptedByIDEqualFold    *pulid.ID  `json:"acceptedByIDEqualFold,omitempty"`
+	AcceptedByIDContainsFold *pulid.ID  `json:"acceptedByIDContainsFold,omitempty"`
+
+	// "accepted_at" field predicates.
+	AcceptedAt       *time.Time  `json:"acceptedAt,omitempty"`
+	AcceptedAtNEQ    *time.Time  `json:"acceptedAtNEQ,omitempty"`
+	AcceptedAtIn     []time.Time `json:"acceptedAtIn,omitempty"`
+	AcceptedAtNotIn  []time.Time `json:"acceptedAtNotIn,omitempty"`
+	AcceptedAtGT     *time.Time  `json:"acceptedAtGT,omitempty"`
+	AcceptedAtGTE    *time.Time  `json:"acceptedAtGTE,omitempty"`
+	AcceptedAtLT     *time.Time  `json:"acceptedAtLT,omitempty"`
+	AcceptedAtLTE    *time.Time  `json:"acceptedAtLTE,omitempty"`
+	AcceptedAtIsNil  bool        `json:"acceptedAtIsNil,omitempty"`
+	AcceptedAtNotNil bool        `json:"acceptedAtNotNil,omitempty"`
+
+	// "revoked_at" field predicates.
+	RevokedAt       *time.Time  `json:"revokedAt,omitempty"`
+	RevokedAtNEQ    *time.Time  `json:"revokedAtNEQ,omitempty"`
+	RevokedAtIn     []time.Time `json:"revokedAtIn,omitempty"`
+	RevokedAtNotIn  []time.Time `json:"revokedAtNotIn,omitempty"`
+	RevokedAtGT     *time.Time  `json:"revokedAtGT,omitempty"`
+	RevokedAtGTE    *time.Time  `json:"revokedAtGTE,omitempty"`
+	RevokedAtLT     *time.Time  `json:"revokedAtLT,omitempty"`
+	RevokedAtLTE    *time.Time  `json:"revokedAtLTE,omitempty"`
+	RevokedAtIsNil  bool        `json:"revokedAtIsNil,omitempty"`
+	RevokedAtNotNil bool        `json:"revokedAtNotNil,omitempty"`
+
+	// "sent_count" field predicates.
+	SentCount      *int  `json:"sentCount,omitempty"`
+	SentCountNEQ   *int  `json:"sentCountNEQ,omitempty"`
+	SentCountIn    []int `json:"sentCountIn,omitempty"`
+	SentCountNotIn []int `json:"sentCountNotIn,omitempty"`
+	SentCountGT    *int  `json:"sentCountGT,omitempty"`
+	SentCountGTE   *int  `json:"sentCountGTE,omitempty"`
+	SentCountLT    *int  `json:"sentCountLT,omitempty"`
+	SentCountLTE   *int  `json:"sentCountLTE,omitempty"`
+
+	// "organization" edge predicates.
+	HasOrganization     *bool                     `json:"hasOrganization,omitempty"`
+	HasOrganizationWith []*OrganizationWhereInput `json:"hasOrganizationWith,omitempty"`
+
+	// "roles" edge predicates.
+	HasRoles     *bool             `json:"hasRoles,omitempty"`
+	HasRolesWith []*RoleWhereInput `json:"hasRolesWith,omitempty"`
+
+	// "inviter" edge predicates.
+	HasInviter     *bool             `json:"hasInviter,omitempty"`
+	HasInviterWith []*UserWhereInput `json:"hasInviterWith,omitempty"`
+
+	// "accepted_by" edge predicates.
+	HasAcceptedBy     *bool             `json:"hasAcceptedBy,omitempty"`
+	HasAcceptedByWith []*UserWhereInput `json:"hasAcceptedByWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *InvitationWhereInput) AddPredicates(predicates ...predicate.Invitation) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the InvitationWhereInput filter on the InvitationQuery builder.
+func (i *InvitationWhereInput) Filter(q *InvitationQuery) (*InvitationQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyInvitationWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyInvitationWhereInput is returned in case the InvitationWhereInput is empty.
+var ErrEmptyInvitationWhereInput = errors.New("ent: empty predicate InvitationWhereInput")
+
+// P returns a predicate for filtering invitations.
+// An error is returned if the input is empty or invalid.
+func (i *InvitationWhereInput) P() (predicate.Invitation, error) {
+	var predicates []predicate.Invitation
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, invitation.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Invitation, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, invitation.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Invitation, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, invitation.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, invitation.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, invitation.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, invitation.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, invitation.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, invitation.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, invitation.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, invitation.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, invitation.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, invitation.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, invitation.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, invitation.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, invitation.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, invitation.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, invitation.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, invitation.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, invitation.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, invitation.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, invitation.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, invitation.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, invitation.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, invitation.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, invitation.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, invitation.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, invitation.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.OrganizationID != nil {
+		predicates = append(predicates, invitation.OrganizationIDEQ(*i.OrganizationID))
+	}
+	if i.OrganizationIDNEQ != nil {
+		predicates = append(predicates, invitation.OrganizationIDNEQ(*i.OrganizationIDNEQ))
+	}
+	if len(i.OrganizationIDIn) > 0 {
+		predicates = append(predicates, invitation.OrganizationIDIn(i.OrganizationIDIn...))
+	}
+	if len(i.OrganizationIDNotIn) > 0 {
+		predicates = append(predicates, invitation.OrganizationIDNotIn(i.OrganizationIDNotIn...))
+	}
+	if i.OrganizationIDGT != nil {
+		predicates = append(predicates, invitation.OrganizationIDGT(*i.OrganizationIDGT))
+	}
+	if i.OrganizationIDGTE != nil {
+		predicates = append(predicates, invitation.OrganizationIDGTE(*i.OrganizationIDGTE))
+	}
+	if i.OrganizationIDLT != nil {
+		predicates = append(predicates, invitation.OrganizationIDLT(*i.OrganizationIDLT))
+	}
+	if i.OrganizationIDLTE != nil {
+		predicates = append(predicates, invitation.OrganizationIDLTE(*i.OrganizationIDLTE))
+	}
+	if i.OrganizationIDContains != nil {
+		predicates = append(predicates, invitation.OrganizationIDContains(*i.OrganizationIDContains))
+	}
+	if i.OrganizationIDHasPrefix != nil {
+		predicates = append(predicates, invitation.OrganizationIDHasPrefix(*i.OrganizationIDHasPrefix))
+	}
+	if i.OrganizationIDHasSuffix != nil {
+		predicates = append(predicates, invitation.OrganizationIDHasSuffix(*i.OrganizationIDHasSuffix))
+	}
+	if i.OrganizationIDEqualFold != nil {
+		predicates = append(predicates, invitation.OrganizationIDEqualFold(*i.OrganizationIDEqualFold))
+	}
+	if i.OrganizationIDContainsFold != nil {
+		predicates = append(predicates, invitation.OrganizationIDContainsFold(*i.OrganizationIDContainsFold))
+	}
+	if i.Email != nil {
+		predicates = append(predicates, invitation.EmailEQ(*i.Email))
+	}
+	if i.EmailNEQ != nil {
+		predicates = append(predicates, invitation.EmailNEQ(*i.EmailNEQ))
+	}
+	if len(i.EmailIn) > 0 {
+		predicates = append(predicates, invitation.EmailIn(i.EmailIn...))
+	}
+	if len(i.EmailNotIn) > 0 {
+		predicates = append(predicates, invitation.EmailNotIn(i.EmailNotIn...))
+	}
+	if i.EmailGT != nil {
+		predicates = append(predicates, invitation.EmailGT(*i.EmailGT))
+	}
+	if i.EmailGTE != nil {
+		predicates = append(predicates, invitation.EmailGTE(*i.EmailGTE))
+	}
+	if i.EmailLT != nil {
+		predicates = append(predicates, invitation.EmailLT(*i.EmailLT))
+	}
+	if i.EmailLTE != nil {
+		predicates = append(predicates, invitation.EmailLTE(*i.EmailLTE))
+	}
+	if i.EmailContains != nil {
+		predicates = append(predicates, invitation.EmailContains(*i.EmailContains))
+	}
+	if i.EmailHasPrefix != nil {
+		predicates = append(predicates, invitation.EmailHasPrefix(*i.EmailHasPrefix))
+	}
+	if i.EmailHasSuffix != nil {
+		predicates = append(predicates, invitation.EmailHasSuffix(*i.EmailHasSuffix))
+	}
+	if i.EmailEqualFold != nil {
+		predicates = append(predicates, invitation.EmailEqualFold(*i.EmailEqualFold))
+	}
+	if i.EmailContainsFold != nil {
+		predicates = append(predicates, invitation.EmailContainsFold(*i.EmailContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, invitation.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, invitation.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, invitation.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, invitation.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, invitation.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, invitation.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, invitation.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, invitation.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, invitation.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, invitation.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, invitation.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, invitation.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.Message != nil {
+		predicates = append(predicates, invitation.MessageEQ(*i.Message))
+	}
+	if i.MessageNEQ != nil {
+		predicates = append(predicates, invitation.MessageNEQ(*i.MessageNEQ))
+	}
+	if len(i.MessageIn) > 0 {
+		predicates = append(predicates, invitation.MessageIn(i.MessageIn...))
+	}
+	if len(i.MessageNotIn) > 0 {
+		predicates = append(predicates, invitation.MessageNotIn(i.MessageNotIn...))
+	}
+	if i.MessageGT != nil {
+		predicates = append(predicates, invitation.MessageGT(*i.MessageGT))
+	}
+	if i.MessageGTE != nil {
+		predicates = append(predicates, invitation.MessageGTE(*i.MessageGTE))
+	}
+	if i.MessageLT != nil {
+		predicates = append(predicates, invitation.MessageLT(*i.MessageLT))
+	}
+	if i.MessageLTE != nil {
+		predicates = append(predicates, invitation.MessageLTE(*i.MessageLTE))
+	}
+	if i.MessageContains != nil {
+		predicates = append(predicates, invitation.MessageContains(*i.MessageContains))
+	}
+	if i.MessageHasPrefix != nil {
+		predicates = append(predicates, invitation.MessageHasPrefix(*i.MessageHasPrefix))
+	}
+	if i.MessageHasSuffix != nil {
+		predicates = append(predicates, invitation.MessageHasSuffix(*i.MessageHasSuffix))
+	}
+	if i.MessageEqualFold != nil {
+		predicates = append(predicates, invitation.MessageEqualFold(*i.MessageEqualFold))
+	}
+	if i.MessageContainsFold != nil {
+		predicates = append(predicates, invitation.MessageContainsFold(*i.MessageContainsFold))
+	}
+	if i.InviterID != nil {
+		predicates = append(predicates, invitation.InviterIDEQ(*i.InviterID))
+	}
+	if i.InviterIDNEQ != nil {
+		predicates = append(predicates, invitation.InviterIDNEQ(*i.InviterIDNEQ))
+	}
+	if len(i.InviterIDIn) > 0 {
+		predicates = append(predicates, invitation.InviterIDIn(i.InviterIDIn...))
+	}
+	if len(i.InviterIDNotIn) > 0 {
+		predicates = append(predicates, invitation.InviterIDNotIn(i.InviterIDNotIn...))
+	}
+	if i.InviterIDGT != nil {
+		predicates = append(predicates, invitation.InviterIDGT(*i.InviterIDGT))
+	}
+	if i.InviterIDGTE != nil {
+		predicates = append(predicates, invitation.InviterIDGTE(*i.InviterIDGTE))
+	}
+	if i.InviterIDLT != nil {
+		predicates = append(predicates, invitation.InviterIDLT(*i.InviterIDLT))
+	}
+	if i.InviterIDLTE != nil {
+		predicates = append(predicates, invitation.InviterIDLTE(*i.InviterIDLTE))
+	}
+	if i.InviterIDContains != nil {
+		predicates = append(predicates, invitation.InviterIDContains(*i.InviterIDContains))
+	}
+	if i.InviterIDHasPrefix != nil {
+		predicates = append(predicates, invitation.InviterIDHasPrefix(*i.InviterIDHasPrefix))
+	}
+	if i.InviterIDHasSuffix != nil {
+		predicates = append(predicates, invitation.InviterIDHasSuffix(*i.InviterIDHasSuffix))
+	}
+	if i.InviterIDIsNil {
+		predicates = append(predicates, invitation.InviterIDIsNil())
+	}
+	if i.InviterIDNotNil {
+		predicates = append(predicates, invitation.InviterIDNotNil())
+	}
+	if i.InviterIDEqualFold != nil {
+		predicates = append(predicates, invitation.InviterIDEqualFold(*i.InviterIDEqualFold))
+	}
+	if i.InviterIDContainsFold != nil {
+		predicates = append(predicates, invitation.InviterIDContainsFold(*i.InviterIDContainsFold))
+	}
+	if i.AcceptedByID != nil {
+		predicates = append(predicates, invitation.AcceptedByIDEQ(*i.AcceptedByID))
+	}
+	if i.AcceptedByIDNEQ != nil {
+		predicates = append(predicates, invitation.AcceptedByIDNEQ(*i.AcceptedByIDNEQ))
+	}
+	if len(i.AcceptedByIDIn) > 0 {
+		predicates = append(predicates, invitation.AcceptedByIDIn(i.AcceptedByIDIn...))
+	}
+	if len(i.AcceptedByIDNotIn) > 0 {
+		predicates = append(predicates, invitation.AcceptedByIDNotIn(i.AcceptedByIDNotIn...))
+	}
+	if i.AcceptedByIDGT != nil {
+		predicates = append(predicates, invitation.AcceptedByIDGT(*i.AcceptedByIDGT))
+	}
+	if i.AcceptedByIDGTE != nil {
+		predicates = append(predicates, invitation.AcceptedByIDGTE(*i.AcceptedByIDGTE))
+	}
+	if i.AcceptedByIDLT != nil {
+		predicates = append(predicates, invitation.AcceptedByIDLT(*i.AcceptedByIDLT))
+	}
+	if i.AcceptedByIDLTE != nil {
+		predicates = append(predicates, invitation.AcceptedByIDLTE(*i.AcceptedByIDLTE))
+	}
+	if i.AcceptedByIDContains != nil {
+		predicates = append(predicates, invitation.AcceptedByIDContains(*i.AcceptedByIDContains))
+	}
+	if i.AcceptedByIDHasPrefix != nil {
+		predicates = append(predicates, invitation.AcceptedByIDHasPrefix(*i.AcceptedByIDHasPrefix))
+	}
+	if i.AcceptedByIDHasSuffix != nil {
+		predicates = append(predicates, invitation.AcceptedByIDHasSuffix(*i.AcceptedByIDHasSuffix))
+	}
+	if i.AcceptedByIDIsNil {
+		predicates = append(predicates, invitation.AcceptedByIDIsNil())
+	}
+	if i.AcceptedByIDNotNil {
+		predicates = append(predicates, invitation.AcceptedByIDNotNil())
+	}
+	if i.AcceptedByIDEqualFold != nil {
+		predicates = append(predicates, invitation.AcceptedByIDEqualFold(*i.AcceptedByIDEqualFold))
+	}
+	if i.AcceptedByIDContainsFold != nil {
+		predicates = append(predicates, invitation.AcceptedByIDContainsFold(*i.AcceptedByIDContainsFold))
+	}
+	if i.AcceptedAt != nil {
+		predicates = append(predicates, invitation.AcceptedAtEQ(*i.AcceptedAt))
+	}
+	if i.AcceptedAtNEQ != nil {
+		predicates = append(predicates, invitation.AcceptedAtNEQ(*i.AcceptedAtNEQ))
+	}
+	if len(i.AcceptedAtIn) > 0 {
+		predicates = append(predicates, invitation.AcceptedAtIn(i.AcceptedAtIn...))
+	}
+	if len(i.AcceptedAtNotIn) > 0 {
+		predicates = append(predicates, invitation.AcceptedAtNotIn(i.AcceptedAtNotIn...))
+	}
+	if i.AcceptedAtGT != nil {
+		predicates = append(predicates, invitation.AcceptedAtGT(*i.AcceptedAtGT))
+	}
+	if i.AcceptedAtGTE != nil {
+		predicates = append(predicates, invitation.AcceptedAtGTE(*i.AcceptedAtGTE))
+	}
+	if i.AcceptedAtLT != nil {
+		predicates = append(predicates, invitation.AcceptedAtLT(*i.AcceptedAtLT))
+	}
+	if i.AcceptedAtLTE != nil {
+		predicates = append(predicates, invitation.AcceptedAtLTE(*i.AcceptedAtLTE))
+	}
+	if i.AcceptedAtIsNil {
+		predicates = append(predicates, invitation.AcceptedAtIsNil())
+	}
+	if i.AcceptedAtNotNil {
+		predicates = append(predicates, invitation.AcceptedAtNotNil())
+	}
+	if i.RevokedAt != nil {
+		predicates = append(predicates, invitation.RevokedAtEQ(*i.RevokedAt))
+	}
+	if i.RevokedAtNEQ != nil {
+		predicates = append(predicates, invitation.RevokedAtNEQ(*i.RevokedAtNEQ))
+	}
+	if len(i.RevokedAtIn) > 0 {
+		predicates = append(predicates, invitation.RevokedAtIn(i.RevokedAtIn...))
+	}
+	if len(i.RevokedAtNotIn) > 0 {
+		predicates = append(predicates, invitation.RevokedAtNotIn(i.RevokedAtNotIn...))
+	}
+	if i.RevokedAtGT != nil {
+		predicates = append(predicates, invitation.RevokedAtGT(*i.RevokedAtGT))
+	}
+	if i.RevokedAtGTE != nil {
+		predicates = append(predicates, invitation.RevokedAtGTE(*i.RevokedAtGTE))
+	}
+	if i.RevokedAtLT != nil {
+		predicates = append(predicates, invitation.RevokedAtLT(*i.RevokedAtLT))
+	}
+	if i.RevokedAtLTE != nil {
+		predicates = append(predicates, invitation.RevokedAtLTE(*i.RevokedAtLTE))
+	}
+	if i.RevokedAtIsNil {
+		predicates = append(predicates, invitation.RevokedAtIsNil())
+	}
+	if i.RevokedAtNotNil {
+		predicates = append(predicates, invitation.RevokedAtNotNil())
+	}
+	if i.SentCount != nil {
+		predicates = append(predicates, invitation.SentCountEQ(*i.SentCount))
+	}
+	if i.SentCountNEQ != nil {
+		predicates = append(predicates, invitation.SentCountNEQ(*i.SentCountNEQ))
+	}
+	if len(i.SentCountIn) > 0 {
+		predicates = append(predicates, invitation.SentCountIn(i.SentCountIn...))
+	}
+	if len(i.SentCountNotIn) > 0 {
+		predicates = append(predicates, invitation.SentCountNotIn(i.SentCountNotIn...))
+	}
+	if i.SentCountGT != nil {
+		predicates = append(predicates, invitation.SentCountGT(*i.SentCountGT))
+	}
+	if i.SentCountGTE != nil {
+		predicates = append(predicates, invitation.SentCountGTE(*i.SentCountGTE))
+	}
+	if i.SentCountLT != nil {
+		predicates = append(predicates, invitation.SentCountLT(*i.SentCountLT))
+	}
+	if i.SentCountLTE != nil {
+		predicates = append(predicates, invitation.SentCountLTE(*i.SentCountLTE))
+	}
+
+	if i.HasOrganization != nil {
+		p := invitation.HasOrganization()
+		if !*i.HasOrganization {
+			p = invitation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOrganizationWith) > 0 {
+		with := make([]predicate.Organization, 0, len(i.HasOrganizationWith))
+		for _, w := range i.HasOrganizationWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOrganizationWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, invitation.HasOrganizationWith(with...))
+	}
+	if i.HasRoles != nil {
+		p := invitation.HasRoles()
+		if !*i.HasRoles {
+			p = invitation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRolesWith) > 0 {
+		with := make([]predicate.Role, 0, len(i.HasRolesWith))
+		for _, w := range i.HasRolesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRolesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, invitation.HasRolesWith(with...))
+	}
+	if i.HasInviter != nil {
+		p := invitation.HasInviter()
+		if !*i.HasInviter {
+			p = invitation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasInviterWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasInviterWith))
+		for _, w := range i.HasInviterWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasInviterWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, invitation.HasInviterWith(with...))
+	}
+	if i.HasAcceptedBy != nil {
+		p := invitation.HasAcceptedBy()
+		if !*i.HasAcceptedBy {
+			p = invitation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAcceptedByWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasAcceptedByWith))
+		for _, w := range i.HasAcceptedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAcceptedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, invitation.HasAcceptedByWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyInvitationWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return invitation.And(predicates...), nil
+	}
+}
+
 // MembershipWhereInput represents a where input for filtering Membership queries.
 type MembershipWhereInput struct {
 	Predicates []predicate.Membership  `json:"-"`
@@ -2891,6 +3628,10 @@ type OrganizationWhereInput struct {
 	// "preferences" edge predicates.
 	HasPreferences     *bool                   `json:"hasPreferences,omitempty"`
 	HasPreferencesWith []*PreferenceWhereInput `json:"hasPreferencesWith,omitempty"`
+
+	// "invitations" edge predicates.
+	HasInvitations     *bool                   `json:"hasInvitations,omitempty"`
+	HasInvitationsWith []*InvitationWhereInput `json:"hasInvitationsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3366,6 +4107,24 @@ func (i *OrganizationWhereInput) P() (predicate.Organization, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, organization.HasPreferencesWith(with...))
+	}
+	if i.HasInvitations != nil {
+		p := organization.HasInvitations()
+		if !*i.HasInvitations {
+			p = organization.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasInvitationsWith) > 0 {
+		with := make([]predicate.Invitation, 0, len(i.HasInvitationsWith))
+		for _, w := range i.HasInvitationsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasInvitationsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, organization.HasInvitationsWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -6109,6 +6868,22 @@ type UserWhereInput struct {
 	EmailEqualFold    *string  `json:"emailEqualFold,omitempty"`
 	EmailContainsFold *string  `json:"emailContainsFold,omitempty"`
 
+	// "email_verified" field predicates.
+	EmailVerified    *bool `json:"emailVerified,omitempty"`
+	EmailVerifiedNEQ *bool `json:"emailVerifiedNEQ,omitempty"`
+
+	// "email_verified_at" field predicates.
+	EmailVerifiedAt       *time.Time  `json:"emailVerifiedAt,omitempty"`
+	EmailVerifiedAtNEQ    *time.Time  `json:"emailVerifiedAtNEQ,omitempty"`
+	EmailVerifiedAtIn     []time.Time `json:"emailVerifiedAtIn,omitempty"`
+	EmailVerifiedAtNotIn  []time.Time `json:"emailVerifiedAtNotIn,omitempty"`
+	EmailVerifiedAtGT     *time.Time  `json:"emailVerifiedAtGT,omitempty"`
+	EmailVerifiedAtGTE    *time.Time  `json:"emailVerifiedAtGTE,omitempty"`
+	EmailVerifiedAtLT     *time.Time  `json:"emailVerifiedAtLT,omitempty"`
+	EmailVerifiedAtLTE    *time.Time  `json:"emailVerifiedAtLTE,omitempty"`
+	EmailVerifiedAtIsNil  bool        `json:"emailVerifiedAtIsNil,omitempty"`
+	EmailVerifiedAtNotNil bool        `json:"emailVerifiedAtNotNil,omitempty"`
+
 	// "first_name" field predicates.
 	FirstName             *string  `json:"firstName,omitempty"`
 	FirstNameNEQ          *string  `json:"firstNameNEQ,omitempty"`
@@ -6562,6 +7337,42 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 	}
 	if i.EmailContainsFold != nil {
 		predicates = append(predicates, user.EmailContainsFold(*i.EmailContainsFold))
+	}
+	if i.EmailVerified != nil {
+		predicates = append(predicates, user.EmailVerifiedEQ(*i.EmailVerified))
+	}
+	if i.EmailVerifiedNEQ != nil {
+		predicates = append(predicates, user.EmailVerifiedNEQ(*i.EmailVerifiedNEQ))
+	}
+	if i.EmailVerifiedAt != nil {
+		predicates = append(predicates, user.EmailVerifiedAtEQ(*i.EmailVerifiedAt))
+	}
+	if i.EmailVerifiedAtNEQ != nil {
+		predicates = append(predicates, user.EmailVerifiedAtNEQ(*i.EmailVerifiedAtNEQ))
+	}
+	if len(i.EmailVerifiedAtIn) > 0 {
+		predicates = append(predicates, user.EmailVerifiedAtIn(i.EmailVerifiedAtIn...))
+	}
+	if len(i.EmailVerifiedAtNotIn) > 0 {
+		predicates = append(predicates, user.EmailVerifiedAtNotIn(i.EmailVerifiedAtNotIn...))
+	}
+	if i.EmailVerifiedAtGT != nil {
+		predicates = append(predicates, user.EmailVerifiedAtGT(*i.EmailVerifiedAtGT))
+	}
+	if i.EmailVerifiedAtGTE != nil {
+		predicates = append(predicates, user.EmailVerifiedAtGTE(*i.EmailVerifiedAtGTE))
+	}
+	if i.EmailVerifiedAtLT != nil {
+		predicates = append(predicates, user.EmailVerifiedAtLT(*i.EmailVerifiedAtLT))
+	}
+	if i.EmailVerifiedAtLTE != nil {
+		predicates = append(predicates, user.EmailVerifiedAtLTE(*i.EmailVerifiedAtLTE))
+	}
+	if i.EmailVerifiedAtIsNil {
+		predicates = append(predicates, user.EmailVerifiedAtIsNil())
+	}
+	if i.EmailVerifiedAtNotNil {
+		predicates = append(predicates, user.EmailVerifiedAtNotNil())
 	}
 	if i.FirstName != nil {
 		predicates = append(predicates, user.FirstNameEQ(*i.FirstName))

@@ -59,11 +59,13 @@ type OrganizationEdges struct {
 	Activities []*Activity `json:"activities,omitempty"`
 	// Preferences holds the value of the preferences edge.
 	Preferences []*Preference `json:"preferences,omitempty"`
+	// Invitations holds the value of the invitations edge.
+	Invitations []*Invitation `json:"invitations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
-	totalCount [7]map[string]int
+	totalCount [8]map[string]int
 
 	namedChildren    map[string][]*Organization
 	namedMemberships map[string][]*Membership
@@ -71,6 +73,7 @@ type OrganizationEdges struct {
 	namedAPIKeys     map[string][]*APIKey
 	namedActivities  map[string][]*Activity
 	namedPreferences map[string][]*Preference
+	namedInvitations map[string][]*Invitation
 }
 
 // ParentOrErr returns the Parent value or an error if the edge
@@ -136,6 +139,15 @@ func (e OrganizationEdges) PreferencesOrErr() ([]*Preference, error) {
 		return e.Preferences, nil
 	}
 	return nil, &NotLoadedError{edge: "preferences"}
+}
+
+// InvitationsOrErr returns the Invitations value or an error if the edge
+// was not loaded in eager-loading.
+func (e OrganizationEdges) InvitationsOrErr() ([]*Invitation, error) {
+	if e.loadedTypes[7] {
+		return e.Invitations, nil
+	}
+	return nil, &NotLoadedError{edge: "invitations"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -278,6 +290,11 @@ func (_m *Organization) QueryActivities() *ActivityQuery {
 // QueryPreferences queries the "preferences" edge of the Organization entity.
 func (_m *Organization) QueryPreferences() *PreferenceQuery {
 	return NewOrganizationClient(_m.config).QueryPreferences(_m)
+}
+
+// QueryInvitations queries the "invitations" edge of the Organization entity.
+func (_m *Organization) QueryInvitations() *InvitationQuery {
+	return NewOrganizationClient(_m.config).QueryInvitations(_m)
 }
 
 // Update returns a builder for updating this Organization.
@@ -478,6 +495,30 @@ func (_m *Organization) appendNamedPreferences(name string, edges ...*Preference
 		_m.Edges.namedPreferences[name] = []*Preference{}
 	} else {
 		_m.Edges.namedPreferences[name] = append(_m.Edges.namedPreferences[name], edges...)
+	}
+}
+
+// NamedInvitations returns the Invitations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Organization) NamedInvitations(name string) ([]*Invitation, error) {
+	if _m.Edges.namedInvitations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedInvitations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Organization) appendNamedInvitations(name string, edges ...*Invitation) {
+	if _m.Edges.namedInvitations == nil {
+		_m.Edges.namedInvitations = make(map[string][]*Invitation)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedInvitations[name] = []*Invitation{}
+	} else {
+		_m.Edges.namedInvitations[name] = append(_m.Edges.namedInvitations[name], edges...)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -16,6 +17,7 @@ import (
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/pulid"
 )
 
@@ -23,6 +25,7 @@ import (
 var tableByPrefix = map[string]string{
 	"key": apikey.Table,
 	"act": activity.Table,
+	"inv": invitation.Table,
 	"mem": membership.Table,
 	"oac": oauthaccount.Table,
 	"org": organization.Table,
@@ -32,6 +35,7 @@ var tableByPrefix = map[string]string{
 	"ses": session.Table,
 	"sgk": signingkey.Table,
 	"usr": user.Table,
+	"utk": usertoken.Table,
 }
 
 // IDToType returns the table of the entity that id belongs to, from the

@@ -28,6 +28,10 @@ type User struct {
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 	// Stored lower-case; unique among users that are not deleted.
 	Email string `json:"email,omitempty"`
+	// Whether the user proved control of the email address (an accepted invitation or a verification link). A changed address is unverified.
+	EmailVerified bool `json:"email_verified,omitempty"`
+	// EmailVerifiedAt holds the value of the "email_verified_at" field.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 	// FirstName holds the value of the "first_name" field.
 	FirstName string `json:"first_name,omitempty"`
 	// LastName holds the value of the "last_name" field.
@@ -86,9 +90,11 @@ type UserEdges struct {
 	Sessions []*Session `json:"sessions,omitempty"`
 	// Preferences holds the value of the preferences edge.
 	Preferences []*Preference `json:"preferences,omitempty"`
+	// Tokens holds the value of the tokens edge.
+	Tokens []*UserToken `json:"tokens,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
 	totalCount [6]map[string]int
 
@@ -98,6 +104,7 @@ type UserEdges struct {
 	namedRefreshTokens map[string][]*RefreshToken
 	namedSessions      map[string][]*Session
 	namedPreferences   map[string][]*Preference
+	namedTokens        map[string][]*UserToken
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -154,6 +161,15 @@ func (e UserEdges) PreferencesOrErr() ([]*Preference, error) {
 	return nil, &NotLoadedError{edge: "preferences"}
 }
 
+// TokensOrErr returns the Tokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) TokensOrErr() ([]*UserToken, error) {
+	if e.loadedTypes[6] {
+		return e.Tokens, nil
+	}
+	return nil, &NotLoadedError{edge: "tokens"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -165,11 +181,13 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case user.FieldPasswordHash:
 			values[i] = new(secret.PasswordHash)
+		case user.FieldEmailVerified:
+			values[i] = new(sql.NullBool)
 		case user.FieldFailedLogins:
 			values[i] = new(sql.NullInt64)
 		case user.FieldEmail, user.FieldFirstName, user.FieldLastName, user.FieldDisplayName, user.FieldAvatarURL, user.FieldPhone, user.FieldLocale, user.FieldTimezone, user.FieldPlatformRole, user.FieldStatus, user.FieldStatusReason, user.FieldBanReason:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldDeletedAt, user.FieldStatusChangedAt, user.FieldBannedAt, user.FieldBanExpiresAt, user.FieldLockedUntil, user.FieldLastLoginAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldDeletedAt, user.FieldEmailVerifiedAt, user.FieldStatusChangedAt, user.FieldBannedAt, user.FieldBanExpiresAt, user.FieldLockedUntil, user.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -216,6 +234,19 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field email", values[i])
 			} else if value.Valid {
 				_m.Email = value.String
+			}
+		case user.FieldEmailVerified:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified", values[i])
+			} else if value.Valid {
+				_m.EmailVerified = value.Bool
+			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
 			}
 		case user.FieldFirstName:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -381,6 +412,11 @@ func (_m *User) QueryPreferences() *PreferenceQuery {
 	return NewUserClient(_m.config).QueryPreferences(_m)
 }
 
+// QueryTokens queries the "tokens" edge of the User entity.
+func (_m *User) QueryTokens() *UserTokenQuery {
+	return NewUserClient(_m.config).QueryTokens(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -417,6 +453,14 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("email=")
 	builder.WriteString(_m.Email)
+	builder.WriteString(", ")
+	builder.WriteString("email_verified=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EmailVerified))
+	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("first_name=")
 	builder.WriteString(_m.FirstName)
@@ -628,6 +672,30 @@ func (_m *User) appendNamedPreferences(name string, edges ...*Preference) {
 		_m.Edges.namedPreferences[name] = []*Preference{}
 	} else {
 		_m.Edges.namedPreferences[name] = append(_m.Edges.namedPreferences[name], edges...)
+	}
+}
+
+// NamedTokens returns the Tokens named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedTokens(name string) ([]*UserToken, error) {
+	if _m.Edges.namedTokens == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTokens[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedTokens(name string, edges ...*UserToken) {
+	if _m.Edges.namedTokens == nil {
+		_m.Edges.namedTokens = make(map[string][]*UserToken)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTokens[name] = []*UserToken{}
+	} else {
+		_m.Edges.namedTokens[name] = append(_m.Edges.namedTokens[name], edges...)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/pulid"
 )
 
@@ -38,6 +39,7 @@ type UserQuery struct {
 	withRefreshTokens      *RefreshTokenQuery
 	withSessions           *SessionQuery
 	withPreferences        *PreferenceQuery
+	withTokens             *UserTokenQuery
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
 	withNamedMemberships   map[string]*MembershipQuery
@@ -46,6 +48,7 @@ type UserQuery struct {
 	withNamedRefreshTokens map[string]*RefreshTokenQuery
 	withNamedSessions      map[string]*SessionQuery
 	withNamedPreferences   map[string]*PreferenceQuery
+	withNamedTokens        map[string]*UserTokenQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -207,6 +210,28 @@ func (_q *UserQuery) QueryPreferences() *PreferenceQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(preference.Table, preference.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.PreferencesTable, user.PreferencesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTokens chains the current query on the "tokens" edge.
+func (_q *UserQuery) QueryTokens() *UserTokenQuery {
+	query := (&UserTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(usertoken.Table, usertoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TokensTable, user.TokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -412,6 +437,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withRefreshTokens: _q.withRefreshTokens.Clone(),
 		withSessions:      _q.withSessions.Clone(),
 		withPreferences:   _q.withPreferences.Clone(),
+		withTokens:        _q.withTokens.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -481,6 +507,17 @@ func (_q *UserQuery) WithPreferences(opts ...func(*PreferenceQuery)) *UserQuery 
 		opt(query)
 	}
 	_q.withPreferences = query
+	return _q
+}
+
+// WithTokens tells the query-builder to eager-load the nodes that are connected to
+// the "tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithTokens(opts ...func(*UserTokenQuery)) *UserQuery {
+	query := (&UserTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTokens = query
 	return _q
 }
 
@@ -568,13 +605,14 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withMemberships != nil,
 			_q.withOauthAccounts != nil,
 			_q.withAPIKeys != nil,
 			_q.withRefreshTokens != nil,
 			_q.withSessions != nil,
 			_q.withPreferences != nil,
+			_q.withTokens != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -640,6 +678,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withTokens; query != nil {
+		if err := _q.loadTokens(ctx, query, nodes,
+			func(n *User) { n.Edges.Tokens = []*UserToken{} },
+			func(n *User, e *UserToken) { n.Edges.Tokens = append(n.Edges.Tokens, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *User) { n.appendNamedMemberships(name) },
@@ -679,6 +724,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadPreferences(ctx, query, nodes,
 			func(n *User) { n.appendNamedPreferences(name) },
 			func(n *User, e *Preference) { n.appendNamedPreferences(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTokens {
+		if err := _q.loadTokens(ctx, query, nodes,
+			func(n *User) { n.appendNamedTokens(name) },
+			func(n *User, e *UserToken) { n.appendNamedTokens(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -868,6 +920,36 @@ func (_q *UserQuery) loadPreferences(ctx context.Context, query *PreferenceQuery
 		node, ok := nodeids[*fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadTokens(ctx context.Context, query *UserTokenQuery, nodes []*User, init func(*User), assign func(*User, *UserToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(usertoken.FieldUserID)
+	}
+	query.Where(predicate.UserToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.TokensColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -1068,6 +1150,20 @@ func (_q *UserQuery) WithNamedPreferences(name string, opts ...func(*PreferenceQ
 		_q.withNamedPreferences = make(map[string]*PreferenceQuery)
 	}
 	_q.withNamedPreferences[name] = query
+	return _q
+}
+
+// WithNamedTokens tells the query-builder to eager-load the nodes that are connected to the "tokens"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedTokens(name string, opts ...func(*UserTokenQuery)) *UserQuery {
+	query := (&UserTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTokens == nil {
+		_q.withNamedTokens = make(map[string]*UserTokenQuery)
+	}
+	_q.withNamedTokens[name] = query
 	return _q
 }
 

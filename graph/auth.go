@@ -19,6 +19,9 @@ import (
 	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/privacy"
+	"github.com/cf/identity/features"
+	"github.com/cf/identity/invitation"
+	"github.com/cf/identity/oauthlink"
 	"github.com/cf/identity/password"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -40,6 +43,15 @@ const (
 	CodeSessionRevoked      = "SESSION_REVOKED"
 	CodeSessionExpired      = "SESSION_EXPIRED"
 	CodeUnsupportedMedia    = "UNSUPPORTED_MEDIA_TYPE"
+	// Codes of the mailed-link flows.
+	CodeInvalidToken       = "INVALID_TOKEN"
+	CodeTokenUsed          = "TOKEN_USED"
+	CodeTokenExpired       = "TOKEN_EXPIRED"
+	CodeInvitationAccepted = "INVITATION_ACCEPTED"
+	CodeInvitationRevoked  = "INVITATION_REVOKED"
+	CodeInvitationExpired  = "INVITATION_EXPIRED"
+	CodeFeatureDisabled    = "FEATURE_DISABLED"
+	CodeNotConfigured      = "NOT_CONFIGURED"
 )
 
 // Defaults of the /auth/* rate limits: requests per minute from one client
@@ -57,9 +69,13 @@ const maxAuthBody = 16 << 10
 type signIn struct {
 	client   *ent.Client
 	sessions *session.Manager
+	flows    Flows
 	log      *slog.Logger
 	perIP    *failureLimiter
 	perKey   *failureLimiter
+	// background caps the password-reset requests running after their
+	// answer was sent.
+	background chan struct{}
 }
 
 func newSignIn(client *ent.Client, sessions *session.Manager, log *slog.Logger, opts Options) *signIn {
@@ -70,7 +86,7 @@ func newSignIn(client *ent.Client, sessions *session.Manager, log *slog.Logger, 
 		return newFailureLimiter(n, time.Minute)
 	}
 	return &signIn{
-		client: client, sessions: sessions, log: log,
+		client: client, sessions: sessions, flows: opts.Flows, log: log, background: make(chan struct{}, 8),
 		perIP:  perMinute(opts.AuthRateIP, DefaultAuthRateIP),
 		perKey: perMinute(opts.AuthRateAccount, DefaultAuthRateAccount),
 	}
@@ -81,6 +97,12 @@ func (s *signIn) routes(mux *http.ServeMux) {
 	mux.Handle("/auth/refresh", s.endpoint(s.refresh))
 	mux.Handle("/auth/logout", s.endpoint(s.logout))
 	mux.Handle("/auth/switch", s.endpoint(s.switchOrg))
+	mux.Handle("/auth/invitations/accept", s.endpoint(s.acceptInvitation))
+	mux.Handle("/auth/password-reset/request", s.endpoint(s.requestReset))
+	mux.Handle("/auth/password-reset/confirm", s.endpoint(s.confirmReset))
+	mux.Handle("/auth/verify-email", s.endpoint(s.verifyEmail))
+	mux.Handle("/auth/signup", s.endpoint(s.signup))
+	mux.HandleFunc("GET /auth/features", s.features)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 }
 
@@ -90,6 +112,12 @@ type authRequest struct {
 	Password       string `json:"password"`
 	OrganizationID string `json:"organizationID"`
 	RefreshToken   string `json:"refreshToken"`
+	// Token is the token of a mailed link (invitation, password reset,
+	// verification); NewPassword the password a reset sets; Name the
+	// display name of a new user.
+	Token       string `json:"token"`
+	NewPassword string `json:"newPassword"`
+	Name        string `json:"name"`
 }
 
 // tokenResponse is the answer of login, refresh and switch.
@@ -152,6 +180,10 @@ func (s *signIn) endpoint(h handlerFunc) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if ws, ok := out.(withStatus); ok {
+			w.WriteHeader(ws.status)
+			out = ws.body
+		}
 		_ = json.NewEncoder(w).Encode(out)
 	})
 }
@@ -408,6 +440,47 @@ func authError(err error) (status int, code, msg string, ext map[string]any) {
 		return http.StatusUnauthorized, CodeUnauthenticated, "the user cannot sign in", nil
 	case errors.Is(err, authz.ErrNotMember):
 		return http.StatusForbidden, CodeForbidden, "you are not a member of this organization", nil
+	}
+	return flowError(err)
+}
+
+// flowError maps the errors of the invitation, recovery, OAuth-link and
+// feature-switch flows; status 0 for errors it does not know.
+func flowError(err error) (status int, code, msg string, ext map[string]any) {
+	var (
+		dis   *features.DisabledError
+		state *invitation.StateError
+	)
+	trim := func(err error, prefix string) string { return strings.TrimPrefix(err.Error(), prefix) }
+	switch {
+	case errors.As(err, &dis):
+		return http.StatusForbidden, CodeFeatureDisabled, trim(err, "features: "), map[string]any{"flow": string(dis.Flow)}
+	case errors.Is(err, ErrNotConfigured):
+		return http.StatusNotImplemented, CodeNotConfigured, "this flow is not configured on this server", nil
+	case errors.Is(err, invitation.ErrAccepted):
+		return http.StatusConflict, CodeInvitationAccepted, trim(err, "invitation: "), nil
+	case errors.Is(err, invitation.ErrRevoked):
+		return http.StatusGone, CodeInvitationRevoked, trim(err, "invitation: "), nil
+	case errors.Is(err, invitation.ErrExpired):
+		return http.StatusGone, CodeInvitationExpired, trim(err, "invitation: "), nil
+	case errors.Is(err, invitation.ErrInvalidToken):
+		return http.StatusBadRequest, CodeInvalidToken, "unknown or malformed invitation token", map[string]any{"field": "token"}
+	case errors.Is(err, invitation.ErrPending), errors.Is(err, invitation.ErrAlreadyMember):
+		return http.StatusConflict, CodeConflict, trim(err, "invitation: "), nil
+	case errors.As(err, &state):
+		return http.StatusConflict, CodeConflict, trim(err, "invitation: "), nil
+	case errors.Is(err, invitation.ErrEmailMismatch):
+		return http.StatusForbidden, CodeForbidden, trim(err, "invitation: "), nil
+	case errors.Is(err, session.ErrTokenUsed):
+		return http.StatusConflict, CodeTokenUsed, trim(err, "session: "), nil
+	case errors.Is(err, session.ErrTokenExpired):
+		return http.StatusGone, CodeTokenExpired, trim(err, "session: "), nil
+	case errors.Is(err, session.ErrInvalidToken):
+		return http.StatusBadRequest, CodeInvalidToken, "unknown or malformed token", map[string]any{"field": "token"}
+	case errors.Is(err, session.ErrEmailTaken):
+		return http.StatusConflict, CodeConflict, trim(err, "session: "), nil
+	case errors.Is(err, oauthlink.ErrLinkedElsewhere), errors.Is(err, oauthlink.ErrLastSignIn):
+		return http.StatusConflict, CodeConflict, trim(err, "oauthlink: "), nil
 	}
 	return 0, "", "", nil
 }

@@ -10,9 +10,15 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/pulid"
 )
+
+// Status is the resolver for the status field.
+func (r *invitationResolver) Status(ctx context.Context, obj *ent.Invitation) (invitation.Status, error) {
+	return effectiveStatus(obj), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
@@ -74,7 +80,13 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID
 	return r.client.User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// Invitation returns generated.InvitationResolver implementation.
+func (r *Resolver) Invitation() generated.InvitationResolver { return &invitationResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	invitationResolver struct{ *Resolver }
+	queryResolver      struct{ *Resolver }
+)

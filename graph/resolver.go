@@ -10,6 +10,10 @@ import (
 
 	"github.com/cf/identity/audit"
 	"github.com/cf/identity/ent"
+	entinvitation "github.com/cf/identity/ent/invitation"
+	"github.com/cf/identity/features"
+	"github.com/cf/identity/invitation"
+	"github.com/cf/identity/oauthlink"
 	"github.com/cf/identity/session"
 	"github.com/cf/identity/validation"
 )
@@ -20,6 +24,33 @@ import (
 type Resolver struct {
 	client   *ent.Client
 	sessions *session.Manager // nil: no sign-in (API keys only)
+	flows    Flows
+}
+
+// Flows are the mailed-link flows, OAuth links and flow switches a server
+// offers; each nil one answers its mutations with ErrNotConfigured.
+type Flows struct {
+	// Invitations serves inviteMember, resendInvitation, revokeInvitation,
+	// acceptInvitation and POST /auth/invitations/accept.
+	Invitations *invitation.Service
+	// Recovery serves requestEmailVerification, requestEmailChange and
+	// POST /auth/password-reset/*, /auth/verify-email and /auth/signup.
+	Recovery *session.Recovery
+	// OAuth serves unlinkOAuthAccount.
+	OAuth *oauthlink.Linker
+	// Features serves features, setFeature and GET /auth/features.
+	Features *features.Gates
+}
+
+// ErrNotConfigured is returned by a mutation whose flow the server was
+// built without (see Flows).
+var ErrNotConfigured = errors.New("graph: this flow is not configured on this server")
+
+func need[T any](v *T) (*T, error) {
+	if v == nil {
+		return nil, ErrNotConfigured
+	}
+	return v, nil
 }
 
 // ErrNoSignIn is returned by the password and session mutations of a
@@ -69,4 +100,27 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// effectiveStatus is the status of inv now: a pending invitation past its
+// expiry reads as expired before the sweep writes it.
+func effectiveStatus(inv *ent.Invitation) entinvitation.Status {
+	return invitation.Status(inv, time.Now())
+}
+
+// featureStates lists the states of the flows of g (the defaults of
+// package features without one).
+func featureStates(ctx context.Context, g *features.Gates) ([]*features.State, error) {
+	if g == nil {
+		g = features.New(nil, nil)
+	}
+	ss, err := g.States(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*features.State, len(ss))
+	for i := range ss {
+		out[i] = &ss[i]
+	}
+	return out, nil
 }

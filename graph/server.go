@@ -107,17 +107,21 @@ type Options struct {
 	// Retry-After above. 0 means DefaultAuthRateIP and
 	// DefaultAuthRateAccount; negative switches a limit off.
 	AuthRateIP, AuthRateAccount int
+	// Flows are the invitation, recovery, OAuth-link and feature-switch
+	// flows; their mutations and /auth endpoints answer
+	// ErrNotConfigured without them.
+	Flows Flows
 }
 
 // NewSchema returns the executable GraphQL schema over client.
 // The password and session mutations need NewGraphQLHandler with
 // Options.Sessions.
 func NewSchema(client *ent.Client) graphql.ExecutableSchema {
-	return newSchema(client, nil)
+	return newSchema(client, nil, Flows{})
 }
 
-func newSchema(client *ent.Client, sessions *session.Manager) graphql.ExecutableSchema {
-	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{client: client, sessions: sessions}})
+func newSchema(client *ent.Client, sessions *session.Manager, flows Flows) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{client: client, sessions: sessions, flows: flows}})
 }
 
 // NewGraphQLHandler returns the /graphql handler: POST and GET transports,
@@ -132,7 +136,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	schema := newSchema(client, opts.Sessions)
+	schema := newSchema(client, opts.Sessions, opts.Flows)
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})

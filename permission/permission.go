@@ -56,6 +56,7 @@ const (
 	PlatformRead               = "platform:read"
 	PlatformImpersonate        = "platform:impersonate"
 	PlatformStatsRead          = "platform:stats_read"
+	PlatformSettingsManage     = "platform:settings_manage"
 )
 
 // Entry describes one permission of the catalog.
@@ -94,6 +95,7 @@ var Catalog = []Entry{
 	{PlatformStatsRead, "Read platform statistics.", true},
 	{PlatformUserManage, "Create, update, ban and delete any user.", true},
 	{PlatformOrganizationManage, "Create, update and delete any organization.", true},
+	{PlatformSettingsManage, "Switch self-service flows (signup, invitations, password reset) on and off, and write system preferences.", true},
 	{PlatformImpersonate, "Act as another user, recorded as impersonation.", true},
 	{PlatformRoleGrant, "Grant and revoke platform roles.", true},
 }
@@ -216,7 +218,7 @@ var Builtins = []Builtin{
 // platform permission.
 func Platform(role string) []string {
 	support := []string{PlatformRead, PlatformStatsRead}
-	admin := append(slices.Clone(support), PlatformUserManage, PlatformOrganizationManage)
+	admin := append(slices.Clone(support), PlatformUserManage, PlatformOrganizationManage, PlatformSettingsManage)
 	switch role {
 	case "support":
 		return support

@@ -4,7 +4,8 @@
 //	identity bootstrap --email E   create a platform superadmin and print an API key
 //	identity migrate SUBCOMMAND    plan, apply and check schema migrations
 //	identity user create --email E [--password-stdin]   create a user who can sign in
-//	identity keys rotate           add a new access-token signing key
+//	identity keys rotate           add a new signing key and re-seal secrets under the current master key
+//	identity keys status           count the sealed values per master key
 //	identity version               print the version of the binary
 //
 // Every flag can also be set through the environment variable named in its
@@ -96,8 +97,11 @@ Usage:
                                       print a new personal API key on stdout
   identity user create --email E      create an (active) user; --password-stdin reads
                                       its initial password from stdin
-  identity keys rotate                add a new access-token signing key; the old
-                                      ones verify until their tokens expire
+  identity keys rotate                add a new access-token signing key (the old
+                                      ones verify until their tokens expire) and
+                                      re-seal every secret under the current master
+                                      key; --reseal-only skips the signing key
+  identity keys status                count the sealed values per master key
   identity migrate diff NAME          plan the next migration for both dialects
   identity migrate apply              apply pending migrations
   identity migrate status             list applied and pending migrations

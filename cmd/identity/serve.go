@@ -32,6 +32,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lim.register(f)
 	var sess sessionFlags
 	sess.register(f)
+	var fl flowFlags
+	fl.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -92,8 +94,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if sessions, err = session.New(ctx, client, sessCfg); err != nil {
 		return err
 	}
+	flows, stopMail, err := fl.flows(client, sessions, log)
+	if err != nil {
+		return err
+	}
+	if *fl.smtpURL == "" {
+		log.Warn("no --smtp-url: mail is written to this log, single-use links included; fine for development, set IDENTITY_SMTP_URL in production")
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweep(sweepCtx, flows.Invitations, log)
 	h := graph.NewHandler(client, lim.options(graph.Options{
 		Sessions: sessions,
+		Flows:    flows,
 		Logger:   log,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
@@ -132,6 +145,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	stopSweep()
+	stopMail(sctx)
 	log.Info("stopped")
 	return nil
 }

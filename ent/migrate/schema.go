@@ -124,6 +124,79 @@ var (
 			},
 		},
 	}
+	// CfInvitationsColumns holds the columns for the "cf_invitations" table.
+	CfInvitationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "accepted", "revoked", "expired"}, Default: "pending"},
+		{Name: "token_digest", Type: field.TypeBytes},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "message", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sent_count", Type: field.TypeInt, Default: 1},
+		{Name: "inviter_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "accepted_by_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "organization_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+	}
+	// CfInvitationsTable holds the schema information for the "cf_invitations" table.
+	CfInvitationsTable = &schema.Table{
+		Name:       "cf_invitations",
+		Columns:    CfInvitationsColumns,
+		PrimaryKey: []*schema.Column{CfInvitationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cf_invitations_cf_users_inviter",
+				Columns:    []*schema.Column{CfInvitationsColumns[11]},
+				RefColumns: []*schema.Column{CfUsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "cf_invitations_cf_users_accepted_by",
+				Columns:    []*schema.Column{CfInvitationsColumns[12]},
+				RefColumns: []*schema.Column{CfUsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "cf_invitations_cf_organizations_invitations",
+				Columns:    []*schema.Column{CfInvitationsColumns[13]},
+				RefColumns: []*schema.Column{CfOrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cf_invitations_organization_status",
+				Unique:  false,
+				Columns: []*schema.Column{CfInvitationsColumns[13], CfInvitationsColumns[4], CfInvitationsColumns[1]},
+			},
+			{
+				Name:    "cf_invitations_pending_email",
+				Unique:  true,
+				Columns: []*schema.Column{CfInvitationsColumns[13], CfInvitationsColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'pending'",
+				},
+			},
+			{
+				Name:    "cf_invitations_token",
+				Unique:  true,
+				Columns: []*schema.Column{CfInvitationsColumns[5]},
+			},
+			{
+				Name:    "cf_invitations_email",
+				Unique:  false,
+				Columns: []*schema.Column{CfInvitationsColumns[3]},
+			},
+			{
+				Name:    "cf_invitations_expiry",
+				Unique:  false,
+				Columns: []*schema.Column{CfInvitationsColumns[4], CfInvitationsColumns[6]},
+			},
+		},
+	}
 	// CfMembershipsColumns holds the columns for the "cf_memberships" table.
 	CfMembershipsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
@@ -539,6 +612,8 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "email_verified", Type: field.TypeBool, Default: false},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "first_name", Type: field.TypeString, Size: 100, Default: ""},
 		{Name: "last_name", Type: field.TypeString, Size: 100, Default: ""},
 		{Name: "display_name", Type: field.TypeString, Size: 200, Default: ""},
@@ -576,12 +651,79 @@ var (
 			{
 				Name:    "cf_users_status_created",
 				Unique:  false,
-				Columns: []*schema.Column{CfUsersColumns[14], CfUsersColumns[1]},
+				Columns: []*schema.Column{CfUsersColumns[16], CfUsersColumns[1]},
 			},
 			{
 				Name:    "cf_users_platform_role",
 				Unique:  false,
-				Columns: []*schema.Column{CfUsersColumns[13]},
+				Columns: []*schema.Column{CfUsersColumns[15]},
+			},
+		},
+	}
+	// CfUserTokensColumns holds the columns for the "cf_user_tokens" table.
+	CfUserTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"password_reset", "email_verification"}},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "token_digest", Type: field.TypeBytes},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+	}
+	// CfUserTokensTable holds the schema information for the "cf_user_tokens" table.
+	CfUserTokensTable = &schema.Table{
+		Name:       "cf_user_tokens",
+		Columns:    CfUserTokensColumns,
+		PrimaryKey: []*schema.Column{CfUserTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cf_user_tokens_cf_users_tokens",
+				Columns:    []*schema.Column{CfUserTokensColumns[7]},
+				RefColumns: []*schema.Column{CfUsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cf_user_tokens_token",
+				Unique:  true,
+				Columns: []*schema.Column{CfUserTokensColumns[4]},
+			},
+			{
+				Name:    "cf_user_tokens_user",
+				Unique:  false,
+				Columns: []*schema.Column{CfUserTokensColumns[7], CfUserTokensColumns[2], CfUserTokensColumns[1]},
+			},
+			{
+				Name:    "cf_user_tokens_expires",
+				Unique:  false,
+				Columns: []*schema.Column{CfUserTokensColumns[5]},
+			},
+		},
+	}
+	// CfInvitationRolesColumns holds the columns for the "cf_invitation_roles" table.
+	CfInvitationRolesColumns = []*schema.Column{
+		{Name: "invitation_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "role_id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+	}
+	// CfInvitationRolesTable holds the schema information for the "cf_invitation_roles" table.
+	CfInvitationRolesTable = &schema.Table{
+		Name:       "cf_invitation_roles",
+		Columns:    CfInvitationRolesColumns,
+		PrimaryKey: []*schema.Column{CfInvitationRolesColumns[0], CfInvitationRolesColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cf_invitation_roles_invitation_id",
+				Columns:    []*schema.Column{CfInvitationRolesColumns[0]},
+				RefColumns: []*schema.Column{CfInvitationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "cf_invitation_roles_role_id",
+				Columns:    []*schema.Column{CfInvitationRolesColumns[1]},
+				RefColumns: []*schema.Column{CfRolesColumns[0]},
+				OnDelete:   schema.Cascade,
 			},
 		},
 	}
@@ -614,6 +756,7 @@ var (
 	Tables = []*schema.Table{
 		CfAPIKeysTable,
 		CfActivitiesTable,
+		CfInvitationsTable,
 		CfMembershipsTable,
 		CfOauthAccountsTable,
 		CfOrganizationsTable,
@@ -623,6 +766,8 @@ var (
 		CfSessionsTable,
 		CfSigningKeysTable,
 		CfUsersTable,
+		CfUserTokensTable,
+		CfInvitationRolesTable,
 		CfMembershipRolesTable,
 	}
 )
@@ -639,6 +784,12 @@ func init() {
 	CfActivitiesTable.ForeignKeys[3].RefTable = CfOrganizationsTable
 	CfActivitiesTable.Annotation = &entsql.Annotation{
 		Table: "cf_activities",
+	}
+	CfInvitationsTable.ForeignKeys[0].RefTable = CfUsersTable
+	CfInvitationsTable.ForeignKeys[1].RefTable = CfUsersTable
+	CfInvitationsTable.ForeignKeys[2].RefTable = CfOrganizationsTable
+	CfInvitationsTable.Annotation = &entsql.Annotation{
+		Table: "cf_invitations",
 	}
 	CfMembershipsTable.ForeignKeys[0].RefTable = CfMembershipsTable
 	CfMembershipsTable.ForeignKeys[1].RefTable = CfUsersTable
@@ -685,6 +836,12 @@ func init() {
 	CfUsersTable.Annotation = &entsql.Annotation{
 		Table: "cf_users",
 	}
+	CfUserTokensTable.ForeignKeys[0].RefTable = CfUsersTable
+	CfUserTokensTable.Annotation = &entsql.Annotation{
+		Table: "cf_user_tokens",
+	}
+	CfInvitationRolesTable.ForeignKeys[0].RefTable = CfInvitationsTable
+	CfInvitationRolesTable.ForeignKeys[1].RefTable = CfRolesTable
 	CfMembershipRolesTable.ForeignKeys[0].RefTable = CfMembershipsTable
 	CfMembershipRolesTable.ForeignKeys[1].RefTable = CfRolesTable
 }

@@ -40,6 +40,8 @@ const (
 	EdgeOrganization = "organization"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
+	// EdgeInvitations holds the string denoting the invitations edge name in mutations.
+	EdgeInvitations = "invitations"
 	// Table holds the table name of the role in the database.
 	Table = "cf_roles"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -54,6 +56,11 @@ const (
 	// MembershipsInverseTable is the table name for the Membership entity.
 	// It exists in this package in order to avoid circular dependency with the "membership" package.
 	MembershipsInverseTable = "cf_memberships"
+	// InvitationsTable is the table that holds the invitations relation/edge. The primary key declared below.
+	InvitationsTable = "cf_invitation_roles"
+	// InvitationsInverseTable is the table name for the Invitation entity.
+	// It exists in this package in order to avoid circular dependency with the "invitation" package.
+	InvitationsInverseTable = "cf_invitations"
 )
 
 // Columns holds all SQL columns for role fields.
@@ -75,6 +82,9 @@ var (
 	// MembershipsPrimaryKey and MembershipsColumn2 are the table columns denoting the
 	// primary key for the memberships relation (M2M).
 	MembershipsPrimaryKey = []string{"membership_id", "role_id"}
+	// InvitationsPrimaryKey and InvitationsColumn2 are the table columns denoting the
+	// primary key for the invitations relation (M2M).
+	InvitationsPrimaryKey = []string{"invitation_id", "role_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -200,6 +210,20 @@ func ByMemberships(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMembershipsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByInvitationsCount orders the results by invitations count.
+func ByInvitationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newInvitationsStep(), opts...)
+	}
+}
+
+// ByInvitations orders the results by invitations terms.
+func ByInvitations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newInvitationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -212,5 +236,12 @@ func newMembershipsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MembershipsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, MembershipsTable, MembershipsPrimaryKey...),
+	)
+}
+func newInvitationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(InvitationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, InvitationsTable, InvitationsPrimaryKey...),
 	)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -18,6 +19,7 @@ import (
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/signingkey"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/pulid"
 
 	"entgo.io/ent"
@@ -171,6 +173,76 @@ func init() {
 	activity.DefaultID = activityDescID.Default.(func() pulid.ID)
 	// activity.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	activity.IDValidator = activityDescID.Validators[0].(func(string) error)
+	invitationMixin := schema.Invitation{}.Mixin()
+	invitation.Policy = privacy.NewPolicies(schema.Invitation{})
+	invitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := invitation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	invitationMixinHooks2 := invitationMixin[2].Hooks()
+	invitationHooks := schema.Invitation{}.Hooks()
+
+	invitation.Hooks[1] = invitationMixinHooks2[0]
+
+	invitation.Hooks[2] = invitationHooks[0]
+
+	invitation.Hooks[3] = invitationHooks[1]
+	invitationMixinFields0 := invitationMixin[0].Fields()
+	_ = invitationMixinFields0
+	invitationMixinFields1 := invitationMixin[1].Fields()
+	_ = invitationMixinFields1
+	invitationFields := schema.Invitation{}.Fields()
+	_ = invitationFields
+	// invitationDescCreatedAt is the schema descriptor for created_at field.
+	invitationDescCreatedAt := invitationMixinFields1[0].Descriptor()
+	// invitation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	invitation.DefaultCreatedAt = invitationDescCreatedAt.Default.(func() time.Time)
+	// invitationDescUpdatedAt is the schema descriptor for updated_at field.
+	invitationDescUpdatedAt := invitationMixinFields1[1].Descriptor()
+	// invitation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	invitation.DefaultUpdatedAt = invitationDescUpdatedAt.Default.(func() time.Time)
+	// invitation.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	invitation.UpdateDefaultUpdatedAt = invitationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// invitationDescEmail is the schema descriptor for email field.
+	invitationDescEmail := invitationFields[1].Descriptor()
+	// invitation.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	invitation.EmailValidator = func() func(string) error {
+		validators := invitationDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// invitationDescMessage is the schema descriptor for message field.
+	invitationDescMessage := invitationFields[5].Descriptor()
+	// invitation.DefaultMessage holds the default value on creation for the message field.
+	invitation.DefaultMessage = invitationDescMessage.Default.(string)
+	// invitation.MessageValidator is a validator for the "message" field. It is called by the builders before save.
+	invitation.MessageValidator = invitationDescMessage.Validators[0].(func(string) error)
+	// invitationDescSentCount is the schema descriptor for sent_count field.
+	invitationDescSentCount := invitationFields[10].Descriptor()
+	// invitation.DefaultSentCount holds the default value on creation for the sent_count field.
+	invitation.DefaultSentCount = invitationDescSentCount.Default.(int)
+	// invitation.SentCountValidator is a validator for the "sent_count" field. It is called by the builders before save.
+	invitation.SentCountValidator = invitationDescSentCount.Validators[0].(func(int) error)
+	// invitationDescID is the schema descriptor for id field.
+	invitationDescID := invitationMixinFields0[0].Descriptor()
+	// invitation.DefaultID holds the default value on creation for the id field.
+	invitation.DefaultID = invitationDescID.Default.(func() pulid.ID)
+	// invitation.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	invitation.IDValidator = invitationDescID.Validators[0].(func(string) error)
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -671,6 +743,8 @@ func init() {
 	user.Hooks[5] = userHooks[2]
 
 	user.Hooks[6] = userHooks[3]
+
+	user.Hooks[7] = userHooks[4]
 	userMixinInters2 := userMixin[2].Interceptors()
 	user.Interceptors[0] = userMixinInters2[0]
 	userMixinFields0 := userMixin[0].Fields()
@@ -707,62 +781,66 @@ func init() {
 			return nil
 		}
 	}()
+	// userDescEmailVerified is the schema descriptor for email_verified field.
+	userDescEmailVerified := userFields[1].Descriptor()
+	// user.DefaultEmailVerified holds the default value on creation for the email_verified field.
+	user.DefaultEmailVerified = userDescEmailVerified.Default.(bool)
 	// userDescFirstName is the schema descriptor for first_name field.
-	userDescFirstName := userFields[1].Descriptor()
+	userDescFirstName := userFields[3].Descriptor()
 	// user.DefaultFirstName holds the default value on creation for the first_name field.
 	user.DefaultFirstName = userDescFirstName.Default.(string)
 	// user.FirstNameValidator is a validator for the "first_name" field. It is called by the builders before save.
 	user.FirstNameValidator = userDescFirstName.Validators[0].(func(string) error)
 	// userDescLastName is the schema descriptor for last_name field.
-	userDescLastName := userFields[2].Descriptor()
+	userDescLastName := userFields[4].Descriptor()
 	// user.DefaultLastName holds the default value on creation for the last_name field.
 	user.DefaultLastName = userDescLastName.Default.(string)
 	// user.LastNameValidator is a validator for the "last_name" field. It is called by the builders before save.
 	user.LastNameValidator = userDescLastName.Validators[0].(func(string) error)
 	// userDescDisplayName is the schema descriptor for display_name field.
-	userDescDisplayName := userFields[3].Descriptor()
+	userDescDisplayName := userFields[5].Descriptor()
 	// user.DefaultDisplayName holds the default value on creation for the display_name field.
 	user.DefaultDisplayName = userDescDisplayName.Default.(string)
 	// user.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
 	user.DisplayNameValidator = userDescDisplayName.Validators[0].(func(string) error)
 	// userDescAvatarURL is the schema descriptor for avatar_url field.
-	userDescAvatarURL := userFields[4].Descriptor()
+	userDescAvatarURL := userFields[6].Descriptor()
 	// user.DefaultAvatarURL holds the default value on creation for the avatar_url field.
 	user.DefaultAvatarURL = userDescAvatarURL.Default.(string)
 	// user.AvatarURLValidator is a validator for the "avatar_url" field. It is called by the builders before save.
 	user.AvatarURLValidator = userDescAvatarURL.Validators[0].(func(string) error)
 	// userDescPhone is the schema descriptor for phone field.
-	userDescPhone := userFields[5].Descriptor()
+	userDescPhone := userFields[7].Descriptor()
 	// user.DefaultPhone holds the default value on creation for the phone field.
 	user.DefaultPhone = userDescPhone.Default.(string)
 	// user.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	user.PhoneValidator = userDescPhone.Validators[0].(func(string) error)
 	// userDescLocale is the schema descriptor for locale field.
-	userDescLocale := userFields[6].Descriptor()
+	userDescLocale := userFields[8].Descriptor()
 	// user.DefaultLocale holds the default value on creation for the locale field.
 	user.DefaultLocale = userDescLocale.Default.(string)
 	// user.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
 	user.LocaleValidator = userDescLocale.Validators[0].(func(string) error)
 	// userDescTimezone is the schema descriptor for timezone field.
-	userDescTimezone := userFields[7].Descriptor()
+	userDescTimezone := userFields[9].Descriptor()
 	// user.DefaultTimezone holds the default value on creation for the timezone field.
 	user.DefaultTimezone = userDescTimezone.Default.(string)
 	// user.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
 	user.TimezoneValidator = userDescTimezone.Validators[0].(func(string) error)
 	// userDescStatusReason is the schema descriptor for status_reason field.
-	userDescStatusReason := userFields[11].Descriptor()
+	userDescStatusReason := userFields[13].Descriptor()
 	// user.DefaultStatusReason holds the default value on creation for the status_reason field.
 	user.DefaultStatusReason = userDescStatusReason.Default.(string)
 	// user.StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
 	user.StatusReasonValidator = userDescStatusReason.Validators[0].(func(string) error)
 	// userDescBanReason is the schema descriptor for ban_reason field.
-	userDescBanReason := userFields[14].Descriptor()
+	userDescBanReason := userFields[16].Descriptor()
 	// user.DefaultBanReason holds the default value on creation for the ban_reason field.
 	user.DefaultBanReason = userDescBanReason.Default.(string)
 	// user.BanReasonValidator is a validator for the "ban_reason" field. It is called by the builders before save.
 	user.BanReasonValidator = userDescBanReason.Validators[0].(func(string) error)
 	// userDescFailedLogins is the schema descriptor for failed_logins field.
-	userDescFailedLogins := userFields[16].Descriptor()
+	userDescFailedLogins := userFields[18].Descriptor()
 	// user.DefaultFailedLogins holds the default value on creation for the failed_logins field.
 	user.DefaultFailedLogins = userDescFailedLogins.Default.(int)
 	// user.FailedLoginsValidator is a validator for the "failed_logins" field. It is called by the builders before save.
@@ -773,6 +851,39 @@ func init() {
 	user.DefaultID = userDescID.Default.(func() pulid.ID)
 	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	usertokenMixin := schema.UserToken{}.Mixin()
+	usertoken.Policy = privacy.NewPolicies(schema.UserToken{})
+	usertoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := usertoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	usertokenMixinHooks2 := usertokenMixin[2].Hooks()
+
+	usertoken.Hooks[1] = usertokenMixinHooks2[0]
+	usertokenMixinFields0 := usertokenMixin[0].Fields()
+	_ = usertokenMixinFields0
+	usertokenMixinFields1 := usertokenMixin[1].Fields()
+	_ = usertokenMixinFields1
+	usertokenFields := schema.UserToken{}.Fields()
+	_ = usertokenFields
+	// usertokenDescCreatedAt is the schema descriptor for created_at field.
+	usertokenDescCreatedAt := usertokenMixinFields1[0].Descriptor()
+	// usertoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	usertoken.DefaultCreatedAt = usertokenDescCreatedAt.Default.(func() time.Time)
+	// usertokenDescEmail is the schema descriptor for email field.
+	usertokenDescEmail := usertokenFields[2].Descriptor()
+	// usertoken.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	usertoken.EmailValidator = usertokenDescEmail.Validators[0].(func(string) error)
+	// usertokenDescID is the schema descriptor for id field.
+	usertokenDescID := usertokenMixinFields0[0].Descriptor()
+	// usertoken.DefaultID holds the default value on creation for the id field.
+	usertoken.DefaultID = usertokenDescID.Default.(func() pulid.ID)
+	// usertoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	usertoken.IDValidator = usertokenDescID.Validators[0].(func(string) error)
 }
 
 const (

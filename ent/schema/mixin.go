@@ -184,3 +184,31 @@ func table(name string, mutations ...entgql.MutationOption) []schema.Annotation 
 	}
 	return ants
 }
+
+// unverifyEmailHook marks a changed email address as unverified, unless the
+// same mutation sets email_verified itself (a verification link applying
+// the address it proved).
+func unverifyEmailHook() ent.Hook {
+	return hook.On(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if v, ok := m.Field("email"); ok {
+				if om, ok := m.(interface {
+					OldEmail(context.Context) (string, error)
+				}); ok && m.Op().Is(ent.OpUpdateOne) {
+					if old, err := om.OldEmail(ctx); err == nil && old == v {
+						return next.Mutate(ctx, m)
+					}
+				}
+				if _, set := m.Field("email_verified"); !set {
+					if err := m.SetField("email_verified", false); err != nil {
+						return nil, err
+					}
+					if err := m.ClearField("email_verified_at"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}, ent.OpUpdate|ent.OpUpdateOne)
+}

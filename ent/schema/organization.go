@@ -58,6 +58,8 @@ func (Organization) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("preferences", Preference.Type).
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("invitations", Invitation.Type).
+			Annotations(entgql.RelayConnection(), noInput),
 	}
 }
 

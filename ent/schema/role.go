@@ -53,6 +53,9 @@ func (Role) Edges() []ent.Edge {
 		edge.From("memberships", Membership.Type).
 			Ref("roles").
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		edge.From("invitations", Invitation.Type).
+			Ref("roles").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -29,6 +29,11 @@ func (User) Fields() []ent.Field {
 			Validate(validateEmail).
 			Comment("Stored lower-case; unique among users that are not deleted.").
 			Annotations(entgql.OrderField("EMAIL")),
+		field.Bool("email_verified").Default(false).
+			Comment("Whether the user proved control of the email address (an accepted invitation or a verification link). A changed address is unverified.").
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		field.Time("email_verified_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.String("first_name").Default("").MaxLen(100),
 		field.String("last_name").Default("").MaxLen(100),
 		field.String("display_name").Default("").MaxLen(200).
@@ -89,6 +94,8 @@ func (User) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		edge.To("preferences", Preference.Type).
 			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		edge.To("tokens", UserToken.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 	}
 }
 
@@ -104,7 +111,7 @@ func (User) Indexes() []ent.Index {
 
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
-	return []ent.Hook{lowerHook("email"), jsonSizeHook("metadata"), rule.LifecycleGuard(), rule.SuperadminGuard()}
+	return []ent.Hook{lowerHook("email"), unverifyEmailHook(), jsonSizeHook("metadata"), rule.LifecycleGuard(), rule.SuperadminGuard()}
 }
 
 // Policy of the User.

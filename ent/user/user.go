@@ -27,6 +27,10 @@ const (
 	FieldDeletedAt = "deleted_at"
 	// FieldEmail holds the string denoting the email field in the database.
 	FieldEmail = "email"
+	// FieldEmailVerified holds the string denoting the email_verified field in the database.
+	FieldEmailVerified = "email_verified"
+	// FieldEmailVerifiedAt holds the string denoting the email_verified_at field in the database.
+	FieldEmailVerifiedAt = "email_verified_at"
 	// FieldFirstName holds the string denoting the first_name field in the database.
 	FieldFirstName = "first_name"
 	// FieldLastName holds the string denoting the last_name field in the database.
@@ -77,6 +81,8 @@ const (
 	EdgeSessions = "sessions"
 	// EdgePreferences holds the string denoting the preferences edge name in mutations.
 	EdgePreferences = "preferences"
+	// EdgeTokens holds the string denoting the tokens edge name in mutations.
+	EdgeTokens = "tokens"
 	// Table holds the table name of the user in the database.
 	Table = "cf_users"
 	// MembershipsTable is the table that holds the memberships relation/edge.
@@ -121,6 +127,13 @@ const (
 	PreferencesInverseTable = "cf_preferences"
 	// PreferencesColumn is the table column denoting the preferences relation/edge.
 	PreferencesColumn = "user_id"
+	// TokensTable is the table that holds the tokens relation/edge.
+	TokensTable = "cf_user_tokens"
+	// TokensInverseTable is the table name for the UserToken entity.
+	// It exists in this package in order to avoid circular dependency with the "usertoken" package.
+	TokensInverseTable = "cf_user_tokens"
+	// TokensColumn is the table column denoting the tokens relation/edge.
+	TokensColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -130,6 +143,8 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldDeletedAt,
 	FieldEmail,
+	FieldEmailVerified,
+	FieldEmailVerifiedAt,
 	FieldFirstName,
 	FieldLastName,
 	FieldDisplayName,
@@ -167,7 +182,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/cf/identity/ent/runtime"
 var (
-	Hooks        [7]ent.Hook
+	Hooks        [8]ent.Hook
 	Interceptors [1]ent.Interceptor
 	Policy       ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
@@ -178,6 +193,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	EmailValidator func(string) error
+	// DefaultEmailVerified holds the default value on creation for the "email_verified" field.
+	DefaultEmailVerified bool
 	// DefaultFirstName holds the default value on creation for the "first_name" field.
 	DefaultFirstName string
 	// FirstNameValidator is a validator for the "first_name" field. It is called by the builders before save.
@@ -307,6 +324,16 @@ func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByEmail orders the results by the email field.
 func ByEmail(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEmail, opts...).ToFunc()
+}
+
+// ByEmailVerified orders the results by the email_verified field.
+func ByEmailVerified(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerified, opts...).ToFunc()
+}
+
+// ByEmailVerifiedAt orders the results by the email_verified_at field.
+func ByEmailVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerifiedAt, opts...).ToFunc()
 }
 
 // ByFirstName orders the results by the first_name field.
@@ -482,6 +509,20 @@ func ByPreferences(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPreferencesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByTokensCount orders the results by tokens count.
+func ByTokensCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTokensStep(), opts...)
+	}
+}
+
+// ByTokens orders the results by tokens terms.
+func ByTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMembershipsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -522,6 +563,13 @@ func newPreferencesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PreferencesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, PreferencesTable, PreferencesColumn),
+	)
+}
+func newTokensStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TokensInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, TokensTable, TokensColumn),
 	)
 }
 

@@ -85,7 +85,15 @@ func Membership() ent.Policy {
 		func(_ context.Context, g *authz.Grants) entql.P {
 			return or(inOrgs(g, "organization_id", permission.MemberRead), selfIn(g, "user_id", "organization_id", permission.MemberRead))
 		},
-		onCreate(requireIn(permission.MemberInvite)),
+		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
+			// Adding an existing user without their consent is a platform
+			// act; organizations grow by invitation (package invitation,
+			// whose acceptance writes the membership as the system).
+			if !g.Platform(permission.PlatformUserManage) {
+				return privacy.Denyf("adding a user to an organization directly needs %s: invite them instead (inviteMember)", permission.PlatformUserManage)
+			}
+			return privacy.Allow
+		}),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
 			// Which permission an update needs depends on what it changes:
 			// role edges need role:assign, anything else member:update.
@@ -490,10 +498,14 @@ func Activity() ent.Policy {
 // user preferences are their user's.
 func Preference() ent.Policy {
 	scoped := func(g *authz.Grants, perm string) entql.P {
-		return or(
+		ps := []entql.P{
 			andP(entql.FieldEQ("scope", "organization"), inOrgs(g, "organization_id", perm)),
 			andP(entql.FieldEQ("scope", "user"), self(g, "user_id", perm)),
-		)
+		}
+		if perm == permission.PreferenceWrite && g.Platform(permission.PlatformSettingsManage) {
+			ps = append(ps, entql.FieldEQ("scope", "system"))
+		}
+		return or(ps...)
 	}
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
@@ -506,6 +518,10 @@ func Preference() ent.Policy {
 				return requireIn(permission.PreferenceWrite)(ctx, g, m)
 			case "user":
 				if me := g.Self(permission.PreferenceWrite); me != "" && fieldID(m, "user_id") == me {
+					return privacy.Allow
+				}
+			case "system":
+				if g.Platform(permission.PlatformSettingsManage) {
 					return privacy.Allow
 				}
 			}
@@ -619,8 +635,4 @@ func impersonation(ctx context.Context, g *authz.Grants, m *gen.SessionMutation,
 // SigningKey: the keys that sign access tokens are read and written by the
 // system only (package session); nobody else reaches them, through GraphQL
 // or the client.
-func SigningKey() ent.Policy {
-	q := privacy.QueryPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
-	m := privacy.MutationPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
-	return privacy.Policy{Query: q, Mutation: m}
-}
+func SigningKey() ent.Policy { return SystemOnly() }

@@ -263,34 +263,8 @@ func guardMembership(ctx context.Context, m *gen.MembershipMutation) error {
 		orgs[t.OrganizationID] = true
 	}
 
-	// Roles being added must be built-in or of the same organization, and
-	// not above the actor's level.
-	if added := m.RolesIDs(); len(added) > 0 {
-		q := c.Role.Query().Where(role.IDIn(added...))
-		if tx {
-			q = q.Where(lockPG(sql.LockShare)).Order(role.ByID())
-		}
-		rs, err := q.All(sys)
-		if err != nil {
-			return err
-		}
-		// A role of another organization is refused as an unknown one
-		// would be, by the ID the caller gave: nothing of it is told.
-		for _, id := range added {
-			if !slices.ContainsFunc(rs, func(r *gen.Role) bool { return r.ID == id }) {
-				return fmt.Errorf("%w: %s", authz.ErrForeignRole, id)
-			}
-		}
-		for _, r := range rs {
-			for org := range orgs {
-				if r.OrganizationID != nil && *r.OrganizationID != org {
-					return fmt.Errorf("%w: %s", authz.ErrForeignRole, r.ID)
-				}
-				if !isSystem && g != nil && r.Level > g.Level(org) {
-					return fmt.Errorf("%w: role %s has level %d, yours is %d", authz.ErrAboveLevel, r.Key, r.Level, g.Level(org))
-				}
-			}
-		}
+	if err := checkAddedRoles(sys, c, g, tx, isSystem, m.RolesIDs(), orgs); err != nil {
+		return err
 	}
 	// A manager is a member of the same organization, and managers never
 	// form a loop.
@@ -538,4 +512,42 @@ func lockPG(strength sql.LockStrength) func(*sql.Selector) {
 			s.For(strength)
 		}
 	}
+}
+
+// checkAddedRoles refuses roles being added to a membership or an
+// invitation of the organizations orgs that are neither built-in nor of
+// that organization, or (for an actor that is not the system) above the
+// actor's level there. ctx reads as the system; tx locks the roles (share)
+// on PostgreSQL until the end of the transaction.
+func checkAddedRoles(ctx context.Context, c *gen.Client, g *authz.Grants, tx, isSystem bool, added []pulid.ID, orgs map[pulid.ID]bool) error {
+	// Roles being added must be built-in or of the same organization, and
+	// not above the actor's level.
+	if len(added) > 0 {
+		q := c.Role.Query().Where(role.IDIn(added...))
+		if tx {
+			q = q.Where(lockPG(sql.LockShare)).Order(role.ByID())
+		}
+		rs, err := q.All(ctx)
+		if err != nil {
+			return err
+		}
+		// A role of another organization is refused as an unknown one
+		// would be, by the ID the caller gave: nothing of it is told.
+		for _, id := range added {
+			if !slices.ContainsFunc(rs, func(r *gen.Role) bool { return r.ID == id }) {
+				return fmt.Errorf("%w: %s", authz.ErrForeignRole, id)
+			}
+		}
+		for _, r := range rs {
+			for org := range orgs {
+				if r.OrganizationID != nil && *r.OrganizationID != org {
+					return fmt.Errorf("%w: %s", authz.ErrForeignRole, r.ID)
+				}
+				if !isSystem && g != nil && r.Level > g.Level(org) {
+					return fmt.Errorf("%w: role %s has level %d, yours is %d", authz.ErrAboveLevel, r.Key, r.Level, g.Level(org))
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -206,6 +206,8 @@ var editableEdges = map[string][]string{
 	"RefreshToken": {"user", "session", "organization", "parent", "impersonator"},
 	"Session":      {"user", "organization", "impersonator"},
 	"SigningKey":   {},
+	"UserToken":    {},
+	"Invitation":   {"organization", "roles", "inviter"},
 	"Activity":     {"organization", "actor_user", "actor_api_key", "impersonator"},
 	"User":         {},
 }

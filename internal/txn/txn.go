@@ -69,3 +69,25 @@ func ForUpdate(s *sql.Selector) {
 		s.ForUpdate()
 	}
 }
+
+// AfterCommit runs fn once the work of ctx is committed: at the commit of
+// the transaction of ctx (ent.TxFromContext: the request transaction of
+// the GraphQL server), or at once when ctx carries none, for callers that
+// call it after Run returned. fn does not run when that transaction rolls
+// back or its commit fails.
+func AfterCommit(ctx context.Context, fn func()) {
+	tx := ent.TxFromContext(ctx)
+	if tx == nil {
+		fn()
+		return
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				fn()
+			}
+			return err
+		})
+	})
+}

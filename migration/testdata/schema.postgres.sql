@@ -11,7 +11,7 @@ CREATE TABLE "cf_signing_keys" ("id" character varying(31) NOT NULL, "created_at
 -- Create index "cf_signing_keys_created" to table: "cf_signing_keys"
 CREATE INDEX "cf_signing_keys_created" ON "cf_signing_keys" ("created_at");
 -- Create "cf_users" table
-CREATE TABLE "cf_users" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "deleted_at" timestamptz NULL, "email" character varying NOT NULL, "first_name" character varying NOT NULL DEFAULT '', "last_name" character varying NOT NULL DEFAULT '', "display_name" character varying NOT NULL DEFAULT '', "avatar_url" character varying NOT NULL DEFAULT '', "phone" character varying NOT NULL DEFAULT '', "locale" character varying NOT NULL DEFAULT 'en', "timezone" character varying NOT NULL DEFAULT 'UTC', "password_hash" character varying NULL, "platform_role" character varying NOT NULL DEFAULT 'none', "status" character varying NOT NULL DEFAULT 'pending', "status_reason" character varying NOT NULL DEFAULT '', "status_changed_at" timestamptz NULL, "banned_at" timestamptz NULL, "ban_reason" character varying NOT NULL DEFAULT '', "ban_expires_at" timestamptz NULL, "failed_logins" bigint NOT NULL DEFAULT 0, "locked_until" timestamptz NULL, "last_login_at" timestamptz NULL, "metadata" jsonb NULL, PRIMARY KEY ("id"));
+CREATE TABLE "cf_users" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "deleted_at" timestamptz NULL, "email" character varying NOT NULL, "email_verified" boolean NOT NULL DEFAULT false, "email_verified_at" timestamptz NULL, "first_name" character varying NOT NULL DEFAULT '', "last_name" character varying NOT NULL DEFAULT '', "display_name" character varying NOT NULL DEFAULT '', "avatar_url" character varying NOT NULL DEFAULT '', "phone" character varying NOT NULL DEFAULT '', "locale" character varying NOT NULL DEFAULT 'en', "timezone" character varying NOT NULL DEFAULT 'UTC', "password_hash" character varying NULL, "platform_role" character varying NOT NULL DEFAULT 'none', "status" character varying NOT NULL DEFAULT 'pending', "status_reason" character varying NOT NULL DEFAULT '', "status_changed_at" timestamptz NULL, "banned_at" timestamptz NULL, "ban_reason" character varying NOT NULL DEFAULT '', "ban_expires_at" timestamptz NULL, "failed_logins" bigint NOT NULL DEFAULT 0, "locked_until" timestamptz NULL, "last_login_at" timestamptz NULL, "metadata" jsonb NULL, PRIMARY KEY ("id"));
 -- Create index "cf_users_email_live" to table: "cf_users"
 CREATE UNIQUE INDEX "cf_users_email_live" ON "cf_users" ("email") WHERE (deleted_at IS NULL);
 -- Create index "cf_users_platform_role" to table: "cf_users"
@@ -36,6 +36,26 @@ CREATE INDEX "cf_activities_actor_created" ON "cf_activities" ("actor_user_id", 
 CREATE INDEX "cf_activities_object" ON "cf_activities" ("object_type", "object_id");
 -- Create index "cf_activities_organization_created" to table: "cf_activities"
 CREATE INDEX "cf_activities_organization_created" ON "cf_activities" ("organization_id", "created_at");
+-- Create "cf_invitations" table
+CREATE TABLE "cf_invitations" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "email" character varying NOT NULL, "status" character varying NOT NULL DEFAULT 'pending', "token_digest" bytea NOT NULL, "expires_at" timestamptz NOT NULL, "message" character varying NOT NULL DEFAULT '', "accepted_at" timestamptz NULL, "revoked_at" timestamptz NULL, "sent_count" bigint NOT NULL DEFAULT 1, "inviter_id" character varying(31) NULL, "accepted_by_id" character varying(31) NULL, "organization_id" character varying(31) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_invitations_cf_organizations_invitations" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "cf_invitations_cf_users_accepted_by" FOREIGN KEY ("accepted_by_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_invitations_cf_users_inviter" FOREIGN KEY ("inviter_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
+-- Create index "cf_invitations_email" to table: "cf_invitations"
+CREATE INDEX "cf_invitations_email" ON "cf_invitations" ("email");
+-- Create index "cf_invitations_expiry" to table: "cf_invitations"
+CREATE INDEX "cf_invitations_expiry" ON "cf_invitations" ("status", "expires_at");
+-- Create index "cf_invitations_organization_status" to table: "cf_invitations"
+CREATE INDEX "cf_invitations_organization_status" ON "cf_invitations" ("organization_id", "status", "created_at");
+-- Create index "cf_invitations_pending_email" to table: "cf_invitations"
+CREATE UNIQUE INDEX "cf_invitations_pending_email" ON "cf_invitations" ("organization_id", "email") WHERE ((status)::text = 'pending'::text);
+-- Create index "cf_invitations_token" to table: "cf_invitations"
+CREATE UNIQUE INDEX "cf_invitations_token" ON "cf_invitations" ("token_digest");
+-- Create "cf_roles" table
+CREATE TABLE "cf_roles" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "key" character varying NOT NULL, "name" character varying NOT NULL, "description" character varying NOT NULL DEFAULT '', "permissions" jsonb NOT NULL, "level" bigint NOT NULL DEFAULT 0, "full_data_access" boolean NOT NULL DEFAULT false, "system" boolean NOT NULL DEFAULT false, "organization_id" character varying(31) NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_roles_cf_organizations_roles" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
+-- Create index "cf_roles_builtin_key" to table: "cf_roles"
+CREATE UNIQUE INDEX "cf_roles_builtin_key" ON "cf_roles" ("key") WHERE (organization_id IS NULL);
+-- Create index "cf_roles_organization_key" to table: "cf_roles"
+CREATE UNIQUE INDEX "cf_roles_organization_key" ON "cf_roles" ("organization_id", "key");
+-- Create "cf_invitation_roles" table
+CREATE TABLE "cf_invitation_roles" ("invitation_id" character varying(31) NOT NULL, "role_id" character varying(31) NOT NULL, PRIMARY KEY ("invitation_id", "role_id"), CONSTRAINT "cf_invitation_roles_invitation_id" FOREIGN KEY ("invitation_id") REFERENCES "cf_invitations" ("id") ON UPDATE NO ACTION ON DELETE CASCADE, CONSTRAINT "cf_invitation_roles_role_id" FOREIGN KEY ("role_id") REFERENCES "cf_roles" ("id") ON UPDATE NO ACTION ON DELETE CASCADE);
 -- Create "cf_memberships" table
 CREATE TABLE "cf_memberships" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "status" character varying NOT NULL DEFAULT 'active', "department" character varying NOT NULL DEFAULT '', "title" character varying NOT NULL DEFAULT '', "joined_at" timestamptz NULL, "manager_id" character varying(31) NULL, "invited_by_id" character varying(31) NULL, "organization_id" character varying(31) NOT NULL, "user_id" character varying(31) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_memberships_cf_memberships_reports" FOREIGN KEY ("manager_id") REFERENCES "cf_memberships" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_memberships_cf_organizations_memberships" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "cf_memberships_cf_users_invited_by" FOREIGN KEY ("invited_by_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_memberships_cf_users_memberships" FOREIGN KEY ("user_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- Create index "cf_memberships_manager" to table: "cf_memberships"
@@ -46,12 +66,6 @@ CREATE INDEX "cf_memberships_organization_status" ON "cf_memberships" ("organiza
 CREATE UNIQUE INDEX "cf_memberships_organization_user" ON "cf_memberships" ("organization_id", "user_id");
 -- Create index "cf_memberships_user" to table: "cf_memberships"
 CREATE INDEX "cf_memberships_user" ON "cf_memberships" ("user_id");
--- Create "cf_roles" table
-CREATE TABLE "cf_roles" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "key" character varying NOT NULL, "name" character varying NOT NULL, "description" character varying NOT NULL DEFAULT '', "permissions" jsonb NOT NULL, "level" bigint NOT NULL DEFAULT 0, "full_data_access" boolean NOT NULL DEFAULT false, "system" boolean NOT NULL DEFAULT false, "organization_id" character varying(31) NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_roles_cf_organizations_roles" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
--- Create index "cf_roles_builtin_key" to table: "cf_roles"
-CREATE UNIQUE INDEX "cf_roles_builtin_key" ON "cf_roles" ("key") WHERE (organization_id IS NULL);
--- Create index "cf_roles_organization_key" to table: "cf_roles"
-CREATE UNIQUE INDEX "cf_roles_organization_key" ON "cf_roles" ("organization_id", "key");
 -- Create "cf_membership_roles" table
 CREATE TABLE "cf_membership_roles" ("membership_id" character varying(31) NOT NULL, "role_id" character varying(31) NOT NULL, PRIMARY KEY ("membership_id", "role_id"), CONSTRAINT "cf_membership_roles_membership_id" FOREIGN KEY ("membership_id") REFERENCES "cf_memberships" ("id") ON UPDATE NO ACTION ON DELETE CASCADE, CONSTRAINT "cf_membership_roles_role_id" FOREIGN KEY ("role_id") REFERENCES "cf_roles" ("id") ON UPDATE NO ACTION ON DELETE CASCADE);
 -- Create "cf_oauth_accounts" table
@@ -86,3 +100,11 @@ CREATE INDEX "cf_refresh_tokens_family" ON "cf_refresh_tokens" ("family_id");
 CREATE UNIQUE INDEX "cf_refresh_tokens_token_hash_key" ON "cf_refresh_tokens" ("token_hash");
 -- Create index "cf_refresh_tokens_user" to table: "cf_refresh_tokens"
 CREATE INDEX "cf_refresh_tokens_user" ON "cf_refresh_tokens" ("user_id", "created_at");
+-- Create "cf_user_tokens" table
+CREATE TABLE "cf_user_tokens" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "purpose" character varying NOT NULL, "email" character varying NOT NULL, "token_digest" bytea NOT NULL, "expires_at" timestamptz NOT NULL, "used_at" timestamptz NULL, "user_id" character varying(31) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_user_tokens_cf_users_tokens" FOREIGN KEY ("user_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE CASCADE);
+-- Create index "cf_user_tokens_expires" to table: "cf_user_tokens"
+CREATE INDEX "cf_user_tokens_expires" ON "cf_user_tokens" ("expires_at");
+-- Create index "cf_user_tokens_token" to table: "cf_user_tokens"
+CREATE UNIQUE INDEX "cf_user_tokens_token" ON "cf_user_tokens" ("token_digest");
+-- Create index "cf_user_tokens_user" to table: "cf_user_tokens"
+CREATE INDEX "cf_user_tokens_user" ON "cf_user_tokens" ("user_id", "purpose", "created_at");

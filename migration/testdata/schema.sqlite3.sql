@@ -16,6 +16,18 @@ CREATE INDEX `cf_activities_organization_created` ON `cf_activities` (`organizat
 CREATE INDEX `cf_activities_actor_created` ON `cf_activities` (`actor_user_id`, `created_at`);
 -- Create index "cf_activities_object" to table: "cf_activities"
 CREATE INDEX `cf_activities_object` ON `cf_activities` (`object_type`, `object_id`);
+-- Create "cf_invitations" table
+CREATE TABLE `cf_invitations` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `email` text NOT NULL, `status` text NOT NULL DEFAULT ('pending'), `token_digest` blob NOT NULL, `expires_at` datetime NOT NULL, `message` text NOT NULL DEFAULT (''), `accepted_at` datetime NULL, `revoked_at` datetime NULL, `sent_count` integer NOT NULL DEFAULT (1), `inviter_id` varchar NULL, `accepted_by_id` varchar NULL, `organization_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_invitations_cf_users_inviter` FOREIGN KEY (`inviter_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_invitations_cf_users_accepted_by` FOREIGN KEY (`accepted_by_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_invitations_cf_organizations_invitations` FOREIGN KEY (`organization_id`) REFERENCES `cf_organizations` (`id`) ON DELETE NO ACTION);
+-- Create index "cf_invitations_organization_status" to table: "cf_invitations"
+CREATE INDEX `cf_invitations_organization_status` ON `cf_invitations` (`organization_id`, `status`, `created_at`);
+-- Create index "cf_invitations_pending_email" to table: "cf_invitations"
+CREATE UNIQUE INDEX `cf_invitations_pending_email` ON `cf_invitations` (`organization_id`, `email`) WHERE status = 'pending';
+-- Create index "cf_invitations_token" to table: "cf_invitations"
+CREATE UNIQUE INDEX `cf_invitations_token` ON `cf_invitations` (`token_digest`);
+-- Create index "cf_invitations_email" to table: "cf_invitations"
+CREATE INDEX `cf_invitations_email` ON `cf_invitations` (`email`);
+-- Create index "cf_invitations_expiry" to table: "cf_invitations"
+CREATE INDEX `cf_invitations_expiry` ON `cf_invitations` (`status`, `expires_at`);
 -- Create "cf_memberships" table
 CREATE TABLE `cf_memberships` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `status` text NOT NULL DEFAULT ('active'), `department` text NOT NULL DEFAULT (''), `title` text NOT NULL DEFAULT (''), `joined_at` datetime NULL, `manager_id` varchar NULL, `invited_by_id` varchar NULL, `organization_id` varchar NOT NULL, `user_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_memberships_cf_memberships_reports` FOREIGN KEY (`manager_id`) REFERENCES `cf_memberships` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_memberships_cf_users_invited_by` FOREIGN KEY (`invited_by_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_memberships_cf_organizations_memberships` FOREIGN KEY (`organization_id`) REFERENCES `cf_organizations` (`id`) ON DELETE NO ACTION, CONSTRAINT `cf_memberships_cf_users_memberships` FOREIGN KEY (`user_id`) REFERENCES `cf_users` (`id`) ON DELETE NO ACTION);
 -- Create index "cf_memberships_organization_user" to table: "cf_memberships"
@@ -77,12 +89,22 @@ CREATE TABLE `cf_signing_keys` (`id` varchar NOT NULL, `created_at` datetime NOT
 -- Create index "cf_signing_keys_created" to table: "cf_signing_keys"
 CREATE INDEX `cf_signing_keys_created` ON `cf_signing_keys` (`created_at`);
 -- Create "cf_users" table
-CREATE TABLE `cf_users` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `deleted_at` datetime NULL, `email` text NOT NULL, `first_name` text NOT NULL DEFAULT (''), `last_name` text NOT NULL DEFAULT (''), `display_name` text NOT NULL DEFAULT (''), `avatar_url` text NOT NULL DEFAULT (''), `phone` text NOT NULL DEFAULT (''), `locale` text NOT NULL DEFAULT ('en'), `timezone` text NOT NULL DEFAULT ('UTC'), `password_hash` text NULL, `platform_role` text NOT NULL DEFAULT ('none'), `status` text NOT NULL DEFAULT ('pending'), `status_reason` text NOT NULL DEFAULT (''), `status_changed_at` datetime NULL, `banned_at` datetime NULL, `ban_reason` text NOT NULL DEFAULT (''), `ban_expires_at` datetime NULL, `failed_logins` integer NOT NULL DEFAULT (0), `locked_until` datetime NULL, `last_login_at` datetime NULL, `metadata` json NULL, PRIMARY KEY (`id`));
+CREATE TABLE `cf_users` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `deleted_at` datetime NULL, `email` text NOT NULL, `email_verified` bool NOT NULL DEFAULT (false), `email_verified_at` datetime NULL, `first_name` text NOT NULL DEFAULT (''), `last_name` text NOT NULL DEFAULT (''), `display_name` text NOT NULL DEFAULT (''), `avatar_url` text NOT NULL DEFAULT (''), `phone` text NOT NULL DEFAULT (''), `locale` text NOT NULL DEFAULT ('en'), `timezone` text NOT NULL DEFAULT ('UTC'), `password_hash` text NULL, `platform_role` text NOT NULL DEFAULT ('none'), `status` text NOT NULL DEFAULT ('pending'), `status_reason` text NOT NULL DEFAULT (''), `status_changed_at` datetime NULL, `banned_at` datetime NULL, `ban_reason` text NOT NULL DEFAULT (''), `ban_expires_at` datetime NULL, `failed_logins` integer NOT NULL DEFAULT (0), `locked_until` datetime NULL, `last_login_at` datetime NULL, `metadata` json NULL, PRIMARY KEY (`id`));
 -- Create index "cf_users_email_live" to table: "cf_users"
 CREATE UNIQUE INDEX `cf_users_email_live` ON `cf_users` (`email`) WHERE deleted_at IS NULL;
 -- Create index "cf_users_status_created" to table: "cf_users"
 CREATE INDEX `cf_users_status_created` ON `cf_users` (`status`, `created_at`);
 -- Create index "cf_users_platform_role" to table: "cf_users"
 CREATE INDEX `cf_users_platform_role` ON `cf_users` (`platform_role`);
+-- Create "cf_user_tokens" table
+CREATE TABLE `cf_user_tokens` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `purpose` text NOT NULL, `email` text NOT NULL, `token_digest` blob NOT NULL, `expires_at` datetime NOT NULL, `used_at` datetime NULL, `user_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_user_tokens_cf_users_tokens` FOREIGN KEY (`user_id`) REFERENCES `cf_users` (`id`) ON DELETE CASCADE);
+-- Create index "cf_user_tokens_token" to table: "cf_user_tokens"
+CREATE UNIQUE INDEX `cf_user_tokens_token` ON `cf_user_tokens` (`token_digest`);
+-- Create index "cf_user_tokens_user" to table: "cf_user_tokens"
+CREATE INDEX `cf_user_tokens_user` ON `cf_user_tokens` (`user_id`, `purpose`, `created_at`);
+-- Create index "cf_user_tokens_expires" to table: "cf_user_tokens"
+CREATE INDEX `cf_user_tokens_expires` ON `cf_user_tokens` (`expires_at`);
+-- Create "cf_invitation_roles" table
+CREATE TABLE `cf_invitation_roles` (`invitation_id` varchar NOT NULL, `role_id` varchar NOT NULL, PRIMARY KEY (`invitation_id`, `role_id`), CONSTRAINT `cf_invitation_roles_invitation_id` FOREIGN KEY (`invitation_id`) REFERENCES `cf_invitations` (`id`) ON DELETE CASCADE, CONSTRAINT `cf_invitation_roles_role_id` FOREIGN KEY (`role_id`) REFERENCES `cf_roles` (`id`) ON DELETE CASCADE);
 -- Create "cf_membership_roles" table
 CREATE TABLE `cf_membership_roles` (`membership_id` varchar NOT NULL, `role_id` varchar NOT NULL, PRIMARY KEY (`membership_id`, `role_id`), CONSTRAINT `cf_membership_roles_membership_id` FOREIGN KEY (`membership_id`) REFERENCES `cf_memberships` (`id`) ON DELETE CASCADE, CONSTRAINT `cf_membership_roles_role_id` FOREIGN KEY (`role_id`) REFERENCES `cf_roles` (`id`) ON DELETE CASCADE);
