@@ -63,7 +63,7 @@ func NewCourier(outbox *Outbox, opts CourierOptions) (*Courier, error) {
 		c.templates = DefaultTemplates()
 	}
 	if c.product == "" {
-		c.product = "cf identity"
+		c.product = DefaultProduct
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -150,7 +150,10 @@ func startServer(t *testing.T, be *backend, opts serverOptions) (string, int) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	t.Cleanup(func() {
+		// Close the listener too: a Close that runs before Serve has
+		// taken the listener would leave Serve running forever.
 		s.Close()
+		l.Close()
 		if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
 			t.Errorf("smtp server: %v", err)
 		}
