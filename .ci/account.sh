@@ -30,7 +30,7 @@ KEY="$("$bin" bootstrap --email admin@example.com 2>/dev/null)"
 for u in alice bob ops; do
   printf '%s\n' "$pw" | "$bin" user create --email "$u@example.com" --name "$u" --password-stdin >/dev/null 2>&1
 done
-"$bin" serve --addr "127.0.0.1:$port" --log-level warn 2>serve.log &
+"$bin" serve --addr "127.0.0.1:$port" --public-url "$base" 2>serve.log &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
@@ -43,7 +43,21 @@ ALICE_ID="$(gql "$KEY" '{ users(where: {email: "alice@example.com"}) { edges { n
 # Alice's organization and roster: Bob in Support, reporting to Alice.
 ORG="$(gql "$ALICE" 'mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { id } }' | jq -r .data.createOrganization.id)"
 ALICE_M="$(gql "$ALICE" '{ viewer { organizations { membership { id } } } }' | jq -r '.data.viewer.organizations[0].membership.id')"
-BOB_M="$(gql "$ALICE" 'mutation ($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }' "{\"o\":\"$ORG\",\"u\":\"$BOB_ID\"}" | jq -r .data.addMember.id)"
+# An owner cannot add an existing user without their consent: she invites
+# Bob, who accepts with the link from the log (no mail server here).
+out="$(gql "$ALICE" 'mutation ($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }' "{\"o\":\"$ORG\",\"u\":\"$BOB_ID\"}")"
+[[ "$(jq -r '.errors[0].extensions.code' <<<"$out")" == FORBIDDEN ]] || fail "an owner added a user without an invitation: $out"
+out="$(gql "$ALICE" 'mutation ($o: ID!) { inviteMember(organizationID: $o, email: "Bob@Example.com") { id status } }' "{\"o\":\"$ORG\"}")"
+[[ "$(jq -r .data.inviteMember.status <<<"$out")" == pending ]] || fail "inviteMember: $out"
+tok=""
+for _ in $(seq 50); do
+  tok="$(grep -o 'invitations/accept?token=cfinv_[a-z0-9_]*' serve.log | tail -1 | cut -d= -f2 || true)"
+  [[ -n "$tok" ]] && break
+  sleep 0.1
+done
+[[ -n "$tok" ]] || fail "no invitation link in the log"
+BOB_M="$(jq -n --arg t "$tok" '{token: $t}' | curl -sS -X POST "$base/auth/invitations/accept" -H 'Content-Type: application/json' -d @- | jq -r .membershipID)"
+[[ "$BOB_M" == mem_* ]] || fail "accepting the invitation: $BOB_M"
 out="$(gql "$ALICE" 'mutation ($id: ID!, $m: ID!) { updateMember(id: $id, input: {title: "Agent", department: "Support", managerID: $m}) { managerID department } }' "{\"id\":\"$BOB_M\",\"m\":\"$ALICE_M\"}")"
 [[ "$(jq -r .data.updateMember.managerID <<<"$out")" == "$ALICE_M" ]] || fail "updateMember: $out"
 out="$(gql "$ALICE" 'mutation ($id: ID!, $m: ID!) { updateMember(id: $id, input: {managerID: $m}) { id } }' "{\"id\":\"$ALICE_M\",\"m\":\"$BOB_M\"}")"
