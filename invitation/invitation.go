@@ -17,6 +17,7 @@ package invitation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -396,7 +397,7 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 	var me *actor.Actor
 	if a := actor.FromContext(ctx); a != nil && !a.IsSystem() {
 		if a.Kind() != actor.KindUser {
-			return nil, fmt.Errorf("%w: accept an invitation signed in (an access token) or with its token alone, not with an API key", authz.ErrNotLoaded)
+			return nil, fmt.Errorf("%w: accepting an invitation needs a signed-in user (an access token) or the token alone, not an API key", authz.ErrNotLoaded)
 		}
 		if err := authz.Impersonated(ctx, "accepting an invitation"); err != nil {
 			return nil, err
@@ -411,6 +412,12 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 	// Check the token, and whether the address has an account, before
 	// spending a password hash on it.
 	pre, err := s.check(ctx, client, raw, false)
+	if errors.Is(err, ErrExpired) {
+		// Mark it expired under the lock (check does, and keeps the mark).
+		_, err = txn.Run(ctx, client, func(c *ent.Client) (*ent.Invitation, error) {
+			return s.check(ctx, c, raw, true)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +454,11 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 		case ent.IsNotFound(err) && hash != nil:
 			u, err = c.User.Create().SetEmail(inv.Email).SetDisplayName(name).SetPasswordHash(*hash).
 				SetStatus(user.StatusActive).SetEmailVerified(true).SetEmailVerifiedAt(now).Save(dsys)
+			if ent.IsConstraintError(err) {
+				// An acceptance of another invitation of the address
+				// created its account meanwhile (as below).
+				return nil, ErrEmailMismatch
+			}
 			if err != nil {
 				return nil, err
 			}

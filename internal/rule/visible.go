@@ -9,6 +9,7 @@ import (
 
 	gen "github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/apikey"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/oauthaccount"
 	"github.com/cf/identity/ent/organization"
@@ -29,6 +30,8 @@ func filterOf(m ent.Mutation) (privacy.Filter, error) {
 	case *gen.ActivityMutation:
 		return m.Filter(), nil
 	case *gen.MembershipMutation:
+		return m.Filter(), nil
+	case *gen.InvitationMutation:
 		return m.Filter(), nil
 	case *gen.OAuthAccountMutation:
 		return m.Filter(), nil
@@ -83,6 +86,9 @@ func existsFor(ctx context.Context, c *gen.Client, typ string, id pulid.ID, p en
 		q, f = x, x.Filter()
 	case "Session":
 		x := c.Session.Query().Where(session.ID(id))
+		q, f = x, x.Filter()
+	case "Invitation":
+		x := c.Invitation.Query().Where(invitation.ID(id))
 		q, f = x, x.Filter()
 	default:
 		return false, nil
