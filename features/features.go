@@ -101,7 +101,12 @@ func key(f Flow) string { return "features." + string(f) }
 // States returns the state of every flow, in the order of Flows, with one
 // read.
 func (g *Gates) States(ctx context.Context) ([]State, error) {
-	if g.client == nil {
+	return g.states(ctx, g.client)
+}
+
+// states is States read through client; nil reads the configuration only.
+func (g *Gates) states(ctx context.Context, client *ent.Client) ([]State, error) {
+	if client == nil {
 		out := make([]State, len(Flows))
 		for i, f := range Flows {
 			out[i] = State{Flow: f, Enabled: g.defaults[f], Source: "configuration"}
@@ -112,7 +117,7 @@ func (g *Gates) States(ctx context.Context) ([]State, error) {
 	for i, f := range Flows {
 		keys[i] = key(f)
 	}
-	ps, err := g.client.Preference.Query().
+	ps, err := client.Preference.Query().
 		Where(preference.ScopeEQ(preference.ScopeSystem), preference.KeyIn(keys...)).
 		All(actor.NewContext(ctx, actor.System("features")))
 	if err != nil {
@@ -177,8 +182,10 @@ func (g *Gates) Set(ctx context.Context, client *ent.Client, f Flow, enabled *bo
 	}
 	_, err := txn.Run(ctx, client, func(c *ent.Client) (struct{}, error) {
 		dctx := trail.Domain(ctx)
+		// Locked, so that concurrent switches of the flow run one after
+		// the other (PostgreSQL; SQLite has one writer).
 		cur, err := c.Preference.Query().
-			Where(preference.ScopeEQ(preference.ScopeSystem), preference.Key(key(f))).
+			Where(preference.ScopeEQ(preference.ScopeSystem), preference.Key(key(f)), txn.ForUpdate).
 			Only(dctx)
 		if err != nil && !ent.IsNotFound(err) {
 			return struct{}{}, err
@@ -198,9 +205,14 @@ func (g *Gates) Set(ctx context.Context, client *ent.Client, f Flow, enabled *bo
 				verb = "feature.enabled"
 			}
 			if cur != nil {
-				err = c.Preference.UpdateOne(cur).SetValue(v).AddVersion(1).Exec(dctx)
+				// The schema's hook bumps the version.
+				err = c.Preference.UpdateOne(cur).SetValue(v).Exec(dctx)
 			} else {
 				err = c.Preference.Create().SetScope(preference.ScopeSystem).SetKey(key(f)).SetValue(v).Exec(dctx)
+				if ent.IsConstraintError(err) {
+					// Another request created the setting since the read.
+					return struct{}{}, fmt.Errorf("%w: %s was switched by a concurrent request", authz.ErrConcurrentUpdate, f)
+				}
 			}
 			if err != nil {
 				return struct{}{}, err
@@ -211,7 +223,8 @@ func (g *Gates) Set(ctx context.Context, client *ent.Client, f Flow, enabled *bo
 	if err != nil {
 		return State{}, err
 	}
-	ss, err := g.States(ctx)
+	// Read through client: in the caller's transaction, the state it set.
+	ss, err := g.states(ctx, client)
 	if err != nil {
 		return State{}, err
 	}

@@ -317,7 +317,7 @@ func (r *Recovery) RequestEmailVerification(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := r.m.client.User.Get(system(ctx), uid)
+	u, err := r.clientOf(ctx).User.Get(system(ctx), uid)
 	if err != nil {
 		return err
 	}
@@ -340,14 +340,14 @@ func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail string) erro
 		return err
 	}
 	sys := system(ctx)
-	u, err := r.m.client.User.Get(sys, uid)
+	u, err := r.clientOf(ctx).User.Get(sys, uid)
 	if err != nil {
 		return err
 	}
 	if e == u.Email {
 		return validation.Wrap("email", ErrEmailUnchanged)
 	}
-	taken, err := r.m.client.User.Query().Where(user.Email(e)).Exist(sys)
+	taken, err := r.clientOf(ctx).User.Query().Where(user.Email(e)).Exist(sys)
 	if err != nil {
 		return err
 	}
@@ -357,10 +357,20 @@ func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail string) erro
 	return r.sendVerification(ctx, u, e, "email_change", "user.email_change_requested")
 }
 
+// clientOf returns the client of ctx (ent.NewContext: the request
+// transaction of the GraphQL server, which the signed-in flows join), or
+// the Manager's.
+func (r *Recovery) clientOf(ctx context.Context) *ent.Client {
+	if c := ent.FromContext(ctx); c != nil {
+		return c
+	}
+	return r.m.client
+}
+
 func (r *Recovery) sendVerification(ctx context.Context, u *ent.User, to, kind, verb string) error {
 	var tok string
 	var exp time.Time
-	_, err := withTx(ctx, r.m.client, func(c *ent.Client) (struct{}, error) {
+	_, err := withTx(ctx, r.clientOf(ctx), func(c *ent.Client) (struct{}, error) {
 		var err error
 		if tok, exp, err = r.issue(ctx, c, u, usertoken.PurposeEmailVerification, to, r.cfg.VerifyTTL); err != nil {
 			return struct{}{}, err
@@ -420,6 +430,10 @@ func (r *Recovery) VerifyEmail(ctx context.Context, token string) (*ent.User, er
 			}
 		}
 		if err := upd.Exec(sys); err != nil {
+			if t.Email != u.Email && ent.IsConstraintError(err) {
+				// Another user took the address since the check above.
+				return nil, ErrEmailTaken
+			}
 			return nil, err
 		}
 		if err := c.UserToken.Update().

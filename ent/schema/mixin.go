@@ -13,9 +13,12 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
 
+	"github.com/cf/identity/actor"
 	gen "github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/hook"
 	"github.com/cf/identity/ent/intercept"
+	"github.com/cf/identity/ent/usertoken"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/softdelete"
 )
@@ -206,9 +209,31 @@ func unverifyEmailHook() ent.Hook {
 					if err := m.ClearField("email_verified_at"); err != nil {
 						return nil, err
 					}
+					// Links mailed before the change (a verification of
+					// the old address, a reset sent there) stop working.
+					if err := voidMailedTokens(ctx, m); err != nil {
+						return nil, err
+					}
 				}
 			}
 			return next.Mutate(ctx, m)
 		})
 	}, ent.OpUpdate|ent.OpUpdateOne)
+}
+
+// voidMailedTokens marks the unused mailed tokens of the users m updates as
+// used, as the system.
+func voidMailedTokens(ctx context.Context, m ent.Mutation) error {
+	um, ok := m.(*gen.UserMutation)
+	if !ok {
+		return fmt.Errorf("schema: unexpected mutation %T", m)
+	}
+	sys := trail.Domain(actor.NewContext(ctx, actor.System("email changed")))
+	ids, err := um.IDs(sys)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	return um.Client().UserToken.Update().
+		Where(usertoken.UserIDIn(ids...), usertoken.UsedAtIsNil()).
+		SetUsedAt(time.Now()).Exec(sys)
 }
