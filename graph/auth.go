@@ -451,36 +451,50 @@ func flowError(err error) (status int, code, msg string, ext map[string]any) {
 		dis   *features.DisabledError
 		state *invitation.StateError
 	)
-	trim := func(err error, prefix string) string { return strings.TrimPrefix(err.Error(), prefix) }
+	// The message is the matched error's own, without its package prefix
+	// (err may be wrapped, by GraphQL among others).
+	own := func(e error) string {
+		m := e.Error()
+		for _, p := range []string{"features: ", "invitation: ", "session: ", "oauthlink: "} {
+			m = strings.TrimPrefix(m, p)
+		}
+		return m
+	}
+	sentinels := []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{invitation.ErrAccepted, http.StatusConflict, CodeInvitationAccepted},
+		{invitation.ErrRevoked, http.StatusGone, CodeInvitationRevoked},
+		{invitation.ErrExpired, http.StatusGone, CodeInvitationExpired},
+		{invitation.ErrPending, http.StatusConflict, CodeConflict},
+		{invitation.ErrAlreadyMember, http.StatusConflict, CodeConflict},
+		{invitation.ErrEmailMismatch, http.StatusForbidden, CodeForbidden},
+		{session.ErrTokenUsed, http.StatusConflict, CodeTokenUsed},
+		{session.ErrTokenExpired, http.StatusGone, CodeTokenExpired},
+		{session.ErrEmailTaken, http.StatusConflict, CodeConflict},
+		{oauthlink.ErrLinkedElsewhere, http.StatusConflict, CodeConflict},
+		{oauthlink.ErrLastSignIn, http.StatusConflict, CodeConflict},
+	}
 	switch {
 	case errors.As(err, &dis):
-		return http.StatusForbidden, CodeFeatureDisabled, trim(err, "features: "), map[string]any{"flow": string(dis.Flow)}
+		return http.StatusForbidden, CodeFeatureDisabled, own(dis), map[string]any{"flow": string(dis.Flow)}
 	case errors.Is(err, ErrNotConfigured):
 		return http.StatusNotImplemented, CodeNotConfigured, "this flow is not configured on this server", nil
-	case errors.Is(err, invitation.ErrAccepted):
-		return http.StatusConflict, CodeInvitationAccepted, trim(err, "invitation: "), nil
-	case errors.Is(err, invitation.ErrRevoked):
-		return http.StatusGone, CodeInvitationRevoked, trim(err, "invitation: "), nil
-	case errors.Is(err, invitation.ErrExpired):
-		return http.StatusGone, CodeInvitationExpired, trim(err, "invitation: "), nil
+	case errors.As(err, &state):
+		return http.StatusConflict, CodeConflict, own(state), nil
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return s.status, s.code, own(s.err), nil
+		}
+	}
+	switch {
 	case errors.Is(err, invitation.ErrInvalidToken):
 		return http.StatusBadRequest, CodeInvalidToken, "unknown or malformed invitation token", map[string]any{"field": "token"}
-	case errors.Is(err, invitation.ErrPending), errors.Is(err, invitation.ErrAlreadyMember):
-		return http.StatusConflict, CodeConflict, trim(err, "invitation: "), nil
-	case errors.As(err, &state):
-		return http.StatusConflict, CodeConflict, trim(err, "invitation: "), nil
-	case errors.Is(err, invitation.ErrEmailMismatch):
-		return http.StatusForbidden, CodeForbidden, trim(err, "invitation: "), nil
-	case errors.Is(err, session.ErrTokenUsed):
-		return http.StatusConflict, CodeTokenUsed, trim(err, "session: "), nil
-	case errors.Is(err, session.ErrTokenExpired):
-		return http.StatusGone, CodeTokenExpired, trim(err, "session: "), nil
 	case errors.Is(err, session.ErrInvalidToken):
 		return http.StatusBadRequest, CodeInvalidToken, "unknown or malformed token", map[string]any{"field": "token"}
-	case errors.Is(err, session.ErrEmailTaken):
-		return http.StatusConflict, CodeConflict, trim(err, "session: "), nil
-	case errors.Is(err, oauthlink.ErrLinkedElsewhere), errors.Is(err, oauthlink.ErrLastSignIn):
-		return http.StatusConflict, CodeConflict, trim(err, "oauthlink: "), nil
 	}
 	return 0, "", "", nil
 }

@@ -70,6 +70,8 @@ func (s *signIn) acceptInvitation(_ http.ResponseWriter, r *http.Request, in aut
 	}, nil
 }
 
+var resetAnswer = requestedResponse{Status: "requested", Message: "if this address has an account, a link to reset its password is on its way"}
+
 // requestReset answers at once, the same for every well-formed address,
 // and looks the address up after the answer is sent: neither the answer
 // nor its timing tells whether the address has an account.
@@ -92,8 +94,15 @@ func (s *signIn) requestReset(_ http.ResponseWriter, r *http.Request, in authReq
 		return nil, err
 	}
 	ctx := context.WithoutCancel(r.Context())
+	select {
+	case s.background <- struct{}{}:
+	default:
+		// As many lookups are running as the server allows: this one is
+		// dropped, and the answer stays the same.
+		s.log.WarnContext(ctx, "password reset request dropped: too many running", "request_id", RequestID(ctx))
+		return withStatus{http.StatusAccepted, resetAnswer}, nil
+	}
 	go func() {
-		s.background <- struct{}{}
 		defer func() { <-s.background }()
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -101,7 +110,7 @@ func (s *signIn) requestReset(_ http.ResponseWriter, r *http.Request, in authReq
 			s.log.ErrorContext(ctx, "password reset request failed", "err", err, "request_id", RequestID(ctx))
 		}
 	}()
-	return withStatus{http.StatusAccepted, requestedResponse{Status: "requested", Message: "if this address has an account, a link to reset its password is on its way"}}, nil
+	return withStatus{http.StatusAccepted, resetAnswer}, nil
 }
 
 func (s *signIn) confirmReset(_ http.ResponseWriter, r *http.Request, in authRequest) (any, error) {

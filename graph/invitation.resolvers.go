@@ -68,12 +68,12 @@ func (r *mutationResolver) RequestEmailVerification(ctx context.Context) (bool, 
 }
 
 // RequestEmailChange is the resolver for the requestEmailChange field.
-func (r *mutationResolver) RequestEmailChange(ctx context.Context, email string) (bool, error) {
+func (r *mutationResolver) RequestEmailChange(ctx context.Context, email string, currentPassword string) (bool, error) {
 	rec, err := need(r.flows.Recovery)
 	if err != nil {
 		return false, err
 	}
-	return true, rec.RequestEmailChange(ctx, email)
+	return true, rec.RequestEmailChange(ctx, email, currentPassword)
 }
 
 // UnlinkOAuthAccount is the resolver for the unlinkOAuthAccount field.

@@ -340,7 +340,7 @@ func TestReviewOnePasswordMutation(t *testing.T) {
 			change = `changePassword(currentPassword: $cur, newPassword: $next)`
 			set    = `setUserPassword(id: $id, password: $next)`
 			update = `updateUser(id: $id, input: {firstName: "Changed"}) { id }`
-			onePer = "one changePassword or setUserPassword per request"
+			onePer = "one changePassword, setUserPassword or requestEmailChange per request"
 			alone  = "must be the only field"
 		)
 		cases := []struct {

@@ -257,11 +257,12 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 }
 
 // ownTx lists the mutations that run their own transactions: a wrong
-// current password of changePassword counts as a failed sign-in, and that
+// current password of changePassword (and requestEmailChange) counts as a
+// failed sign-in, and that
 // count must survive the refusal; and neither holds the request's
 // transaction (SQLite's write lock) while it hashes a password. Such a
 // mutation may not share an operation with other fields.
-var ownTx = map[string]bool{"changePassword": true, "setUserPassword": true}
+var ownTx = map[string]bool{"changePassword": true, "setUserPassword": true, "requestEmailChange": true}
 
 // txMode tells how a mutation operation runs: in the request's
 // transaction (the default), in transactions of its own (every field is in
@@ -281,14 +282,14 @@ func txMode(oc *graphql.OperationContext) (own bool, err error) {
 	switch {
 	case ownN > 0 && other > 0:
 		return false, &gqlerror.Error{
-			Message:    "changePassword and setUserPassword must be the only field of their mutation: send the other fields in another request",
+			Message:    "changePassword, setUserPassword and requestEmailChange must be the only field of their mutation: send the other fields in another request",
 			Extensions: map[string]any{"code": CodeBadUserInput},
 		}
 	case ownN > 1:
 		// Each hashes a password (64 MiB of argon2id by default): one per
 		// request, so that aliases cannot multiply the work.
 		return false, &gqlerror.Error{
-			Message:    "one changePassword or setUserPassword per request",
+			Message:    "one changePassword, setUserPassword or requestEmailChange per request",
 			Extensions: map[string]any{"code": CodeBadUserInput},
 		}
 	}

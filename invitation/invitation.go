@@ -28,14 +28,19 @@ import (
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/predicate"
 	"github.com/cf/identity/ent/privacy"
+	"github.com/cf/identity/ent/refreshtoken"
 	"github.com/cf/identity/ent/role"
+	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/features"
+	"github.com/cf/identity/internal/rule"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/internal/txn"
 	"github.com/cf/identity/mail"
@@ -161,10 +166,18 @@ func (s *Service) Invite(ctx context.Context, client *ent.Client, in InviteInput
 		if org, err = c.Organization.Query().Where(organization.ID(in.OrganizationID)).Only(ctx); err != nil {
 			return nil, err
 		}
-		if g, _ := authz.FromContext(ctx); g != nil {
-			if ok, why := g.Can(permission.MemberInvite, org.ID); !ok {
-				return nil, fmt.Errorf("%w: %s in organization %s: %s", privacy.Deny, permission.MemberInvite, org.ID, why)
-			}
+		g, ok := authz.FromContext(ctx)
+		if !ok {
+			return nil, fmt.Errorf("%w: inviting needs an actor", privacy.Deny)
+		}
+		if ok, why := g.Can(permission.MemberInvite, org.ID); !ok {
+			return nil, fmt.Errorf("%w: %s in organization %s: %s", privacy.Deny, permission.MemberInvite, org.ID, why)
+		}
+		// The invitation is written by the system (the policy lets no
+		// actor write a token digest), with the inviter's roles checked
+		// against the inviter's level here.
+		if err := rule.CheckInvitationRoles(ctx, c, g, org.ID, roles); err != nil {
+			return nil, err
 		}
 		sys := trail.Domain(system(ctx))
 		member, err := c.Membership.Query().
@@ -185,7 +198,7 @@ func (s *Service) Invite(ctx context.Context, client *ent.Client, in InviteInput
 		if a := actor.FromContext(ctx); a != nil && a.UserID() != "" {
 			q.SetInviterID(a.UserID())
 		}
-		inv, err := q.Save(trail.Domain(ctx))
+		inv, err := q.Save(sys)
 		if ent.IsConstraintError(err) {
 			return nil, ErrPending
 		}
@@ -308,7 +321,7 @@ func (s *Service) Resend(ctx context.Context, client *ent.Client, id pulid.ID) (
 		}
 		inv, err = c.Invitation.UpdateOne(inv).
 			SetStatus(invitation.StatusPending).SetTokenDigest(secret.DigestOf(tok)).
-			SetExpiresAt(s.now().Add(s.cfg.TTL)).AddSentCount(1).Save(trail.Domain(ctx))
+			SetExpiresAt(s.now().Add(s.cfg.TTL)).AddSentCount(1).Save(trail.Domain(system(ctx)))
 		if ent.IsConstraintError(err) {
 			return nil, ErrPending
 		}
@@ -404,9 +417,9 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 		}
 		me = a
 	}
-	name := strings.TrimSpace(in.Name)
-	if len(name) > 200 {
-		return nil, validation.Errorf("name", "at most 200 characters")
+	name, err := session.CheckName(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	sys := system(ctx)
 	// Check the token, and whether the address has an account, before
@@ -428,8 +441,21 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 	if me != nil && (existing == nil || existing.ID != me.UserID()) {
 		return nil, ErrEmailMismatch
 	}
-	var hash *secret.PasswordHash
+	var hash, reset *secret.PasswordHash
 	switch {
+	case existing != nil && !existing.EmailVerified && me == nil:
+		// Nobody proved this address for the account yet: whoever made
+		// it (a signup with someone else's address, say) may not be its
+		// owner. The token proves the address: its holder chooses the
+		// account's password, and every other way into the account ends.
+		if in.Password == "" {
+			return nil, validation.Errorf("password", "required: the account of this address was never verified, so accepting sets its password")
+		}
+		h, err := s.cfg.Sessions.HashPassword(ctx, "password", in.Password, pre.Email, existing.FirstName, existing.LastName, existing.DisplayName, name)
+		if err != nil {
+			return nil, err
+		}
+		reset = &h
 	case existing != nil && in.Password != "":
 		return nil, validation.Errorf("password", "this address has an account already: leave the password out and sign in with the account's password")
 	case existing == nil && in.Password == "":
@@ -471,6 +497,18 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 		case hash != nil || me != nil && u.ID != me.UserID():
 			// An account of the address appeared since the check.
 			return nil, ErrEmailMismatch
+		case !u.EmailVerified && me == nil:
+			if reset == nil {
+				// The account lost its verification since the check.
+				return nil, validation.Errorf("password", "required: the account of this address was never verified, so accepting sets its password")
+			}
+			if err := c.User.UpdateOne(u).SetPasswordHash(*reset).SetFailedLogins(0).ClearLockedUntil().
+				SetEmailVerified(true).SetEmailVerifiedAt(now).Exec(dsys); err != nil {
+				return nil, err
+			}
+			if err := takeBack(sys, c, u.ID, now); err != nil {
+				return nil, err
+			}
 		case !u.EmailVerified:
 			if err := c.User.UpdateOne(u).SetEmailVerified(true).SetEmailVerifiedAt(now).Exec(dsys); err != nil {
 				return nil, err
@@ -559,3 +597,38 @@ func (s *Service) check(ctx context.Context, c *ent.Client, raw string, lock boo
 }
 
 func forUpdate(sel *entsql.Selector) { txn.ForUpdate(sel) }
+
+// takeBack ends every way into account uid but its (new) password: its
+// sessions and refresh tokens, its personal API keys and its mailed links,
+// as the system, recording session.revoked for each session.
+func takeBack(ctx context.Context, c *ent.Client, uid pulid.ID, now time.Time) error {
+	dctx := trail.Domain(ctx)
+	ss, err := c.Session.Query().Where(entsession.UserID(uid), entsession.RevokedAtIsNil()).All(dctx)
+	if err != nil {
+		return err
+	}
+	if len(ss) > 0 {
+		ids := make([]pulid.ID, len(ss))
+		events := make([]trail.Event, len(ss))
+		for i, x := range ss {
+			ids[i] = x.ID
+			events[i] = trail.Event{Verb: "session.revoked", ObjectType: "Session", ObjectID: x.ID,
+				Data: map[string]any{"reason": "address_proven"}}
+		}
+		if err := c.Session.Update().Where(entsession.IDIn(ids...)).SetRevokedAt(now).SetRevokedReason("address_proven").Exec(dctx); err != nil {
+			return err
+		}
+		if err := c.RefreshToken.Update().Where(refreshtoken.FamilyIDIn(ids...), refreshtoken.RevokedAtIsNil()).
+			SetRevokedAt(now).SetRevokedReason("address_proven").Exec(dctx); err != nil {
+			return err
+		}
+		if err := trail.RecordAll(ctx, c, events); err != nil {
+			return err
+		}
+	}
+	if err := c.APIKey.Update().Where(apikey.UserID(uid), apikey.OrganizationIDIsNil(), apikey.RevokedAtIsNil()).
+		SetRevokedAt(now).Exec(dctx); err != nil {
+		return err
+	}
+	return c.UserToken.Update().Where(usertoken.UserID(uid), usertoken.UsedAtIsNil()).SetUsedAt(now).Exec(dctx)
+}

@@ -886,15 +886,22 @@ func TestAcceptExistingUser(t *testing.T) {
 		}
 		inv, tok := e.invite(t, "OUT@b.com", permission.ViewerRoleID)
 		before := e.snap(t)
-		_, err := e.svc.Accept(context.Background(), e.c, invitation.AcceptInput{Token: tok, Password: newPassword})
+		// Nobody proved the address for this account: accepting with
+		// the token alone is refused, the token's holder sets the
+		// password (and every other way in ends).
+		_, err := e.svc.Accept(context.Background(), e.c, invitation.AcceptInput{Token: tok})
 		wantValidation(t, err, "password")
 		e.unchanged(t, before)
+		oldHash := e.c.User.GetX(sys(), e.out.ID).PasswordHash
 
 		// The fixture's own creation is recorded by the generic audit.
 		createdBefore := len(e.activities(t, "user.created"))
-		out, err := e.svc.Accept(context.Background(), e.c, invitation.AcceptInput{Token: tok})
+		out, err := e.svc.Accept(context.Background(), e.c, invitation.AcceptInput{Token: tok, Password: newPassword})
 		if err != nil {
 			t.Fatalf("Accept: %v", err)
+		}
+		if h := e.c.User.GetX(sys(), e.out.ID).PasswordHash; h.IsZero() || !h.Verify(newPassword) || (!oldHash.IsZero() && oldHash.Verify(newPassword)) {
+			t.Fatal("accepting for an unverified account did not set its password")
 		}
 		if out.UserCreated || out.User.ID != e.out.ID {
 			t.Fatalf("Accepted = %+v, want the existing user", out)
@@ -1018,7 +1025,7 @@ func TestAcceptExpired(t *testing.T) {
 func TestAcceptSignedIn(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := newEnv(t, db)
-		grace := e.c.User.Create().SetEmail("grace@example.com").SetStatus(user.StatusActive).SaveX(sys())
+		grace := e.c.User.Create().SetEmail("grace@example.com").SetStatus(user.StatusActive).SetEmailVerified(true).SaveX(sys())
 		_, graceTok := e.invite(t, "grace@example.com")
 		_, outTok := e.invite(t, "out@b.com")
 		_, newTok := e.invite(t, "nobody-yet@example.com")
@@ -1071,7 +1078,7 @@ func TestAcceptSignedIn(t *testing.T) {
 func TestAcceptMembershipChanges(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := newEnv(t, db)
-		grace := e.c.User.Create().SetEmail("grace@example.com").SetStatus(user.StatusActive).SaveX(sys())
+		grace := e.c.User.Create().SetEmail("grace@example.com").SetStatus(user.StatusActive).SetEmailVerified(true).SaveX(sys())
 		inv, tok := e.invite(t, "grace@example.com")
 		if _, err := tenancy.AddMember(sys(), e.c, tenancy.AddMemberInput{OrganizationID: e.org.ID, UserID: grace.ID}); err != nil {
 			t.Fatal(err)

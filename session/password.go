@@ -10,6 +10,7 @@ import (
 	"github.com/cf/identity/ent/privacy"
 	entsession "github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -174,6 +175,12 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 		// The current password was checked above: the sign-in system
 		// writes the new hash (users may not set password_hash).
 		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(h).SetFailedLogins(0).Exec(sys); err != nil {
+			return struct{}{}, err
+		}
+		// Links mailed before (a reset, a pending change of address)
+		// stop working.
+		if err := c.UserToken.Update().Where(usertoken.UserID(u.ID), usertoken.UsedAtIsNil()).
+			SetUsedAt(m.now()).Exec(sys); err != nil {
 			return struct{}{}, err
 		}
 		if err := m.revokeAllOf(ctx, c, u.ID, a.SessionID(), "password_changed"); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
@@ -173,6 +175,9 @@ func (r *Recovery) RequestPasswordReset(ctx context.Context, email string) error
 	if err != nil {
 		return err
 	}
+	if r.tooMany(ctx, u.ID, usertoken.PurposePasswordReset) {
+		return nil
+	}
 	var tok string
 	var exp time.Time
 	_, err = withTx(ctx, r.m.client, func(c *ent.Client) (struct{}, error) {
@@ -280,8 +285,11 @@ func (r *Recovery) ConfirmPasswordReset(ctx context.Context, token, newPassword 
 		if err := upd.Exec(sys); err != nil {
 			return struct{}{}, err
 		}
+		// Every link mailed before (another reset, a pending change of
+		// address) stops working: whoever requested them may have been
+		// the reason for the reset.
 		if err := c.UserToken.Update().
-			Where(usertoken.UserID(cur.ID), usertoken.PurposeEQ(usertoken.PurposePasswordReset), usertoken.UsedAtIsNil()).
+			Where(usertoken.UserID(cur.ID), usertoken.UsedAtIsNil()).
 			SetUsedAt(now).Exec(sys); err != nil {
 			return struct{}{}, err
 		}
@@ -321,19 +329,25 @@ func (r *Recovery) RequestEmailVerification(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if u.EmailVerified {
+	if u.EmailVerified || r.tooMany(ctx, u.ID, usertoken.PurposeEmailVerification) {
 		return nil
 	}
 	return r.sendVerification(ctx, u, u.Email, "email_verification", "user.email_verification_requested")
 }
 
 // RequestEmailChange mails newEmail a link that, once followed, makes it
-// the signed-in user's address (verified). Until then the current address
-// stays. An address of another user is ErrEmailTaken.
-func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail string) error {
+// the signed-in user's address (verified), after checking the user's
+// current password (a wrong one counts as a failed sign-in and is
+// ErrWrongPassword). Until then the current address stays. The answer is
+// the same whether or not another account has newEmail: no link is sent
+// then. At most MaxMailsPerHour links of a kind go to one user an hour.
+func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail, currentPassword string) error {
 	uid, err := signedIn(ctx, "changing the email address")
 	if err != nil {
 		return err
+	}
+	if currentPassword == "" {
+		return validation.Errorf("currentPassword", "required")
 	}
 	e, err := normalEmail("email", newEmail)
 	if err != nil {
@@ -347,12 +361,19 @@ func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail string) erro
 	if e == u.Email {
 		return validation.Wrap("email", ErrEmailUnchanged)
 	}
-	taken, err := r.clientOf(ctx).User.Query().Where(user.Email(e)).Exist(sys)
-	if err != nil {
+	// A stolen access token alone must not move the account to another
+	// mailbox: the current password is asked for, as for a new password.
+	if err := r.m.checkCurrent(ctx, r.clientOf(ctx), u, currentPassword); err != nil {
 		return err
 	}
-	if taken {
-		return ErrEmailTaken
+	if r.tooMany(ctx, u.ID, usertoken.PurposeEmailVerification) {
+		return nil
+	}
+	// The answer does not tell whether another account has the address:
+	// no link is sent then, and VerifyEmail refuses it anyway.
+	taken, err := r.clientOf(ctx).User.Query().Where(user.Email(e)).Exist(sys)
+	if err != nil || taken {
+		return err
 	}
 	return r.sendVerification(ctx, u, e, "email_change", "user.email_change_requested")
 }
@@ -468,9 +489,9 @@ func (r *Recovery) Signup(ctx context.Context, in SignupInput) error {
 	if err != nil {
 		return err
 	}
-	name := strings.TrimSpace(in.Name)
-	if len(name) > 200 {
-		return validation.Errorf("name", "at most 200 characters")
+	name, err := CheckName(in.Name)
+	if err != nil {
+		return err
 	}
 	if in.Password == "" {
 		return validation.Errorf("password", "required")
@@ -513,4 +534,72 @@ func (r *Recovery) Signup(ctx context.Context, in SignupInput) error {
 		r.mail.Send(ctx, "email_verification", mail.Data{To: e, Name: name, Link: r.mail.Link(VerifyPath, tok), ExpiresAt: exp})
 	})
 	return nil
+}
+
+// MaxMailsPerHour caps the links of one kind (password reset,
+// verification) mailed to one user in an hour, whoever asks: further
+// requests answer as usual and send nothing.
+const MaxMailsPerHour = 5
+
+// tooMany reports whether user uid got MaxMailsPerHour links of purpose in
+// the last hour.
+func (r *Recovery) tooMany(ctx context.Context, uid pulid.ID, purpose usertoken.Purpose) bool {
+	n, err := r.clientOf(ctx).UserToken.Query().
+		Where(usertoken.UserID(uid), usertoken.PurposeEQ(purpose), usertoken.CreatedAtGT(r.m.now().Add(-time.Hour))).
+		Count(system(ctx))
+	return err == nil && n >= MaxMailsPerHour
+}
+
+// checkCurrent checks the current password of u for a flow that needs it
+// (a signed-in user asking to change its address). A wrong one counts as a
+// failed sign-in (and may lock the account) and is ErrWrongPassword for
+// field currentPassword; a locked account is a *LockedError.
+func (m *Manager) checkCurrent(ctx context.Context, client *ent.Client, u *ent.User, current string) error {
+	if u.LockedUntil != nil && m.now().Before(*u.LockedUntil) {
+		return m.refuseLocked(ctx, u.ID, *u.LockedUntil)
+	}
+	var right bool
+	if err := m.hashing(ctx, func() {
+		if u.PasswordHash.IsZero() {
+			secret.VerifyDummy(current, m.cfg.Argon2)
+			return
+		}
+		right = u.PasswordHash.Verify(current)
+	}); err != nil {
+		return err
+	}
+	if right {
+		return nil
+	}
+	sys := trail.Domain(system(ctx))
+	_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
+		cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if cur.LockedUntil != nil && m.now().Before(*cur.LockedUntil) {
+			return struct{}{}, keep(m.lockedActivity(sys, c, cur.ID, *cur.LockedUntil))
+		}
+		if err := m.countFailure(sys, c, cur, m.now()); err != ErrInvalidCredentials {
+			return struct{}{}, err
+		}
+		return struct{}{}, keep(validation.Wrap("currentPassword", ErrWrongPassword))
+	})
+	return err
+}
+
+// CheckName returns a display name given by a person (signup, an accepted
+// invitation) trimmed, or a *validation.Error for field name: at most 200
+// characters of valid UTF-8 without control characters.
+func CheckName(s string) (string, error) {
+	name := strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(name):
+		return "", validation.Errorf("name", "not valid UTF-8")
+	case utf8.RuneCountInString(name) > 200:
+		return "", validation.Errorf("name", "at most 200 characters")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", validation.Errorf("name", "no control characters")
+	}
+	return name, nil
 }

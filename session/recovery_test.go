@@ -752,7 +752,7 @@ func TestRecoveryVerifyAndEmailChangeActors(t *testing.T) {
 				if err := e.r.RequestEmailVerification(tt.ctx); !errors.Is(err, tt.want) {
 					t.Errorf("RequestEmailVerification: %v, want %v", err, tt.want)
 				}
-				if err := e.r.RequestEmailChange(tt.ctx, "ada.new@example.com"); !errors.Is(err, tt.want) {
+				if err := e.r.RequestEmailChange(tt.ctx, "ada.new@example.com", testPassword); !errors.Is(err, tt.want) {
 					t.Errorf("RequestEmailChange: %v, want %v", err, tt.want)
 				}
 				e.none(t, tt.name)
@@ -768,7 +768,7 @@ func TestRecoveryVerifyAndEmailChangeActors(t *testing.T) {
 func TestRecoveryConcurrentVerifyEmail(t *testing.T) {
 	e := newRecoveryEnv(t, postgres(t), nil)
 	u := e.user(t, "ada@example.com", testPassword)
-	if err := e.r.RequestEmailChange(e.as(t, actor.User(u.ID, actor.PlatformNone)), "ada.new@example.com"); err != nil {
+	if err := e.r.RequestEmailChange(e.as(t, actor.User(u.ID, actor.PlatformNone)), "ada.new@example.com", testPassword); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.one(t, "email_change", "ada.new@example.com", VerifyPath)
@@ -804,7 +804,7 @@ func TestRecoveryEmailChange(t *testing.T) {
 		e := newRecoveryEnv(t, db, nil)
 		u := e.user(t, "ada@example.com", testPassword, verified)
 		ctx := e.as(t, actor.User(u.ID, actor.PlatformNone))
-		if err := e.r.RequestEmailChange(ctx, "  Ada.New@Example.COM "); err != nil {
+		if err := e.r.RequestEmailChange(ctx, "  Ada.New@Example.COM ", testPassword); err != nil {
 			t.Fatalf("RequestEmailChange: %v", err)
 		}
 		tok := e.one(t, "email_change", "ada.new@example.com", VerifyPath)
@@ -871,8 +871,9 @@ func TestRecoveryEmailChangeRefusals(t *testing.T) {
 			name, email string
 			check       func(t *testing.T, err error)
 		}{
-			{"taken by another user", "bob@example.com", func(t *testing.T, err error) { wantIs(t, "RequestEmailChange", err, ErrEmailTaken) }},
-			{"taken, other case", " BOB@example.com", func(t *testing.T, err error) { wantIs(t, "RequestEmailChange", err, ErrEmailTaken) }},
+			// The same answer as for a free address, and no link.
+			{"taken by another user", "bob@example.com", func(t *testing.T, err error) { wantIs(t, "RequestEmailChange", err, nil) }},
+			{"taken, other case", " BOB@example.com", func(t *testing.T, err error) { wantIs(t, "RequestEmailChange", err, nil) }},
 			{"the current address", "ada@example.com", func(t *testing.T, err error) {
 				if ve := wantValidation(t, "RequestEmailChange", err); ve.Field != "email" || !errors.Is(err, ErrEmailUnchanged) {
 					t.Errorf("error %v, want field email and ErrEmailUnchanged", err)
@@ -884,7 +885,7 @@ func TestRecoveryEmailChangeRefusals(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				rows := e.tokenRows(t)
-				tt.check(t, e.r.RequestEmailChange(ctx, tt.email))
+				tt.check(t, e.r.RequestEmailChange(ctx, tt.email, testPassword))
 				e.none(t, tt.name)
 				if n := e.tokenRows(t); n != rows {
 					t.Errorf("cf_user_tokens rows %d, want %d", n, rows)
@@ -893,7 +894,7 @@ func TestRecoveryEmailChangeRefusals(t *testing.T) {
 		}
 
 		t.Run("taken between the request and the link", func(t *testing.T) {
-			if err := e.r.RequestEmailChange(ctx, "carol@example.com"); err != nil {
+			if err := e.r.RequestEmailChange(ctx, "carol@example.com", testPassword); err != nil {
 				t.Fatal(err)
 			}
 			tok := e.one(t, "email_change", "carol@example.com", VerifyPath)
@@ -920,7 +921,7 @@ func TestRecoveryConcurrentEmailChange(t *testing.T) {
 	toks := make([]string, parallel)
 	for i := range parallel {
 		u := e.user(t, "user"+string(rune('a'+i%26))+string(rune('a'+i/26))+"@example.com", testPassword)
-		if err := e.r.RequestEmailChange(e.as(t, actor.User(u.ID, actor.PlatformNone)), "wanted@example.com"); err != nil {
+		if err := e.r.RequestEmailChange(e.as(t, actor.User(u.ID, actor.PlatformNone)), "wanted@example.com", testPassword); err != nil {
 			t.Fatalf("RequestEmailChange %d: %v", i, err)
 		}
 	}
@@ -1026,6 +1027,40 @@ func TestRecoveryOldVerificationLinkAfterAdminChange(t *testing.T) {
 		}
 		if acts := e.activities(t, "user.email_changed", u.ID); len(acts) != 0 {
 			t.Errorf("user.email_changed recorded %d times by an old link", len(acts))
+		}
+	})
+}
+
+// A change of address needs the current password, and a password reset
+// voids a change link mailed before it (a stolen access token cannot move
+// the account to another mailbox).
+func TestRecoveryEmailChangeNeedsPassword(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := newRecoveryEnv(t, db, nil)
+		u := e.user(t, "ada@example.com", testPassword, verified)
+		ctx := e.as(t, actor.User(u.ID, actor.PlatformNone))
+		err := e.r.RequestEmailChange(ctx, "evil@example.com", "not the password at all")
+		var ve *validation.Error
+		if !errors.As(err, &ve) || ve.Field != "currentPassword" || !errors.Is(err, ErrWrongPassword) {
+			t.Fatalf("wrong current password: %v, want ErrWrongPassword on currentPassword", err)
+		}
+		if got := e.userRow(t, u.ID); got.FailedLogins != 1 {
+			t.Errorf("failed logins %d after a wrong current password, want 1", got.FailedLogins)
+		}
+		e.none(t, "wrong current password")
+		if err := e.r.RequestEmailChange(ctx, "evil@example.com", testPassword); err != nil {
+			t.Fatalf("RequestEmailChange: %v", err)
+		}
+		change := e.one(t, "email_change", "evil@example.com", VerifyPath)
+		reset := e.resetToken(t, u.Email)
+		if err := e.r.ConfirmPasswordReset(context.Background(), reset, newPassword); err != nil {
+			t.Fatalf("ConfirmPasswordReset: %v", err)
+		}
+		if _, err := e.r.VerifyEmail(context.Background(), change); !errors.Is(err, ErrTokenUsed) {
+			t.Errorf("change link after a reset: %v, want ErrTokenUsed", err)
+		}
+		if got := e.userRow(t, u.ID); got.Email != "ada@example.com" {
+			t.Errorf("email %s after the voided change, want ada@example.com", got.Email)
 		}
 	})
 }
@@ -1151,7 +1186,7 @@ func TestRecoveryJoinsRequestTransaction(t *testing.T) {
 			run              func(ctx context.Context) error
 		}{
 			{"verification", "email_verification", "user.email_verification_requested", func(ctx context.Context) error { return e.r.RequestEmailVerification(ctx) }},
-			{"change", "email_change", "user.email_change_requested", func(ctx context.Context) error { return e.r.RequestEmailChange(ctx, "changed@example.com") }},
+			{"change", "email_change", "user.email_change_requested", func(ctx context.Context) error { return e.r.RequestEmailChange(ctx, "changed@example.com", testPassword) }},
 		} {
 			for _, commit := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s, commit %t", tt.name, commit), func(t *testing.T) {

@@ -238,7 +238,7 @@ type ComplexityRoot struct {
 		InviteMember             func(childComplexity int, organizationID pulid.ID, email string, roleIDs []pulid.ID, message *string) int
 		ReactivateMember         func(childComplexity int, id pulid.ID, reason *string) int
 		RemoveMember             func(childComplexity int, id pulid.ID) int
-		RequestEmailChange       func(childComplexity int, email string) int
+		RequestEmailChange       func(childComplexity int, email string, currentPassword string) int
 		RequestEmailVerification func(childComplexity int) int
 		ResendInvitation         func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey             func(childComplexity int, id pulid.ID) int
@@ -570,7 +570,7 @@ type MutationResolver interface {
 	RevokeInvitation(ctx context.Context, id pulid.ID) (*ent.Invitation, error)
 	AcceptInvitation(ctx context.Context, token string) (*invitation1.Accepted, error)
 	RequestEmailVerification(ctx context.Context) (bool, error)
-	RequestEmailChange(ctx context.Context, email string) (bool, error)
+	RequestEmailChange(ctx context.Context, email string, currentPassword string) (bool, error)
 	UnlinkOAuthAccount(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	SetFeature(ctx context.Context, flow model.Feature, enabled *bool) (*features.State, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
@@ -1520,7 +1520,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RequestEmailChange(childComplexity, args["email"].(string)), true
+		return e.ComplexityRoot.Mutation.RequestEmailChange(childComplexity, args["email"].(string), args["currentPassword"].(string)), true
 	case "Mutation.requestEmailVerification":
 		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
 			break
@@ -7438,11 +7438,13 @@ extend type Mutation {
   """
   requestEmailVerification: Boolean!
   """
-  Mail a new address of yours (a signed-in user) a link that makes it your
-  address, verified, once followed (POST /auth/verify-email). Until then
-  your current address stays. CONFLICT when another account has it.
+  Mail a new address of yours (a signed-in user, with your current
+  password) a link that makes it your address, verified, once followed
+  (POST /auth/verify-email). Until then your current address stays. The
+  answer is the same whether or not another account has the address (no
+  link is sent then).
   """
-  requestEmailChange(email: String!): Boolean!
+  requestEmailChange(email: String!, currentPassword: String!): Boolean!
   """
   Unlink a linked OAuth account: your own (oauth_account:unlink for a
   personal key), or a member's with oauth_account:unlink in their
@@ -9096,6 +9098,14 @@ func (ec *executionContext) field_Mutation_requestEmailChange_args(ctx context.C
 		return nil, err
 	}
 	args["email"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "currentPassword",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["currentPassword"] = arg1
 	return args, nil
 }
 
@@ -14531,7 +14541,7 @@ func (ec *executionContext) _Mutation_requestEmailChange(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RequestEmailChange(ctx, fc.Args["email"].(string))
+			return ec.Resolvers.Mutation().RequestEmailChange(ctx, fc.Args["email"].(string), fc.Args["currentPassword"].(string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {

@@ -15,28 +15,24 @@ import (
 	"github.com/cf/identity/pulid"
 )
 
-// Invitation: read, created, resent and revoked with member:invite in its
-// organization. Acceptance (status accepted, accepted_by) is written by the
-// system only (package invitation, after checking the token), and nobody
+// Invitation: read and revoked with member:invite in its organization.
+// Creation, resending (a new token) and acceptance are written by the
+// system only (package invitation, after checking the actor's right and,
+// for an acceptance, the token): an actor that could write a token digest
+// could mint an invitation whose token it knows and accept it itself. Nobody
 // deletes an invitation: it is the record of who was asked to join.
 func Invitation() ent.Policy {
 	return policy(
 		func(_ context.Context, g *authz.Grants) entql.P {
 			return inOrgs(g, "organization_id", permission.MemberInvite)
 		},
-		onCreate(func(ctx context.Context, g *authz.Grants, m ent.Mutation) error {
-			if inv := fieldID(m, "inviter_id"); inv != "" && inv != g.Actor().UserID() {
-				return privacy.Denyf("an invitation names its inviter, the actor")
-			}
-			if v, ok := m.Field("status"); ok && fmt.Sprint(v) != "pending" {
-				return privacy.Denyf("an invitation starts pending")
-			}
-			return requireIn(permission.MemberInvite)(ctx, g, m)
+		onCreate(func(context.Context, *authz.Grants, ent.Mutation) error {
+			return privacy.Denyf("invitations are created by package invitation (inviteMember)")
 		}),
-		onlyFields(opUpdate, "status", "revoked_at", "token_digest", "expires_at", "sent_count", "updated_at"),
+		onlyFields(opUpdate, "status", "revoked_at", "updated_at"),
 		privacy.OnMutationOperation(privacy.MutationRuleFunc(func(_ context.Context, m ent.Mutation) error {
-			if v, ok := m.Field("status"); ok && fmt.Sprint(v) != "revoked" && fmt.Sprint(v) != "pending" {
-				return privacy.Denyf("an invitation is accepted or expired by the invitation flow only")
+			if v, ok := m.Field("status"); ok && fmt.Sprint(v) != "revoked" {
+				return privacy.Denyf("an invitation is resent, accepted or expired by package invitation only")
 			}
 			return privacy.Skip
 		}), opUpdate),
@@ -44,6 +40,18 @@ func Invitation() ent.Policy {
 			return inOrgs(g, "organization_id", permission.MemberInvite)
 		}),
 	)
+}
+
+// CheckInvitationRoles refuses, for an invitation to org by the actor of
+// g, roles that are neither built-in nor of org (authz.ErrForeignRole) or
+// above the actor's level there (authz.ErrAboveLevel): the check of
+// InvitationGuard, which package invitation runs with the inviter's grants
+// before it writes the invitation as the system. c joins the transaction.
+func CheckInvitationRoles(ctx context.Context, c *gen.Client, g *authz.Grants, org pulid.ID, roles []pulid.ID) error {
+	// The roles are locked (share) on PostgreSQL: inside the caller's
+	// transaction until it ends, outside one for the statement only.
+	isSystem := g == nil || g.IsSystem()
+	return checkAddedRoles(system(ctx), c, g, true, isSystem, roles, map[pulid.ID]bool{org: true})
 }
 
 // SystemOnly: rows read and written by the system only (signing keys,
