@@ -1186,7 +1186,9 @@ func TestRecoveryJoinsRequestTransaction(t *testing.T) {
 			run              func(ctx context.Context) error
 		}{
 			{"verification", "email_verification", "user.email_verification_requested", func(ctx context.Context) error { return e.r.RequestEmailVerification(ctx) }},
-			{"change", "email_change", "user.email_change_requested", func(ctx context.Context) error { return e.r.RequestEmailChange(ctx, "changed@example.com", testPassword) }},
+			{"change", "email_change", "user.email_change_requested", func(ctx context.Context) error {
+				return e.r.RequestEmailChange(ctx, "changed@example.com", testPassword)
+			}},
 		} {
 			for _, commit := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s, commit %t", tt.name, commit), func(t *testing.T) {
