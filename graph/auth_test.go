@@ -104,6 +104,14 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 // /auth/* rate limits are off unless opts sets them.
 func setupAuth(t *testing.T, db testdb.Target, opts graph.Options, mod func(*session.Config)) *authEnv {
 	t.Helper()
+	return setupAuthFlows(t, db, opts, mod, nil)
+}
+
+// setupAuthFlows is setupAuth whose server also gets the flows that
+// flows builds over the environment (its client and session manager) as
+// opts.Flows; nil builds none.
+func setupAuthFlows(t *testing.T, db testdb.Target, opts graph.Options, mod func(*session.Config), flows func(*authEnv) graph.Flows) *authEnv {
+	t.Helper()
 	client, sqlDB := testdb.Migrated(t, db)
 	res, err := bootstrap.Superadmin(context.Background(), client, adminEmail, "Admin")
 	if err != nil {
@@ -116,6 +124,9 @@ func setupAuth(t *testing.T, db testdb.Target, opts graph.Options, mod func(*ses
 			mod(c)
 		}
 	})
+	if flows != nil {
+		opts.Flows = flows(e)
+	}
 	e.srv = e.authServer(t, opts)
 	return e
 }

@@ -17,7 +17,7 @@ import (
 
 // Status is the resolver for the status field.
 func (r *invitationResolver) Status(ctx context.Context, obj *ent.Invitation) (invitation.Status, error) {
-	return effectiveStatus(obj), nil
+	return r.effectiveStatus(ctx, obj)
 }
 
 // Node is the resolver for the node field.

@@ -208,6 +208,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		msg := "forbidden: you are not allowed to do this"
 		if _, reason, ok := strings.Cut(err.Error(), "deny rule, "); ok {
 			msg = "forbidden: " + reason
+		} else if reason := denyReason(err); reason != "" {
+			msg = "forbidden: " + reason
 		}
 		return CodeForbidden, msg
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -359,4 +361,20 @@ func constraint(err *ent.ConstraintError) (string, string) {
 func authCode(err error) string {
 	_, code, _, _ := authError(err)
 	return code
+}
+
+// denyReason returns the reason of a privacy.Denyf decision in the chain
+// of err (its text before ": ent/privacy: deny rule"), or "".
+func denyReason(err error) string {
+	const suffix = ": " + "ent/privacy: deny rule"
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if m := e.Error(); strings.HasSuffix(m, suffix) {
+			if _, wrapped := e.(interface{ Unwrap() error }); wrapped {
+				if inner := errors.Unwrap(e); inner != nil && inner.Error() == privacy.Deny.Error() {
+					return strings.TrimSuffix(m, suffix)
+				}
+			}
+		}
+	}
+	return ""
 }

@@ -104,8 +104,21 @@ func deref(s *string) string {
 
 // effectiveStatus is the status of inv now: a pending invitation past its
 // expiry reads as expired before the sweep writes it.
-func effectiveStatus(inv *ent.Invitation) entinvitation.Status {
-	return invitation.Status(inv, time.Now())
+// It reads the clock of the invitation flows when the server has them.
+// A pending invitation read without its expiry (the field collection
+// selects only the fields asked for) has it read first.
+func (r *Resolver) effectiveStatus(ctx context.Context, inv *ent.Invitation) (entinvitation.Status, error) {
+	if inv.Status == entinvitation.StatusPending && inv.ExpiresAt.IsZero() {
+		full, err := r.client.Invitation.Get(ctx, inv.ID)
+		if err != nil {
+			return "", err
+		}
+		inv = full
+	}
+	if r.flows.Invitations != nil {
+		return r.flows.Invitations.Status(inv), nil
+	}
+	return invitation.Status(inv, time.Now()), nil
 }
 
 // featureStates lists the states of the flows of g (the defaults of

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/cf/identity/graph"
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/secret"
 	"github.com/cf/identity/storage"
 	"github.com/cf/identity/tenancy"
 )
@@ -65,7 +67,9 @@ func TestNestedQueryStatementCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		member := c.User.Create().SetEmail("member@example.com").SetStatus(user.StatusActive).SaveX(sys)
-		if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
+		// Members join as the system (a direct add is a platform act); the
+		// request measured is the member's, so the counts do not move.
+		if _, err := tenancy.AddMember(sys, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
 			t.Fatal(err)
 		}
 		key, _, err := apikey.Create(sys, c, apikey.Params{Name: "m", OwnerID: member.ID, Scopes: []string{actor.ScopeAll}})
@@ -84,7 +88,7 @@ func TestNestedQueryStatementCount(t *testing.T) {
 		small := measure()
 		for i := 0; i < 10; i++ {
 			u := c.User.Create().SetEmail(fmt.Sprintf("u%d@example.com", i)).SetStatus(user.StatusActive).SaveX(sys)
-			if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: u.ID, RoleIDs: []pulid.ID{"rol_00000000000000000000000004"}}); err != nil {
+			if _, err := tenancy.AddMember(sys, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: u.ID, RoleIDs: []pulid.ID{"rol_00000000000000000000000004"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -141,7 +145,8 @@ func TestCredentialStatementCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
+		// The system adds the member (a direct add is a platform act).
+		if _, err := tenancy.AddMember(sys, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: member.ID}); err != nil {
 			t.Fatal(err)
 		}
 		key, _, err := apikey.Create(sys, c, apikey.Params{Name: "m", OwnerID: member.ID, Scopes: []string{actor.ScopeAll}})
@@ -165,6 +170,80 @@ func TestCredentialStatementCount(t *testing.T) {
 		}
 		if byKey != wantAPIKey {
 			t.Errorf("API key: statements = %d, want %d (update the pinned count only with a reason)", byKey, wantAPIKey)
+		}
+	})
+}
+
+// invitationsQuery reads the invitations of the caller's organizations
+// with their roles and inviters.
+const invitationsQuery = `{ organizations { edges { node { name
+  invitations(first: 50) { totalCount edges { node { email status expiresAt
+    roles { key } inviter { email } } } } } } } }`
+
+// TestInvitationsStatementCount pins the SQL statements of
+// Organization.invitations read by the organization's owner with a
+// personal key, and proves it does not grow with the number of
+// invitations.
+func TestInvitationsStatementCount(t *testing.T) {
+	// 2 statements authenticate the key (key, owner), 3 resolve the
+	// permissions (user, memberships, roles), 5 answer the query:
+	// organizations, their invitations, the grouped count of invitations,
+	// the roles and the inviters of the page.
+	const want = 10
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		testdb.Migrated(t, db)
+		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB.Close() })
+		drv := &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
+		c := ent.NewClient(ent.Driver(drv))
+		srv := httptest.NewServer(graph.NewHandler(c, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		t.Cleanup(srv.Close)
+		e := &env{db: db, client: c, srv: srv}
+
+		sys := actor.NewContext(context.Background(), actor.System("test"))
+		owner := c.User.Create().SetEmail("owner@example.com").SetStatus(user.StatusActive).SaveX(sys)
+		octx, err := authz.NewContext(context.Background(), c, actor.User(owner.ID, actor.PlatformNone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		org, err := tenancy.CreateOrganization(octx, c, ent.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := apikey.Create(sys, c, apikey.Params{Name: "o", OwnerID: owner.ID, Scopes: []string{actor.ScopeAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		invite := func(n int) {
+			for i := range n {
+				// As the invitation flow writes them (the system).
+				c.Invitation.Create().SetOrganizationID(org.ID).SetEmail(fmt.Sprintf("i%d-%d@example.com", i, time.Now().UnixNano())).
+					SetInviterID(owner.ID).SetTokenDigest(secret.DigestOf(string(pulid.New("inv")))).
+					SetExpiresAt(time.Now().Add(time.Hour)).AddRoleIDs("rol_00000000000000000000000003", "rol_00000000000000000000000004").ExecX(sys)
+			}
+		}
+		measure := func() int64 {
+			e.post(t, bearer(key), `{ viewer { kind } }`, nil) // settles last_used_at
+			drv.Reset()
+			r := e.post(t, bearer(key), invitationsQuery, nil)
+			if len(r.errors) > 0 {
+				t.Fatalf("query failed: %s", r.raw)
+			}
+			return drv.Count()
+		}
+		invite(2)
+		small := measure()
+		invite(10)
+		large := measure()
+		t.Logf("statements per invitations query as the owner: %d with 2 invitations, %d with 12", small, large)
+		if small != large {
+			t.Errorf("statement count grows with rows: %d with 2 invitations, %d with 12 (N+1)", small, large)
+		}
+		if large != want {
+			t.Errorf("statements = %d, want %d (update the pinned count only with a reason)", large, want)
 		}
 	})
 }

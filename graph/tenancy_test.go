@@ -10,8 +10,10 @@ import (
 )
 
 // TestOrganizationAdminFlow drives an organization through GraphQL as its
-// members: create (creator becomes owner), add a member, assign roles, keys,
-// viewer and can, and the active organization header.
+// members: create (creator becomes owner), add a member (a platform act:
+// the owner is refused and invites instead, see TestAddMemberIsAPlatformAct;
+// here the platform admin adds him), assign roles, keys, viewer and can,
+// and the active organization header.
 func TestOrganizationAdminFlow(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := setup(t, db)
@@ -47,8 +49,12 @@ func TestOrganizationAdminFlow(t *testing.T) {
 		ok(call(aliceKey, `mutation { createOrganization(input: {name: "Acme", slug: "acme"}) { id } }`, nil), &created)
 		org := created.CreateOrganization.ID
 
+		// The owner cannot add an existing user directly; the platform
+		// admin can.
+		code(call(aliceKey, `mutation ($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }`,
+			map[string]any{"o": org, "u": string(bob.ID)}), graph.CodeForbidden)
 		var added struct{ AddMember struct{ ID string } }
-		ok(call(aliceKey, `mutation ($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }`,
+		ok(call(e.adminKey, `mutation ($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }`,
 			map[string]any{"o": org, "u": string(bob.ID)}), &added)
 		bobM := added.AddMember.ID
 

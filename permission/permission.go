@@ -72,7 +72,7 @@ var Catalog = []Entry{
 	{OrganizationUpdate, "Change the organization's name, slug, plan and metadata.", false},
 	{OrganizationDelete, "Delete the organization.", false},
 	{MemberRead, "List members and their roles.", false},
-	{MemberInvite, "Invite and add members.", false},
+	{MemberInvite, "Invite members, resend and revoke invitations, read the organization's invitations.", false},
 	{MemberUpdate, "Change a member's status, title, department and manager.", false},
 	{MemberRemove, "Remove members.", false},
 	{RoleRead, "List roles and their permissions.", false},

@@ -104,14 +104,13 @@ func customRoles(t *testing.T, w *world, n int) []pulid.ID {
 }
 
 // members adds n members (built-in member role) to the world's
-// organization.
+// organization, as the system.
 func members(t *testing.T, w *world, n int) []*ent.Membership {
 	t.Helper()
-	owner := as(t, w.c, w.owner)
 	ms := make([]*ent.Membership, n)
 	for i := range ms {
 		u := w.c.User.Create().SetEmail(fmt.Sprintf("m%02d@a.com", i)).SetStatus(user.StatusActive).SaveX(sys())
-		m, err := tenancy.AddMember(owner, w.c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: u.ID})
+		m, err := tenancy.AddMember(sys(), w.c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: u.ID})
 		if err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}

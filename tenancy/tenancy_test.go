@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,9 @@ func newWorld(t *testing.T, db testdb.Target) *world {
 		t.Fatalf("CreateOrganization: %v", err)
 	}
 	w.org = org
-	octx := as(t, c, w.owner)
+	// Members join as the system: adding a user directly is a platform act
+	// (organizations grow by invitation); TestAddMemberIsAPlatformAct.
+	octx := sys()
 	if w.adminM, err = tenancy.AddMember(octx, c, tenancy.AddMemberInput{OrganizationID: org.ID, UserID: w.admin.ID, RoleIDs: []pulid.ID{permission.AdminRoleID}}); err != nil {
 		t.Fatalf("AddMember admin: %v", err)
 	}
@@ -476,7 +479,7 @@ func TestFullDataAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := c.User.Create().SetEmail("lead@a.com").SetStatus(user.StatusActive).SaveX(sys())
-		if _, err := tenancy.AddMember(owner, c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: other.ID, RoleIDs: []pulid.ID{r.ID}}); err != nil {
+		if _, err := tenancy.AddMember(sys(), c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: other.ID, RoleIDs: []pulid.ID{r.ID}}); err != nil {
 			t.Fatal(err)
 		}
 		low := 10
@@ -574,6 +577,63 @@ func TestPersonalKeyScopesAreHeld(t *testing.T) {
 		}
 		if _, _, err := credential.CreateAPIKey(member, w.c, apikey.Params{Name: "x", Scopes: []string{permission.MemberRead, permission.MemberRemove}}); err != nil {
 			t.Errorf("member mints a personal key with its own and self-service scopes: %v", err)
+		}
+	})
+}
+
+// Adding an existing user to an organization directly is a platform act
+// (platform:user_manage) or the system's: an organization's owner or admin
+// invites instead, through AddMember and the ent client alike.
+func TestAddMemberIsAPlatformAct(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		w := newWorld(t, db)
+		c := w.c
+		platform := func(email string, role user.PlatformRole) context.Context {
+			return as(t, c, c.User.Create().SetEmail(email).SetStatus(user.StatusActive).SetPlatformRole(role).SaveX(sys()))
+		}
+		tests := []struct {
+			name   string
+			ctx    context.Context
+			client bool // through the ent client instead of AddMember
+			ok     bool
+		}{
+			{"organization owner", as(t, c, w.owner), false, false},
+			{"organization owner, ent client", as(t, c, w.owner), true, false},
+			{"organization admin", as(t, c, w.admin), false, false},
+			{"organization member", as(t, c, w.member), false, false},
+			{"platform support", platform("support@x.com", user.PlatformRoleSupport), false, false},
+			{"platform admin", platform("padmin@x.com", user.PlatformRoleAdmin), false, true},
+			{"platform superadmin, ent client", platform("super@x.com", user.PlatformRoleSuperadmin), true, true},
+			{"system", sys(), false, true},
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u := c.User.Create().SetEmail(fmt.Sprintf("joiner%d@b.com", i)).SetStatus(user.StatusActive).SaveX(sys())
+				var err error
+				if tt.client {
+					err = c.Membership.Create().SetOrganizationID(w.org.ID).SetUserID(u.ID).AddRoleIDs(permission.MemberRoleID).Exec(tt.ctx)
+				} else {
+					_, err = tenancy.AddMember(tt.ctx, c, tenancy.AddMemberInput{OrganizationID: w.org.ID, UserID: u.ID})
+				}
+				joined := c.Membership.Query().Where(membership.OrganizationID(w.org.ID), membership.UserID(u.ID)).ExistX(sys())
+				if tt.ok {
+					if err != nil || !joined {
+						t.Fatalf("add = %v, joined %v; want a membership", err, joined)
+					}
+					return
+				}
+				if !errors.Is(err, privacy.Deny) {
+					t.Fatalf("add = %v, want a privacy denial", err)
+				}
+				for _, want := range []string{permission.PlatformUserManage, "inviteMember"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("denial %q does not name %s", err, want)
+					}
+				}
+				if joined {
+					t.Fatal("a refused add wrote a membership")
+				}
+			})
 		}
 	})
 }

@@ -1,8 +1,9 @@
 // Command identity-embed shows how a Go program in another module embeds
 // the cf identity model: it opens and migrates a database, puts actors on
-// contexts, runs the domain operations of package tenancy, gets the same
-// refusals and the same activity trail as the GraphQL API, and signs a
-// user in with package session.
+// contexts, runs the domain operations of package tenancy, invites a
+// member with package invitation, gets the same refusals and the same
+// activity trail as the GraphQL API, and signs a user in with package
+// session.
 //
 // It is also a CI check: every step prints "allowed: ..." or
 // "refused as expected: ...", and the program exits non-zero as soon as an
@@ -19,10 +20,12 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/privacy"
@@ -35,6 +38,8 @@ import (
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/invitation"
+	"github.com/cf/identity/mail"
 	"github.com/cf/identity/migrations"
 	"github.com/cf/identity/password"
 	"github.com/cf/identity/permission"
@@ -115,13 +120,46 @@ func main() {
 	must("alice creates Acme", err)
 	allowed("alice creates organization %s (%s) and becomes its owner", acme.Name, acme.ID)
 
-	// She adds bob; without roles he gets the built-in member role.
-	bobMember, err := tenancy.AddMember(asAlice, client, tenancy.AddMemberInput{
-		OrganizationID: acme.ID,
-		UserID:         bob.ID,
+	// She cannot add bob directly: adding an existing user to an
+	// organization is a platform act (platform:user_manage).
+	// Organizations grow by invitation.
+	_, err = tenancy.AddMember(asAlice, client, tenancy.AddMemberInput{OrganizationID: acme.ID, UserID: bob.ID})
+	refused("alice adds bob directly", err, func(err error) bool {
+		return errors.Is(err, privacy.Deny) && strings.Contains(err.Error(), "inviteMember")
 	})
-	must("alice adds bob", err)
-	allowed("alice adds bob to Acme as member (%s)", bobMember.ID)
+
+	// She invites him (package invitation). The invitation is mailed after
+	// its transaction commits, through the program's own Mailer (here one
+	// that keeps the links; mail.NewSMTP sends through an SMTP server).
+	cfg := session.DefaultConfig()
+	cfg.MasterKey = make([]byte, 32) // a real program reads its master key
+	_, err = rand.Read(cfg.MasterKey)
+	must("make a master key", err)
+	sessions, err := session.New(ctx, client, cfg)
+	must("open the session manager", err)
+	inbox := &linkMailer{}
+	outbox := mail.NewOutbox(inbox, nil, mail.OutboxOptions{})
+	defer outbox.Close(ctx)
+	courier, err := mail.NewCourier(outbox, mail.CourierOptions{PublicURL: "https://id.example.com"})
+	must("open the mail courier", err)
+	invitations, err := invitation.New(client, invitation.Config{Sessions: sessions, Mail: courier})
+	must("open the invitation flows", err)
+	inv, err := invitations.Invite(asAlice, client, invitation.InviteInput{OrganizationID: acme.ID, Email: bob.Email, Message: "Welcome to Acme"})
+	must("alice invites bob", err)
+	must("wait for the invitation mail", courier.Flush(ctx))
+	link := inbox.last()
+	allowed("alice invites %s (%s, %s); the mail links to %s?token=...", inv.Email, inv.ID, inv.Status, strings.SplitN(link, "?", 2)[0])
+
+	// Bob follows the link: the token alone proves his address (he has an
+	// account, so no password), and he joins with the member role.
+	u, err := neturl.Parse(link)
+	must("read the invitation link", err)
+	accepted, err := invitations.Accept(ctx, client, invitation.AcceptInput{Token: u.Query().Get("token")})
+	must("bob accepts the invitation", err)
+	bobMember := accepted.Membership
+	allowed("bob accepts the invitation and joins Acme as member (%s)", bobMember.ID)
+	_, err = invitations.Accept(ctx, client, invitation.AcceptInput{Token: u.Query().Get("token")})
+	refused("bob accepts the invitation a second time", err, is(invitation.ErrAccepted))
 
 	// She creates a custom role: a team lead may assign roles, up to level
 	// 60 (between member, 50, and admin, 80). Its level and permissions
@@ -232,7 +270,7 @@ func main() {
 		fmt.Printf("    %-20s %-12s %s by %s via %s, fields %v\n", a.Verb, a.ObjectType, a.ObjectID, who, a.Channel, a.Data["fields"])
 		verbs = append(verbs, a.Verb)
 	}
-	want := []string{"organization.created", "membership.created", "membership.created", "role.created", "membership.updated"}
+	want := []string{"organization.created", "membership.created", "member.invited", "invitation.accepted", "member.joined", "role.created", "membership.updated"}
 	slices.Sort(verbs)
 	slices.Sort(want)
 	if !slices.Equal(verbs, want) {
@@ -241,24 +279,24 @@ func main() {
 	allowed("alice reads Acme's trail: every write recorded, no refused one")
 
 	// Reads are filtered rather than refused: bob lacks activity:read, so
-	// the same query returns nothing for him.
-	n, err := client.Activity.Query().Where(activity.OrganizationID(acme.ID)).Count(asBob)
-	must("bob counts Acme's activity trail", err)
-	if n != 0 {
-		log.Fatalf("FAILED: bob sees %d entries of Acme's trail, want 0", n)
+	// the same query returns his own entries only (his acceptance).
+	mine, err := client.Activity.Query().Where(activity.OrganizationID(acme.ID)).All(asBob)
+	must("bob reads Acme's activity trail", err)
+	for _, a := range mine {
+		if a.ActorUserID == nil || *a.ActorUserID != bob.ID {
+			log.Fatalf("FAILED: bob sees %s by %v in Acme's trail, want his own entries only", a.Verb, a.ActorUserID)
+		}
 	}
-	fmt.Println("refused as expected: bob reads Acme's trail: filtered to 0 entries")
+	if len(mine) != 2 {
+		log.Fatalf("FAILED: bob sees %d entries of Acme's trail, want his 2", len(mine))
+	}
+	fmt.Printf("refused as expected: bob reads Acme's trail: filtered to his own %d entries\n", len(mine))
 
 	// ---------------------------------------------------------------------
 	// 7. Sign-in from Go: package session (passwords, sessions, tokens)
 	//    and package credential (a bearer credential becomes an actor).
 	// ---------------------------------------------------------------------
-	cfg := session.DefaultConfig()
-	cfg.MasterKey = make([]byte, 32) // a real program reads its master key
-	_, err = rand.Read(cfg.MasterKey)
-	must("make a master key", err)
-	sessions, err := session.New(ctx, client, cfg)
-	must("open the session manager", err)
+	// sessions is the session manager opened for the invitation above.
 	pw := "violet cactus harbor 1987 drums"
 	active := user.StatusActive
 	carol, err := sessions.CreateUser(sys, client, ent.CreateUserInput{Email: "carol-" + run + "@example.com", Status: &active}, &pw)
@@ -288,6 +326,31 @@ func main() {
 	refused("the access token of the revoked session", err, is(credential.ErrInvalid))
 
 	fmt.Println("ok")
+}
+
+// linkMailer is a mail.Mailer that keeps the link of every message: a
+// program without a mail server (tests, this example) reads it there.
+type linkMailer struct {
+	mu    sync.Mutex
+	links []string
+}
+
+func (m *linkMailer) Send(_ context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.links = append(m.links, msg.Link)
+	return nil
+}
+
+// last returns the link of the last message, or stops the program when
+// none was sent.
+func (m *linkMailer) last() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.links) == 0 {
+		log.Fatal("FAILED: no mail was sent")
+	}
+	return m.links[len(m.links)-1]
 }
 
 // must stops the program when a step that should succeed fails.

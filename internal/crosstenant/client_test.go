@@ -20,6 +20,7 @@ import (
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/preference"
@@ -231,6 +232,10 @@ type clientRead struct {
 	// (see systemOnly); every principal, the control and support included,
 	// must be refused with privacy.Deny (noder: not found) and get nothing.
 	systemOnly bool
+	// eagerLoad marks an eager load of a system-only edge: a caller that
+	// reads no start row loads nothing, so nothing is refused either; it
+	// must still get nothing of the system's rows.
+	eagerLoad bool
 	// expect checks what the policy lets p read (positive expectations:
 	// a row p may read and does not get is a refusal, one it gets and may
 	// not read a leak); it runs for every principal, the control included.
@@ -267,6 +272,37 @@ type clientWrite struct {
 	// control runs the case as the control superadmin too (it must be
 	// refused as well: system-only entities).
 	control bool
+}
+
+// queryTarget returns the entity a traversal method (QueryX) of type mt
+// leads to: the name of its *ent.XQuery result without "Query".
+func queryTarget(mt reflect.Type) string {
+	return strings.TrimSuffix(mt.Out(0).Elem().Name(), "Query")
+}
+
+// loadTarget returns the entity an eager load (WithX(...func(*ent.XQuery)))
+// of method type mt loads.
+func loadTarget(mt reflect.Type) string {
+	return strings.TrimSuffix(mt.In(1).Elem().In(0).Elem().Name(), "Query")
+}
+
+// rowsOf returns the fixture's IDs of entity name in A (or B's with b);
+// for a system-only entity, the system's rows.
+func (f *fixture) rowsOf(name string, b bool) []pulid.ID {
+	switch {
+	case systemOnly[name]:
+		return f.systemRows[name]
+	case b:
+		return f.bRows[name]
+	}
+	return f.aRows[name]
+}
+
+// supportBlind are the entities platform support does not read, and why:
+// support reads what the read permissions of organizations cover, and
+// these need another permission.
+var supportBlind = map[string]string{
+	"Invitation": "invitations are read with member:invite, which support does not hold",
 }
 
 // maxRows bounds the row-by-row cases per entity.
@@ -344,7 +380,7 @@ func (s *suite) clientReads(t *testing.T) []clientRead {
 				if v == true && !p.support && !p.control {
 					return []string{"A's rows exist for the caller"}
 				}
-				if v != true && (p.support || p.control) {
+				if v != true && (p.control || p.support && supportBlind[e.name] == "") {
 					return []string{"platform staff do not see A's rows"}
 				}
 				return nil
@@ -388,20 +424,25 @@ func (s *suite) clientReads(t *testing.T) []clientRead {
 		// sees, and "has an edge" must agree with what the caller sees.
 		cs = append(cs, s.edgePredicateReads(e, aRows[0].Type().Elem())...)
 		// Every eager load and every traversal, from all rows and from A's.
+		// Loads and traversals that end at a system-only entity (a user's
+		// mailed tokens) are refused to everyone, the control included.
 		qt := e.query().Type()
 		for i := range qt.NumMethod() {
 			m := qt.Method(i)
 			switch {
 			case strings.HasPrefix(m.Name, "With") && !strings.HasPrefix(m.Name, "WithNamed") && m.Type.NumIn() == 2 && m.Type.IsVariadic():
-				cs = append(cs, clientRead{name: name("%s().All", m.Name), target: anyA, run: func(ctx context.Context) (any, error) {
-					return result(call(call(e.query(), m.Name)[0], "All", ctx))
-				}})
+				toSystem := systemOnly[loadTarget(m.Type)]
+				cs = append(cs, clientRead{name: name("%s().All", m.Name), target: anyA, systemOnly: toSystem, eagerLoad: toSystem,
+					run: func(ctx context.Context) (any, error) {
+						return result(call(call(e.query(), m.Name)[0], "All", ctx))
+					}})
 			case strings.HasPrefix(m.Name, "Query") && m.Type.NumIn() == 1:
+				toSystem := systemOnly[queryTarget(m.Type)]
 				cs = append(cs,
-					clientRead{name: name("%s().All", m.Name), run: func(ctx context.Context) (any, error) {
+					clientRead{name: name("%s().All", m.Name), systemOnly: toSystem, run: func(ctx context.Context) (any, error) {
 						return result(call(call(e.query(), m.Name)[0], "All", ctx))
 					}},
-					clientRead{name: name("Where(id in A).%s().All", m.Name), run: func(ctx context.Context) (any, error) {
+					clientRead{name: name("Where(id in A).%s().All", m.Name), systemOnly: toSystem, run: func(ctx context.Context) (any, error) {
 						return result(call(call(where(e.query(), idIn(aIDs)), m.Name)[0], "All", ctx))
 					}},
 				)
@@ -415,9 +456,10 @@ func (s *suite) clientReads(t *testing.T) []clientRead {
 				continue
 			}
 			for _, r := range firstN(aRows, 2) {
-				cs = append(cs, clientRead{name: name("client.%s(A's %s).All", m.Name, r.Elem().FieldByName("ID")), run: func(ctx context.Context) (any, error) {
-					return result(call(call(e.client, m.Name, r)[0], "All", ctx))
-				}})
+				cs = append(cs, clientRead{name: name("client.%s(A's %s).All", m.Name, r.Elem().FieldByName("ID")), systemOnly: systemOnly[queryTarget(m.Type)],
+					run: func(ctx context.Context) (any, error) {
+						return result(call(call(e.client, m.Name, r)[0], "All", ctx))
+					}})
 			}
 		}
 	}
@@ -524,6 +566,8 @@ var writeFields = map[string][]fieldValue{
 	"SigningKey":   {{"verify_until", time.Now()}},
 	"Activity":     {{}}, // append-only: no mutable field; an empty update
 	"Preference":   {{"value", json.RawMessage(`"pwned"`)}},
+	"Invitation":   {{"message", "pwned"}, {"status", invitation.StatusRevoked}, {"expires_at", time.Now().Add(1000 * time.Hour)}},
+	"UserToken":    {{"used_at", time.Now()}},
 }
 
 // set applies fv to the mutation of builder b.
@@ -777,9 +821,9 @@ func (s *suite) edgeWrites(e entityRef) []clientWrite {
 					n = 1
 				}
 				vs = []variant{
-					{"A's row, A's " + m.target, aBase, firstN(f.aRows[m.target], n)},
-					{"A's row, B's " + m.target, aBase, firstN(f.bRows[m.target], n)},
-					{"B's row, A's " + m.target, bBase, firstN(f.aRows[m.target], n)},
+					{"A's row, A's " + m.target, aBase, firstN(f.rowsOf(m.target, false), n)},
+					{"A's row, B's " + m.target, aBase, firstN(f.rowsOf(m.target, true), n)},
+					{"B's row, A's " + m.target, bBase, firstN(f.rowsOf(m.target, false), n)},
 				}
 			}
 			for _, v := range vs {
@@ -1001,9 +1045,12 @@ func (s *suite) edgePredicateReads(e entityRef, rowT reflect.Type) []clientRead 
 			tt = tt.Elem()
 		}
 		var aIDs []any
-		for _, id := range s.f.aRows[tt.Elem().Name()] {
+		for _, id := range s.f.rowsOf(tt.Elem().Name(), false) {
 			aIDs = append(aIDs, string(id))
 		}
+		// A caller reads no row of a system-only entity: an edge to one
+		// has no neighbor it may see.
+		toSystem := systemOnly[tt.Elem().Name()]
 		filtered := func(p entql.P) reflect.Value {
 			q := e.query()
 			call(call(q, "Filter")[0], "Where", p)
@@ -1028,6 +1075,13 @@ func (s *suite) edgePredicateReads(e entityRef, rowT reflect.Type) []clientRead 
 				without, err := result(call(filtered(entql.Not(entql.HasEdge(edge))), "IDs", ctx))
 				if err != nil {
 					return nil, err
+				}
+				if toSystem {
+					all, err := result(call(e.query(), "IDs", ctx))
+					if err != nil {
+						return nil, err
+					}
+					return [4][]string{strs(with), nil, strs(without), strs(all)}, nil
 				}
 				rows, err := result(call(call(e.query(), "With"+ef.Name)[0], "All", ctx))
 				if err != nil {

@@ -67,6 +67,13 @@ type suite struct {
 
 	principals []principal // the adversaries
 	control    principal
+	// signedIn is B's member signed in with a password (an access token,
+	// not an API key), for the flows that need a signed-in user; it runs
+	// the mutation cases marked signedIn.
+	signedIn principal
+	// mailer records what the flows mail (nothing, in a suite where every
+	// write is refused).
+	mailer *captureMailer
 
 	mu       sync.Mutex
 	counts   map[string]int // cases per channel
@@ -129,18 +136,23 @@ func newSuite(t *testing.T, db testdb.Target) *suite {
 	// cases, asks for nodes of every ID of A and sends thousands of
 	// anonymous requests, so the limits are set out of its way.
 	const unlimited = 1 << 62
+	sessions := newSessions(t, client)
+	mailer := &captureMailer{}
 	srv := httptest.NewServer(graph.NewHandler(client, graph.Options{
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AuthFailureLimit: -1,
 		ComplexityLimit:  unlimited, DepthLimit: unlimited, AliasLimit: unlimited, FieldLimit: unlimited, TokenLimit: unlimited,
 		NodesLimit: unlimited, ListLimit: unlimited, InputDepthLimit: unlimited, InputFieldLimit: unlimited,
-		// With sign-in, so that the password and session mutations run
-		// their policies instead of refusing as unconfigured.
-		Sessions: newSessions(t, client),
+		// With sign-in and the mailed-link flows, so that the password,
+		// session, invitation, recovery, OAuth-link and feature mutations
+		// run their policies instead of refusing as unconfigured.
+		Sessions: sessions,
+		Flows:    newFlows(t, client, sessions, mailer),
 	}))
 	t.Cleanup(srv.Close)
 	f := buildFixture(t, client)
-	s := &suite{db: db, client: client, sqlDB: sqlDB, srv: srv, f: f, counts: map[string]int{}}
+	s := &suite{db: db, client: client, sqlDB: sqlDB, srv: srv, f: f, counts: map[string]int{}, mailer: mailer}
+	s.signedIn = signIn(t, client, sessions, f.memberB, "member@bravo.example")
 	// A write of A through GraphQL, so that A's trail has an entry with a
 	// key, a channel, an IP, a user agent and a request ID.
 	body := `{"query":"mutation { updateOrganization(id: \"` + string(f.orgA) + `\", input: {plan: \"` + marker + `-api\"}) { id } }"}`

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/user"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -61,6 +62,14 @@ type fixture struct {
 	// systemRows list, per system-only entity (see systemOnly), its IDs:
 	// rows of no organization that no actor but the system reaches.
 	systemRows map[string][]pulid.ID
+
+	// Tokens of the pending invitations of A (to A and to A's child) and
+	// of B, as mailed; A's are secret like A's other data.
+	invTokenA, invTokenAChild, invTokenB string
+	// invitationsA are A's invitations (pending, revoked, accepted and one
+	// pending past its expiry).
+	invitationsA []pulid.ID
+	invitationB  pulid.ID
 }
 
 func sysCtx() context.Context {
@@ -127,10 +136,11 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 		Name: "Bravo Corp", Slug: "bravo",
 	})).ID
 
-	// Members.
+	// Members, added by the system: adding a user directly is a platform
+	// act (organizations grow by invitation), so the owners do not.
 	title, dept := "Alphasecret title", "Alphasecret dept"
-	add := func(ctx context.Context, org, u pulid.ID, role pulid.ID, title, dept *string) *ent.Membership {
-		return must[*ent.Membership](t, "member")(tenancy.AddMember(ctx, c, tenancy.AddMemberInput{
+	add := func(_ context.Context, org, u pulid.ID, role pulid.ID, title, dept *string) *ent.Membership {
+		return must[*ent.Membership](t, "member")(tenancy.AddMember(sys, c, tenancy.AddMemberInput{
 			OrganizationID: org, UserID: u, RoleIDs: []pulid.ID{role}, Title: title, Department: dept,
 		}))
 	}
@@ -207,6 +217,48 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 		SetProviderEmail("gh@alphasecret.example").SetTokenExpiresAt(exp).SetScopes([]string{"read:user"}).ExecX(sys)
 	c.OAuthAccount.Create().SetUserID(f.ownerA).SetProvider("google").SetProviderUserID(marker + "-go-1").ExecX(sys)
 	c.OAuthAccount.Create().SetUserID(f.ownerB).SetProvider("github").SetProviderUserID("bravo-gh-1").ExecX(sys)
+
+	// Invitations, as the invitation flow writes them (the system):
+	// pending ones with tokens (to A, A's child and B), and in A a revoked
+	// one, an accepted one and a pending one past its expiry.
+	invite := func(org pulid.ID, email string, inviter *pulid.ID, roles ...pulid.ID) (*ent.InvitationCreate, string) {
+		tok, _, err := secret.NewToken("cfinv")
+		if err != nil {
+			t.Fatalf("fixture: invitation token: %v", err)
+		}
+		return c.Invitation.Create().SetOrganizationID(org).SetEmail(email).SetNillableInviterID(inviter).
+			SetTokenDigest(secret.DigestOf(tok)).SetExpiresAt(exp).AddRoleIDs(roles...), tok
+	}
+	q, tok := invite(f.orgA, "invitee@alphasecret.example", &f.ownerA, permission.MemberRoleID)
+	f.invTokenA = tok
+	f.invitationsA = append(f.invitationsA, must[*ent.Invitation](t, "invitation A")(q.SetMessage(marker+" welcome").Save(sys)).ID)
+	q, f.invTokenAChild = invite(f.orgAChild, "child-invitee@alphasecret.example", nil, permission.ViewerRoleID)
+	f.invitationsA = append(f.invitationsA, must[*ent.Invitation](t, "invitation A child")(q.Save(sys)).ID)
+	q, _ = invite(f.orgA, "revoked@alphasecret.example", &f.adminA, permission.MemberRoleID)
+	f.invitationsA = append(f.invitationsA, must[*ent.Invitation](t, "revoked invitation A")(q.SetStatus("revoked").SetRevokedAt(time.Now()).Save(sys)).ID)
+	q, _ = invite(f.orgA, "member@alphasecret.example", &f.ownerA, permission.MemberRoleID)
+	f.invitationsA = append(f.invitationsA, must[*ent.Invitation](t, "accepted invitation A")(q.SetStatus("accepted").
+		SetAcceptedByID(f.memberA).SetAcceptedAt(time.Now()).Save(sys)).ID)
+	q, _ = invite(f.orgA, "late@alphasecret.example", &f.ownerA, permission.MemberRoleID)
+	f.invitationsA = append(f.invitationsA, must[*ent.Invitation](t, "expired invitation A")(q.SetExpiresAt(time.Now().Add(-time.Hour)).SetSentCount(2).Save(sys)).ID)
+	q, f.invTokenB = invite(f.orgB, "invitee@bravo.example", &f.ownerB, permission.MemberRoleID)
+	f.invitationB = must[*ent.Invitation](t, "invitation B")(q.Save(sys)).ID
+	if err := c.Invitation.UpdateOneID(f.invitationsA[0]).AddRoleIDs(f.roleA).Exec(sys); err != nil {
+		t.Fatalf("fixture: invitation A with A's role: %v", err)
+	}
+	if err := c.Invitation.UpdateOneID(f.invitationB).AddRoleIDs(f.roleB).Exec(sys); err != nil {
+		t.Fatalf("fixture: invitation B with B's role: %v", err)
+	}
+	// Mailed single-use tokens (system-only rows): a password reset of A's
+	// member, a verification of B's member.
+	for _, ut := range []struct {
+		u       pulid.ID
+		purpose string
+		email   string
+	}{{f.memberA, "password_reset", "member@alphasecret.example"}, {f.memberB, "email_verification", "member@bravo.example"}} {
+		c.UserToken.Create().SetUserID(ut.u).SetPurpose(usertoken.Purpose(ut.purpose)).SetEmail(ut.email).
+			SetTokenDigest(secret.DigestOf(string(pulid.New("utk")))).SetExpiresAt(exp).ExecX(sys)
+	}
 
 	// Sessions, each with its refresh tokens (one, or a rotation of two);
 	// the label is in their user agents.
@@ -333,7 +385,10 @@ func (f *fixture) collect(t *testing.T, c *ent.Client) {
 	for _, r := range c.RefreshToken.Query().AllX(ctx) {
 		put("RefreshToken", r.ID, in(r.OrganizationID, aOrgs) || in(&r.UserID, aUsers), in(r.OrganizationID, bOrgs) || in(&r.UserID, bUsers))
 	}
-	f.systemRows = map[string][]pulid.ID{"SigningKey": c.SigningKey.Query().IDsX(ctx)}
+	f.systemRows = map[string][]pulid.ID{"SigningKey": c.SigningKey.Query().IDsX(ctx), "UserToken": c.UserToken.Query().IDsX(ctx)}
+	for _, inv := range c.Invitation.Query().AllX(ctx) {
+		put("Invitation", inv.ID, in(&inv.OrganizationID, aOrgs), in(&inv.OrganizationID, bOrgs))
+	}
 	for _, r := range c.Preference.Query().AllX(ctx) {
 		put("Preference", r.ID, in(r.OrganizationID, aOrgs) || in(r.UserID, aUsers), in(r.OrganizationID, bOrgs) || in(r.UserID, bUsers))
 	}
@@ -344,7 +399,7 @@ func (f *fixture) collect(t *testing.T, c *ent.Client) {
 		isB := in(a.OrganizationID, bOrgs) || in(a.ActorUserID, bUsers)
 		put("Activity", a.ID, isA, isB)
 	}
-	for _, e := range []string{"Organization", "User", "Membership", "Role", "OAuthAccount", "APIKey", "Session", "RefreshToken", "Preference", "Activity"} {
+	for _, e := range []string{"Organization", "User", "Membership", "Role", "OAuthAccount", "APIKey", "Session", "RefreshToken", "Preference", "Activity", "Invitation"} {
 		if len(f.aRows[e]) == 0 || len(f.bRows[e]) == 0 {
 			t.Fatalf("fixture: %s has %d rows of A and %d of B; want both", e, len(f.aRows[e]), len(f.bRows[e]))
 		}

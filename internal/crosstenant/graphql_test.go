@@ -725,6 +725,7 @@ func (s *suite) runGraphQL(t *testing.T) {
 	cases = append(cases, readCase{name: "nodes of all of A", query: nodesQ, vars: map[string]any{"ids": all}, targets: all, nodeLookup: true})
 	cases = append(cases, s.viewerCases(si)...)
 	cases = append(cases, s.sessionGraphQLCases()...)
+	cases = append(cases, s.invitationReadCases()...)
 	if uncovered > 0 {
 		t.Logf("generator: %d where fields have no A row to aim at (soft-deleted rows are invisible to all; A has no built-in role)", uncovered)
 	}

@@ -2,6 +2,7 @@ package crosstenant_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -20,6 +21,9 @@ type mutationCase struct {
 	// only restricts the case to the principals it returns true for (nil:
 	// every principal).
 	only func(p principal) bool
+	// signedIn runs the case as the signed-in principal (an access token)
+	// too, for the flows that need a signed-in user.
+	signedIn bool
 }
 
 // mutationCases aims every mutation of the API at A. Every one must be
@@ -198,7 +202,70 @@ func (s *suite) mutationCases() []mutationCase {
 	// token): the refusal must not count as a failed sign-in either.
 	add("changePassword", "with an API key", `mutation($c: String!, $n: String!) { r: changePassword(currentPassword: $c, newPassword: $n) }`,
 		map[string]any{"c": "not the password", "n": "a long and unguessable passphrase 7"})
+	cs = append(cs, s.flowMutations()...)
 	cs = append(cs, s.selfServiceMutations()...)
+	return cs
+}
+
+// flowMutations aim the invitation, recovery, OAuth-link and feature
+// mutations at A: inviting into A or with A's roles, resending and
+// revoking A's invitations, accepting A's invitations signed in as a user
+// of another address, unlinking the OAuth accounts of A's users, switching
+// flows without platform:settings_manage, and the signed-in flows with an
+// API key.
+func (s *suite) flowMutations() []mutationCase {
+	f := s.f
+	var cs []mutationCase
+	add := func(field, name, query string, vars map[string]any) *mutationCase {
+		cs = append(cs, mutationCase{name: field + " " + name, field: field, query: query, vars: vars})
+		return &cs[len(cs)-1]
+	}
+	const invite = `mutation($o: ID!, $e: String!, $r: [ID!]) { r: inviteMember(organizationID: $o, email: $e, roleIDs: $r) { id email status organization { id name } roles { id key } inviter { id email } } }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		add("inviteMember", "into "+string(org), invite, map[string]any{"o": org, "e": "evil@evil.example"}).signedIn = true
+		add("inviteMember", "B's member into "+string(org)+" as owner", invite, map[string]any{"o": org, "e": "member@bravo.example", "r": []any{permission.OwnerRoleID}})
+		add("inviteMember", "an address with a pending invitation to "+string(org), invite, map[string]any{"o": org, "e": "invitee@alphasecret.example"})
+		add("inviteMember", "a member of "+string(org), invite, map[string]any{"o": org, "e": "member@alphasecret.example"})
+		add("inviteMember", "into "+string(org)+" with A's custom role", invite, map[string]any{"o": org, "e": "evil@evil.example", "r": []any{f.roleA}})
+	}
+	add("inviteMember", "into B with A's custom role", invite, map[string]any{"o": f.orgB, "e": "evil@evil.example", "r": []any{f.roleA}}).signedIn = true
+	add("inviteMember", "into B with A's custom role and the member role", invite, map[string]any{"o": f.orgB, "e": "evil@evil.example", "r": []any{permission.MemberRoleID, f.roleA}})
+	const resend = `mutation($id: ID!) { r: resendInvitation(id: $id) { id email status sentCount expiresAt organization { id name } } }`
+	const revoke = `mutation($id: ID!) { r: revokeInvitation(id: $id) { id email status revokedAt organization { id name } } }`
+	for _, inv := range f.invitationsA {
+		add("resendInvitation", "of A's "+string(inv), resend, map[string]any{"id": inv}).signedIn = true
+		add("revokeInvitation", "of A's "+string(inv), revoke, map[string]any{"id": inv}).signedIn = true
+	}
+	// Accepting A's invitation: with an API key (acceptance is signed in
+	// or by the token alone), and signed in as B's member, whose address
+	// is not the invited one.
+	const accept = `mutation($t: String!) { r: acceptInvitation(token: $t) { invitation { id email organization { id name } } membership { id } userCreated } }`
+	for _, tok := range []string{f.invTokenA, f.invTokenAChild} {
+		add("acceptInvitation", "of A's invitation by a user of another address", accept, map[string]any{"t": tok}).signedIn = true
+	}
+	// OAuth accounts of A's users.
+	const unlink = `mutation($id: ID!) { r: unlinkOAuthAccount(id: $id) }`
+	for _, acc := range f.aRows["OAuthAccount"] {
+		add("unlinkOAuthAccount", "of A's "+string(acc), unlink, map[string]any{"id": acc}).signedIn = true
+	}
+	// Flow switches: platform:settings_manage, which none of these holds
+	// (the superadmin acting in B holds it, and is left out).
+	notSuper := func(p principal) bool { return p.actor == nil || p.actor.UserID() != f.superadmin }
+	const setFeature = `mutation($f: Feature!, $on: Boolean) { r: setFeature(flow: $f, enabled: $on) { flow enabled source } }`
+	for _, v := range []struct {
+		flow string
+		on   any
+	}{{"SIGNUP", true}, {"INVITATIONS", false}, {"PASSWORD_RESET", false}, {"SIGNUP", nil}} {
+		c := add("setFeature", fmt.Sprintf("%s to %v", v.flow, v.on), setFeature, map[string]any{"f": v.flow, "on": v.on})
+		c.only, c.signedIn = notSuper, true
+	}
+	// The signed-in flows refuse API keys.
+	add("requestEmailVerification", "with an API key", `mutation { r: requestEmailVerification }`, nil)
+	const emailChange = `mutation($e: String!, $p: String!) { r: requestEmailChange(email: $e, currentPassword: $p) }`
+	// Signed in, a change to a free address is one's own write: see
+	// TestEmailChangeTellsNothing for the signed-in cases.
+	add("requestEmailChange", "to the address of A's owner with an API key", emailChange, map[string]any{"e": "owner@alphasecret.example", "p": signedInPassword})
+	add("requestEmailChange", "to a new address with an API key", emailChange, map[string]any{"e": "new-address@evil.example", "p": signedInPassword})
 	return cs
 }
 
@@ -297,7 +364,11 @@ func (s *suite) runMutations(t *testing.T, si schemaInfo) {
 		return r
 	}
 	for _, c := range cases {
-		for _, p := range s.principals {
+		ps := s.principals
+		if c.signedIn {
+			ps = append(slices.Clone(ps), s.signedIn)
+		}
+		for _, p := range ps {
 			if c.only != nil && !c.only(p) {
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/privacy"
 	entsession "github.com/cf/identity/ent/session"
+	"github.com/cf/identity/ent/usertoken"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -25,7 +27,7 @@ import (
 // systemOnly are the entities that only the system reads and writes
 // through the client (package session keeps its signing keys there): every
 // other actor, the control superadmin and support included, is refused.
-var systemOnly = map[string]bool{"SigningKey": true}
+var systemOnly = map[string]bool{"SigningKey": true, "UserToken": true}
 
 // newSessions returns a session manager over client; in an empty database
 // it creates the signing key, the row of SigningKey the suite aims at.
@@ -333,6 +335,8 @@ func (s *suite) runSystemOnlyRead(t *testing.T, p principal, c clientRead, v any
 		}
 	}
 	switch {
+	case c.eagerLoad && err == nil && (got == "null" || got == "[]"):
+		// No start row to load the edge of.
 	case strings.HasPrefix(c.name, "Noder") && ent.IsNotFound(err):
 	case strings.HasPrefix(c.name, "Noder"):
 		s.leak(t, p, name, "want not found, got %v (%s)", err, got)
@@ -381,6 +385,14 @@ func (s *suite) systemOnlyWrites(e entityRef, fields []fieldValue) []clientWrite
 		_, err := result(call(call(entityOf(c, name).client, "Delete")[0], "Exec", ctx))
 		return err
 	})
+	if name == "UserToken" {
+		for _, u := range []pulid.ID{s.f.memberA, s.f.memberB} {
+			add("Create of a password reset of "+string(u), func(ctx context.Context, c *ent.Client) error {
+				return c.UserToken.Create().SetUserID(u).SetPurpose(usertoken.PurposePasswordReset).SetEmail("evil@evil.example").
+					SetTokenDigest(secret.DigestOf("evil")).SetExpiresAt(time.Now().Add(time.Hour)).Exec(ctx)
+			})
+		}
+	}
 	if name == "SigningKey" {
 		add("Create of a key pair", func(ctx context.Context, c *ent.Client) error {
 			pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -439,16 +451,20 @@ func (s *suite) sessionGraphQLCases() []readCase {
 				return s.compareSeen(nodeIDs(r.data, "viewer", "user", "sessions"), want)
 			}},
 	}
-	for _, id := range s.f.systemRows["SigningKey"] {
+	var systemIDs []pulid.ID
+	for _, e := range slices.Sorted(maps.Keys(s.f.systemRows)) {
+		systemIDs = append(systemIDs, s.f.systemRows[e]...)
+	}
+	for _, id := range systemIDs {
 		for _, q := range []struct{ name, query string }{
 			{"node", `query($id: ID!) { node(id: $id) { id } }`},
 			{"nodes", `query($id: ID!) { nodes(ids: [$id]) { id } }`},
 		} {
-			cases = append(cases, readCase{name: q.name + " of the signing key " + string(id), query: q.query, vars: map[string]any{"id": id},
+			cases = append(cases, readCase{name: q.name + " of the system's row " + string(id), query: q.query, vars: map[string]any{"id": id},
 				everyone: true, check: func(p principal, r gqlResp) ([]string, []string) {
 					var leaks []string
 					if strings.Contains(string(r.data), string(id)) {
-						leaks = append(leaks, "the signing key is a node: "+string(r.raw))
+						leaks = append(leaks, "the system's row is a node: "+string(r.raw))
 					}
 					if len(r.errors) != 1 || r.errors[0].code() != "NOT_FOUND" {
 						leaks = append(leaks, "want NOT_FOUND, got "+string(r.raw))

@@ -224,6 +224,9 @@ func seed(ctx context.Context, c *client, members int) (string, error) {
 			map[string]any{"i": map[string]any{"email": email, "status": "active"}}, &u); err != nil {
 			return "", err
 		}
+		// The key is the bootstrap superadmin's: adding a user directly
+		// is a platform act (platform:user_manage); organization owners
+		// invite instead.
 		if err := c.query(ctx, `mutation($i: AddMemberInput!) { addMember(input: $i) { id } }`,
 			map[string]any{"i": map[string]any{"organizationID": org.CreateOrganization.ID, "userID": u.CreateUser.ID}}, nil); err != nil {
 			return "", err
