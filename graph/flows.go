@@ -83,11 +83,8 @@ func (s *signIn) requestReset(_ http.ResponseWriter, r *http.Request, in authReq
 	if err := rec.Gates().Check(r.Context(), features.PasswordReset); err != nil {
 		return nil, err
 	}
-	email := strings.ToLower(strings.TrimSpace(in.Email))
-	if email == "" {
-		return nil, validation.Errorf("email", "required")
-	}
-	if err := validation.Email(email); err != nil {
+	email, err := validation.NormalEmail(in.Email)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.emailKey("reset", email); err != nil {

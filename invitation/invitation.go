@@ -23,8 +23,6 @@ import (
 	"strings"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
@@ -137,11 +135,8 @@ func (s *Service) Invite(ctx context.Context, client *ent.Client, in InviteInput
 	if err := s.cfg.Gates.Check(ctx, features.Invitations); err != nil {
 		return nil, err
 	}
-	email := strings.ToLower(strings.TrimSpace(in.Email))
-	if email == "" {
-		return nil, validation.Errorf("email", "required")
-	}
-	if err := validation.Email(email); err != nil {
+	email, err := validation.NormalEmail(in.Email)
+	if err != nil {
 		return nil, err
 	}
 	if len(in.Message) > 1000 {
@@ -285,7 +280,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 // loadForChange reads invitation id as the actor of ctx (member:invite in
 // its organization, or not found), locked for update.
 func loadForChange(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Invitation, error) {
-	return c.Invitation.Query().Where(invitation.ID(id), forUpdate).Only(ctx)
+	return c.Invitation.Query().Where(invitation.ID(id), txn.ForUpdate).Only(ctx)
 }
 
 // Resend mails invitation id again with a new token, as the actor of ctx
@@ -570,7 +565,7 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 func (s *Service) check(ctx context.Context, c *ent.Client, raw string, lock bool) (*ent.Invitation, error) {
 	q := c.Invitation.Query().Where(invitation.TokenDigest(secret.DigestOf(raw)))
 	if lock {
-		q.Where(forUpdate)
+		q.Where(txn.ForUpdate)
 	}
 	inv, err := q.Only(system(ctx))
 	switch {
@@ -595,8 +590,6 @@ func (s *Service) check(ctx context.Context, c *ent.Client, raw string, lock boo
 	}
 	return inv, nil
 }
-
-func forUpdate(sel *entsql.Selector) { txn.ForUpdate(sel) }
 
 // takeBack ends every way into account uid but its (new) password: its
 // sessions and refresh tokens, its personal API keys and its mailed links,

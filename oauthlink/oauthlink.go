@@ -18,8 +18,6 @@ import (
 	"strings"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
@@ -109,7 +107,7 @@ func (l *Linker) Link(ctx context.Context, client *ent.Client, in LinkInput) (*e
 	return txn.Run(ctx, client, func(c *ent.Client) (*ent.OAuthAccount, error) {
 		sys := actor.NewContext(ctx, actor.System("oauth link"))
 		cur, err := c.OAuthAccount.Query().
-			Where(oauthaccount.Provider(in.Provider), oauthaccount.ProviderUserID(in.ProviderUserID), forUpdate).
+			Where(oauthaccount.Provider(in.Provider), oauthaccount.ProviderUserID(in.ProviderUserID), txn.ForUpdate).
 			Only(sys)
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, err
@@ -196,7 +194,7 @@ func (l *Linker) Unlink(ctx context.Context, client *ent.Client, id pulid.ID) er
 		sys := actor.NewContext(ctx, actor.System("oauth link"))
 		// Unlinks of one user run one after the other, so that two of
 		// them cannot each leave the other's account as the last.
-		u, err := c.User.Query().Where(user.ID(acc.UserID), forUpdate).Only(sys)
+		u, err := c.User.Query().Where(user.ID(acc.UserID), txn.ForUpdate).Only(sys)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -264,5 +262,3 @@ func (l *Linker) Tokens(ctx context.Context, client *ent.Client, id pulid.ID) (*
 	}
 	return out, nil
 }
-
-func forUpdate(s *entsql.Selector) { txn.ForUpdate(s) }

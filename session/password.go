@@ -122,35 +122,9 @@ func (m *Manager) ChangePassword(ctx context.Context, client *ent.Client, curren
 	if err != nil {
 		return err
 	}
-	if u.LockedUntil != nil && m.now().Before(*u.LockedUntil) {
-		// Locked: the current password is not checked, as in Login.
-		return m.refuseLocked(ctx, u.ID, *u.LockedUntil)
-	}
-	var right bool
-	if err := m.hashing(ctx, func() {
-		if u.PasswordHash.IsZero() {
-			secret.VerifyDummy(current, m.cfg.Argon2)
-			return
-		}
-		right = u.PasswordHash.Verify(current)
-	}); err != nil {
-		return err
-	}
-	if !right {
-		_, err := withTx(ctx, client, func(c *ent.Client) (struct{}, error) {
-			cur, err := c.User.Query().Where(user.ID(u.ID), forUpdate).Only(sys)
-			if err != nil {
-				return struct{}{}, err
-			}
-			if cur.LockedUntil != nil && m.now().Before(*cur.LockedUntil) {
-				// Locked while this attempt hashed: its outcome is not told.
-				return struct{}{}, keep(m.lockedActivity(sys, c, cur.ID, *cur.LockedUntil))
-			}
-			if err := m.countFailure(sys, c, cur, m.now()); err != ErrInvalidCredentials {
-				return struct{}{}, err
-			}
-			return struct{}{}, keep(validation.Wrap("currentPassword", ErrWrongPassword))
-		})
+	// Locked: the current password is not checked, as in Login; a wrong
+	// one counts as a failed sign-in.
+	if err := m.checkCurrent(ctx, client, u, current); err != nil {
 		return err
 	}
 	if next == current {

@@ -125,20 +125,6 @@ func (m *Manager) HashPassword(ctx context.Context, field, pw string, personal .
 	return m.hash(ctx, field, pw, personal...)
 }
 
-// normalEmail returns s trimmed and lower-case, or a validation error
-// naming field.
-func normalEmail(field, s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
-	if e == "" {
-		return "", validation.Errorf(field, "required")
-	}
-	if err := validation.Email(e); err != nil {
-		// An *Error for field "email" already.
-		return "", err
-	}
-	return e, nil
-}
-
 // issue stores a new token of purpose for user u (in c) and returns it.
 func (r *Recovery) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose usertoken.Purpose, email string, ttl time.Duration) (string, time.Time, error) {
 	kind := resetKind
@@ -163,7 +149,7 @@ func (r *Recovery) RequestPasswordReset(ctx context.Context, email string) error
 	if err := r.gates.Check(ctx, features.PasswordReset); err != nil {
 		return err
 	}
-	e, err := normalEmail("email", email)
+	e, err := validation.NormalEmail(email)
 	if err != nil {
 		return err
 	}
@@ -349,7 +335,7 @@ func (r *Recovery) RequestEmailChange(ctx context.Context, newEmail, currentPass
 	if currentPassword == "" {
 		return validation.Errorf("currentPassword", "required")
 	}
-	e, err := normalEmail("email", newEmail)
+	e, err := validation.NormalEmail(newEmail)
 	if err != nil {
 		return err
 	}
@@ -485,7 +471,7 @@ func (r *Recovery) Signup(ctx context.Context, in SignupInput) error {
 	if err := r.gates.Check(ctx, features.Signup); err != nil {
 		return err
 	}
-	e, err := normalEmail("email", in.Email)
+	e, err := validation.NormalEmail(in.Email)
 	if err != nil {
 		return err
 	}

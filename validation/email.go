@@ -302,3 +302,17 @@ func decodePunycode(s string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// NormalEmail returns s trimmed and lower-case, the form in which addresses
+// are stored and compared, after checking it with Email; an empty s is an
+// *Error "required" for field "email".
+func NormalEmail(s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	if e == "" {
+		return "", Errorf("email", "required")
+	}
+	if err := Email(e); err != nil {
+		return "", err
+	}
+	return e, nil
+}
