@@ -5,7 +5,11 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
@@ -32,6 +36,7 @@ func main() {
 		Target:    "ent",
 		Package:   "github.com/cf/identity/ent",
 		Templates: templates,
+		Hooks:     []gen.Hook{guardNullWhere},
 		Features: []gen.Feature{
 			gen.FeaturePrivacy,
 			gen.FeatureIntercept,
@@ -57,4 +62,29 @@ func dropBuiltinScalars(_ *gen.Graph, s *ast.Schema) error {
 		}
 	}
 	return nil
+}
+
+// guardNullWhere patches one line of the generated field collection: entgql
+// v0.7.0 hands a nested connection's `where: null` to gqlgen's input
+// unmarshaler, which panics on a nil value (the query fails as an internal
+// error). With the patch a null filter means no filter, as it does on a
+// root connection. Generation fails when the upstream line changes, so the
+// patch is looked at again on an upgrade.
+func guardNullWhere(next gen.Generator) gen.Generator {
+	return gen.GenerateFunc(func(g *gen.Graph) error {
+		if err := next.Generate(g); err != nil {
+			return err
+		}
+		path := filepath.Join(g.Target, "gql_collection.go")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		from := []byte("if v, ok := args[whereField]; ok && whereInput != nil {")
+		to := []byte("if v, ok := args[whereField]; ok && v != nil && whereInput != nil {")
+		if n := bytes.Count(src, from); n != 1 {
+			return fmt.Errorf("guardNullWhere: %s holds the line to patch %d times, want 1: check the entgql upgrade", path, n)
+		}
+		return os.WriteFile(path, bytes.Replace(src, from, to, 1), 0o644)
+	})
 }

@@ -277,6 +277,46 @@ func TestCallerMistakes(t *testing.T) {
 	})
 }
 
+// TestNullArgumentsAreOmitted: an explicit null for an optional argument of
+// a root or nested connection (where, orderBy, before, after) answers as
+// if the argument were left out. A nested `where: null` once reached
+// gqlgen's input unmarshaler as a nil value and failed as an internal
+// error (ent/entc.go patches the generated guard).
+func TestNullArgumentsAreOmitted(t *testing.T) {
+	const (
+		root   = `{ users%s { totalCount edges { node { id } } } }`
+		nested = `{ users { edges { node { id memberships%s { totalCount edges { node { id } } } } } } }`
+	)
+	cases := []struct{ name, shape, with, without string }{
+		{"root where", root, "(where: null)", ""},
+		{"root orderBy", root, "(orderBy: null)", ""},
+		{"root cursors", root, "(after: null, before: null)", ""},
+		{"nested where", nested, "(where: null)", ""},
+		{"nested where and first", nested, "(first: 5, where: null)", "(first: 5)"},
+		{"nested orderBy", nested, "(orderBy: null)", ""},
+		{"nested cursors", nested, "(after: null, before: null)", ""},
+	}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e, logs := setupLogged(t, db)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				want := e.post(t, bearer(e.adminKey), fmt.Sprintf(tc.shape, tc.without), nil)
+				got := e.post(t, bearer(e.adminKey), fmt.Sprintf(tc.shape, tc.with), nil)
+				if want.status != 200 || strings.Contains(string(want.raw), `"errors"`) {
+					t.Fatalf("without the null: %d %s", want.status, want.raw)
+				}
+				if !strings.Contains(string(want.raw), `"node"`) {
+					t.Fatalf("the fixture answers no rows: %s", want.raw)
+				}
+				if got.status != want.status || string(got.raw) != string(want.raw) {
+					t.Errorf("with %s: %d %s\nwant %d %s", tc.with, got.status, got.raw, want.status, want.raw)
+				}
+				assertQuietLog(t, logs)
+			})
+		}
+	})
+}
+
 // TestDatabaseErrorsAreTyped provokes, through the ent client on the real
 // databases, the errors a caller's input can cause in SQLite and
 // PostgreSQL (where GraphQL's own checks would stop that input first), and

@@ -179,7 +179,7 @@ const (
   inviteMember(organizationID: $o, email: $e, message: $m, roleIDs: $r) {
     id email status sentCount message expiresAt organization { id } inviter { id } roles { id } } }`
 	revokeMutation = `mutation($id: ID!) { revokeInvitation(id: $id) { id status revokedAt } }`
-	acceptMutation = `mutation($t: String!) { acceptInvitation(token: $t) { userCreated invitation { id status acceptedBy { id } } membership { id status organizationID } } }`
+	acceptMutation = `mutation($t: String!) { acceptInvitation(token: $t) { userCreated invitation { id status acceptedBy { id } } membership { id status organizationID organization { id } } } }`
 	addMemberQuery = `mutation($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u}) { id } }`
 	newcomerPW     = "Saffron-Heron-Lighthouse-4471"
 )
@@ -423,14 +423,18 @@ func TestAcceptInvitationSignedIn(t *testing.T) {
 					ID, Status string
 					AcceptedBy struct{ ID string }
 				}
-				Membership struct{ ID, Status, OrganizationID string }
+				Membership struct {
+					ID, Status, OrganizationID string
+					Organization               struct{ ID string }
+				}
 			}
 		}
 		r = gqlOn(t, e.srv, s.AccessToken, acceptMutation, map[string]any{"t": tok}, nil)
 		wantOK(t, r, &d)
 		a := d.AcceptInvitation
 		if a.UserCreated || a.Invitation.ID != invID || a.Invitation.Status != "accepted" || a.Invitation.AcceptedBy.ID != string(invitee.ID) ||
-			a.Membership.Status != "active" || a.Membership.OrganizationID != string(org.ID) {
+			a.Membership.Status != "active" || a.Membership.OrganizationID != string(org.ID) ||
+			a.Membership.Organization.ID != string(org.ID) {
 			t.Errorf("acceptInvitation = %+v", a)
 		}
 		assertNoSecrets(t, r, tok)

@@ -533,6 +533,14 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 		if err != nil {
 			return nil, err
 		}
+		if me != nil {
+			// The signed-in accepter is a member now: what the rest of the
+			// request reads (the new membership's organization, say) is
+			// decided on grants that include it.
+			if _, err := authz.Reload(ctx, c); err != nil {
+				return nil, err
+			}
+		}
 		inv, err = c.Invitation.UpdateOne(inv).SetStatus(invitation.StatusAccepted).
 			SetAcceptedByID(u.ID).SetAcceptedAt(now).Save(dsys)
 		if err != nil {
