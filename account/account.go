@@ -61,7 +61,7 @@ func TransitionUser(ctx context.Context, client *ent.Client, id pulid.ID, to Sta
 			return nil, err
 		}
 		return u, trail.Record(ctx, c, trail.Event{Verb: verb(from, to), ObjectType: "User", ObjectID: id,
-			Data: map[string]any{"before": map[string]any{"status": string(from)}, "after": map[string]any{"status": string(to)}, "reason": r}})
+			Data: map[string]any{"changes": trail.Changes(map[string]any{"status": string(from)}, map[string]any{"status": string(to)}), "reason": r}})
 	})
 }
 
@@ -166,7 +166,7 @@ func BulkTransitionUsers(ctx context.Context, client *ent.Client, ids []pulid.ID
 			results[i].Applied, results[i].User = true, u
 			from := Status(byID[u.ID].Status)
 			events = append(events, trail.Event{Verb: verb(from, to), ObjectType: "User", ObjectID: u.ID,
-				Data: map[string]any{"before": map[string]any{"status": string(from)}, "after": map[string]any{"status": string(to)}, "reason": r, "bulk": true}})
+				Data: map[string]any{"changes": trail.Changes(map[string]any{"status": string(from)}, map[string]any{"status": string(to)}), "reason": r, "bulk": true}})
 		}
 		return results, trail.RecordAll(ctx, c, events)
 	})

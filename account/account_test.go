@@ -286,7 +286,7 @@ func TestTransitionUserAllPairs(t *testing.T) {
 					if a.Verb != verb || a.ObjectType != "User" || a.ActorUserID == nil || *a.ActorUserID != e.super.ID {
 						t.Errorf("activity = verb %q object %q actor %v, want %s on User by %s", a.Verb, a.ObjectType, a.ActorUserID, verb, e.super.ID)
 					}
-					wantData := fmt.Sprint(map[string]any{"before": map[string]any{"status": string(from)}, "after": map[string]any{"status": string(to)}, "reason": strings.TrimSpace(reason)})
+					wantData := fmt.Sprint(map[string]any{"changes": oldNew(map[string]any{"status": string(from)}, map[string]any{"status": string(to)}), "reason": strings.TrimSpace(reason)})
 					if got := fmt.Sprint(a.Data); got != wantData {
 						t.Errorf("activity data = %s, want %s", got, wantData)
 					}
@@ -551,4 +551,14 @@ func TestRankRule(t *testing.T) {
 			}
 		}
 	})
+}
+
+// oldNew is the data.changes of an activity: each field of after with its
+// old and new value.
+func oldNew(before, after map[string]any) map[string]any {
+	out := map[string]any{}
+	for f, v := range after {
+		out[f] = map[string]any{"old": before[f], "new": v}
+	}
+	return out
 }

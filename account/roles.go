@@ -70,6 +70,6 @@ func setPlatformRole(ctx context.Context, client *ent.Client, id pulid.ID, role 
 			return nil, err
 		}
 		return u, trail.Record(ctx, c, trail.Event{Verb: verb, ObjectType: "User", ObjectID: id,
-			Data: map[string]any{"before": map[string]any{"platform_role": string(from)}, "after": map[string]any{"platform_role": string(role)}, "reason": r}})
+			Data: map[string]any{"changes": trail.Changes(map[string]any{"platform_role": string(from)}, map[string]any{"platform_role": string(role)}), "reason": r}})
 	})
 }

@@ -86,6 +86,17 @@ type Grants struct {
 	platformRole actor.PlatformRole // as stored, not as claimed
 	platform     map[string]bool
 	orgs         map[pulid.ID]*OrgGrant
+	display      string
+}
+
+// Display returns how the actor is shown in the activity trail: the
+// user's display name, or its email without one (for an API key, its
+// owner's); a system actor's reason.
+func (g *Grants) Display() string {
+	if g.actor.IsSystem() {
+		return g.actor.Reason()
+	}
+	return g.display
 }
 
 // Actor returns the actor the grants belong to.
@@ -348,7 +359,7 @@ func Reload(ctx context.Context, client *ent.Client) (*Grants, error) {
 func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, error) {
 	sys := actor.NewContext(ctx, actor.System("authz"))
 	u, err := client.User.Query().Where(user.ID(a.UserID())).
-		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt).
+		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt, user.FieldEmail, user.FieldDisplayName).
 		Only(sys)
 	if err != nil {
 		if ent.IsNotFound(err) {
@@ -362,7 +373,10 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 	if u.BannedAt != nil && (u.BanExpiresAt == nil || time.Now().Before(*u.BanExpiresAt)) {
 		return nil, fmt.Errorf("%w: user %s is banned", ErrInactive, u.ID)
 	}
-	g := &Grants{actor: a, platformRole: actor.PlatformRole(u.PlatformRole), platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}}
+	g := &Grants{actor: a, platformRole: actor.PlatformRole(u.PlatformRole), platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}, display: u.Email}
+	if u.DisplayName != "" {
+		g.display = u.DisplayName
+	}
 	// The platform role comes from the database, not from the caller's claim.
 	for _, p := range permission.Platform(string(u.PlatformRole)) {
 		if a.Kind() == actor.KindAPIKey && (a.OrganizationID() != "" || !a.HasScope(p)) {

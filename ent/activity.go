@@ -11,9 +11,6 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/cf/identity/ent/activity"
-	"github.com/cf/identity/ent/apikey"
-	"github.com/cf/identity/ent/organization"
-	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
 
@@ -34,6 +31,8 @@ type Activity struct {
 	ActorAPIKeyID *pulid.ID `json:"actor_api_key_id,omitempty"`
 	// The reason of a system actor, or a display label.
 	ActorLabel string `json:"actor_label,omitempty"`
+	// Who acted, as shown when the row was written: the user's display name or email, the system's reason.
+	ActorDisplay string `json:"actor_display,omitempty"`
 	// ImpersonatorID holds the value of the "impersonator_id" field.
 	ImpersonatorID *pulid.ID `json:"impersonator_id,omitempty"`
 	// Verb holds the value of the "verb" field.
@@ -42,6 +41,8 @@ type Activity struct {
 	ObjectType string `json:"object_type,omitempty"`
 	// ObjectID holds the value of the "object_id" field.
 	ObjectID string `json:"object_id,omitempty"`
+	// Further objects the action touched, as Type:ID.
+	Targets []string `json:"targets,omitempty"`
 	// graphql, client, cli or system.
 	Channel string `json:"channel,omitempty"`
 	// IP holds the value of the "ip" field.
@@ -52,71 +53,15 @@ type Activity struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Data holds the value of the "data" field.
 	Data map[string]interface{} `json:"data,omitempty"`
-	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the ActivityQuery when eager-loading is set.
-	Edges        ActivityEdges `json:"edges"`
+	// The hash chain of the row: its organization's ID, or platform.
+	Chain string `json:"chain,omitempty"`
+	// The row's position in its chain, from 1.
+	Seq int64 `json:"seq,omitempty"`
+	// The hash of the previous row of the chain (hex SHA-256); empty for the first.
+	PrevHash string `json:"prev_hash,omitempty"`
+	// SHA-256 (hex) of prev_hash and the row's canonical content: see package activitylog.
+	Hash         string `json:"hash,omitempty"`
 	selectValues sql.SelectValues
-}
-
-// ActivityEdges holds the relations/edges for other nodes in the graph.
-type ActivityEdges struct {
-	// Organization holds the value of the organization edge.
-	Organization *Organization `json:"organization,omitempty"`
-	// ActorUser holds the value of the actor_user edge.
-	ActorUser *User `json:"actor_user,omitempty"`
-	// ActorAPIKey holds the value of the actor_api_key edge.
-	ActorAPIKey *APIKey `json:"actor_api_key,omitempty"`
-	// Impersonator holds the value of the impersonator edge.
-	Impersonator *User `json:"impersonator,omitempty"`
-	// loadedTypes holds the information for reporting if a
-	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
-	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
-}
-
-// OrganizationOrErr returns the Organization value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e ActivityEdges) OrganizationOrErr() (*Organization, error) {
-	if e.Organization != nil {
-		return e.Organization, nil
-	} else if e.loadedTypes[0] {
-		return nil, &NotFoundError{label: organization.Label}
-	}
-	return nil, &NotLoadedError{edge: "organization"}
-}
-
-// ActorUserOrErr returns the ActorUser value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e ActivityEdges) ActorUserOrErr() (*User, error) {
-	if e.ActorUser != nil {
-		return e.ActorUser, nil
-	} else if e.loadedTypes[1] {
-		return nil, &NotFoundError{label: user.Label}
-	}
-	return nil, &NotLoadedError{edge: "actor_user"}
-}
-
-// ActorAPIKeyOrErr returns the ActorAPIKey value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e ActivityEdges) ActorAPIKeyOrErr() (*APIKey, error) {
-	if e.ActorAPIKey != nil {
-		return e.ActorAPIKey, nil
-	} else if e.loadedTypes[2] {
-		return nil, &NotFoundError{label: apikey.Label}
-	}
-	return nil, &NotLoadedError{edge: "actor_api_key"}
-}
-
-// ImpersonatorOrErr returns the Impersonator value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e ActivityEdges) ImpersonatorOrErr() (*User, error) {
-	if e.Impersonator != nil {
-		return e.Impersonator, nil
-	} else if e.loadedTypes[3] {
-		return nil, &NotFoundError{label: user.Label}
-	}
-	return nil, &NotLoadedError{edge: "impersonator"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -126,11 +71,13 @@ func (*Activity) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case activity.FieldOrganizationID, activity.FieldActorUserID, activity.FieldActorAPIKeyID, activity.FieldImpersonatorID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case activity.FieldData:
+		case activity.FieldTargets, activity.FieldData:
 			values[i] = new([]byte)
 		case activity.FieldID:
 			values[i] = new(pulid.ID)
-		case activity.FieldActorType, activity.FieldActorLabel, activity.FieldVerb, activity.FieldObjectType, activity.FieldObjectID, activity.FieldChannel, activity.FieldIP, activity.FieldUserAgent, activity.FieldRequestID:
+		case activity.FieldSeq:
+			values[i] = new(sql.NullInt64)
+		case activity.FieldActorType, activity.FieldActorLabel, activity.FieldActorDisplay, activity.FieldVerb, activity.FieldObjectType, activity.FieldObjectID, activity.FieldChannel, activity.FieldIP, activity.FieldUserAgent, activity.FieldRequestID, activity.FieldChain, activity.FieldPrevHash, activity.FieldHash:
 			values[i] = new(sql.NullString)
 		case activity.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -194,6 +141,12 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ActorLabel = value.String
 			}
+		case activity.FieldActorDisplay:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field actor_display", values[i])
+			} else if value.Valid {
+				_m.ActorDisplay = value.String
+			}
 		case activity.FieldImpersonatorID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field impersonator_id", values[i])
@@ -218,6 +171,14 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field object_id", values[i])
 			} else if value.Valid {
 				_m.ObjectID = value.String
+			}
+		case activity.FieldTargets:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field targets", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Targets); err != nil {
+					return fmt.Errorf("unmarshal field targets: %w", err)
+				}
 			}
 		case activity.FieldChannel:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -251,6 +212,30 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field data: %w", err)
 				}
 			}
+		case activity.FieldChain:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field chain", values[i])
+			} else if value.Valid {
+				_m.Chain = value.String
+			}
+		case activity.FieldSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field seq", values[i])
+			} else if value.Valid {
+				_m.Seq = value.Int64
+			}
+		case activity.FieldPrevHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field prev_hash", values[i])
+			} else if value.Valid {
+				_m.PrevHash = value.String
+			}
+		case activity.FieldHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field hash", values[i])
+			} else if value.Valid {
+				_m.Hash = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -262,26 +247,6 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Activity) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
-}
-
-// QueryOrganization queries the "organization" edge of the Activity entity.
-func (_m *Activity) QueryOrganization() *OrganizationQuery {
-	return NewActivityClient(_m.config).QueryOrganization(_m)
-}
-
-// QueryActorUser queries the "actor_user" edge of the Activity entity.
-func (_m *Activity) QueryActorUser() *UserQuery {
-	return NewActivityClient(_m.config).QueryActorUser(_m)
-}
-
-// QueryActorAPIKey queries the "actor_api_key" edge of the Activity entity.
-func (_m *Activity) QueryActorAPIKey() *APIKeyQuery {
-	return NewActivityClient(_m.config).QueryActorAPIKey(_m)
-}
-
-// QueryImpersonator queries the "impersonator" edge of the Activity entity.
-func (_m *Activity) QueryImpersonator() *UserQuery {
-	return NewActivityClient(_m.config).QueryImpersonator(_m)
 }
 
 // Update returns a builder for updating this Activity.
@@ -331,6 +296,9 @@ func (_m *Activity) String() string {
 	builder.WriteString("actor_label=")
 	builder.WriteString(_m.ActorLabel)
 	builder.WriteString(", ")
+	builder.WriteString("actor_display=")
+	builder.WriteString(_m.ActorDisplay)
+	builder.WriteString(", ")
 	if v := _m.ImpersonatorID; v != nil {
 		builder.WriteString("impersonator_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
@@ -344,6 +312,9 @@ func (_m *Activity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("object_id=")
 	builder.WriteString(_m.ObjectID)
+	builder.WriteString(", ")
+	builder.WriteString("targets=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Targets))
 	builder.WriteString(", ")
 	builder.WriteString("channel=")
 	builder.WriteString(_m.Channel)
@@ -359,6 +330,18 @@ func (_m *Activity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("data=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Data))
+	builder.WriteString(", ")
+	builder.WriteString("chain=")
+	builder.WriteString(_m.Chain)
+	builder.WriteString(", ")
+	builder.WriteString("seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Seq))
+	builder.WriteString(", ")
+	builder.WriteString("prev_hash=")
+	builder.WriteString(_m.PrevHash)
+	builder.WriteString(", ")
+	builder.WriteString("hash=")
+	builder.WriteString(_m.Hash)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -13,9 +13,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/cf/identity/ent/activity"
-	"github.com/cf/identity/ent/apikey"
-	"github.com/cf/identity/ent/organization"
-	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
 
@@ -103,6 +100,20 @@ func (_c *ActivityCreate) SetNillableActorLabel(v *string) *ActivityCreate {
 	return _c
 }
 
+// SetActorDisplay sets the "actor_display" field.
+func (_c *ActivityCreate) SetActorDisplay(v string) *ActivityCreate {
+	_c.mutation.SetActorDisplay(v)
+	return _c
+}
+
+// SetNillableActorDisplay sets the "actor_display" field if the given value is not nil.
+func (_c *ActivityCreate) SetNillableActorDisplay(v *string) *ActivityCreate {
+	if v != nil {
+		_c.SetActorDisplay(*v)
+	}
+	return _c
+}
+
 // SetImpersonatorID sets the "impersonator_id" field.
 func (_c *ActivityCreate) SetImpersonatorID(v pulid.ID) *ActivityCreate {
 	_c.mutation.SetImpersonatorID(v)
@@ -148,6 +159,12 @@ func (_c *ActivityCreate) SetNillableObjectID(v *string) *ActivityCreate {
 	if v != nil {
 		_c.SetObjectID(*v)
 	}
+	return _c
+}
+
+// SetTargets sets the "targets" field.
+func (_c *ActivityCreate) SetTargets(v []string) *ActivityCreate {
+	_c.mutation.SetTargets(v)
 	return _c
 }
 
@@ -213,6 +230,30 @@ func (_c *ActivityCreate) SetData(v map[string]interface{}) *ActivityCreate {
 	return _c
 }
 
+// SetChain sets the "chain" field.
+func (_c *ActivityCreate) SetChain(v string) *ActivityCreate {
+	_c.mutation.SetChain(v)
+	return _c
+}
+
+// SetSeq sets the "seq" field.
+func (_c *ActivityCreate) SetSeq(v int64) *ActivityCreate {
+	_c.mutation.SetSeq(v)
+	return _c
+}
+
+// SetPrevHash sets the "prev_hash" field.
+func (_c *ActivityCreate) SetPrevHash(v string) *ActivityCreate {
+	_c.mutation.SetPrevHash(v)
+	return _c
+}
+
+// SetHash sets the "hash" field.
+func (_c *ActivityCreate) SetHash(v string) *ActivityCreate {
+	_c.mutation.SetHash(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ActivityCreate) SetID(v pulid.ID) *ActivityCreate {
 	_c.mutation.SetID(v)
@@ -225,26 +266,6 @@ func (_c *ActivityCreate) SetNillableID(v *pulid.ID) *ActivityCreate {
 		_c.SetID(*v)
 	}
 	return _c
-}
-
-// SetOrganization sets the "organization" edge to the Organization entity.
-func (_c *ActivityCreate) SetOrganization(v *Organization) *ActivityCreate {
-	return _c.SetOrganizationID(v.ID)
-}
-
-// SetActorUser sets the "actor_user" edge to the User entity.
-func (_c *ActivityCreate) SetActorUser(v *User) *ActivityCreate {
-	return _c.SetActorUserID(v.ID)
-}
-
-// SetActorAPIKey sets the "actor_api_key" edge to the APIKey entity.
-func (_c *ActivityCreate) SetActorAPIKey(v *APIKey) *ActivityCreate {
-	return _c.SetActorAPIKeyID(v.ID)
-}
-
-// SetImpersonator sets the "impersonator" edge to the User entity.
-func (_c *ActivityCreate) SetImpersonator(v *User) *ActivityCreate {
-	return _c.SetImpersonatorID(v.ID)
 }
 
 // Mutation returns the ActivityMutation object of the builder.
@@ -294,6 +315,10 @@ func (_c *ActivityCreate) defaults() error {
 	if _, ok := _c.mutation.ActorLabel(); !ok {
 		v := activity.DefaultActorLabel
 		_c.mutation.SetActorLabel(v)
+	}
+	if _, ok := _c.mutation.ActorDisplay(); !ok {
+		v := activity.DefaultActorDisplay
+		_c.mutation.SetActorDisplay(v)
 	}
 	if _, ok := _c.mutation.ObjectType(); !ok {
 		v := activity.DefaultObjectType
@@ -348,6 +373,14 @@ func (_c *ActivityCreate) check() error {
 	if v, ok := _c.mutation.ActorLabel(); ok {
 		if err := activity.ActorLabelValidator(v); err != nil {
 			return &ValidationError{Name: "actor_label", err: fmt.Errorf(`ent: validator failed for field "Activity.actor_label": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ActorDisplay(); !ok {
+		return &ValidationError{Name: "actor_display", err: errors.New(`ent: missing required field "Activity.actor_display"`)}
+	}
+	if v, ok := _c.mutation.ActorDisplay(); ok {
+		if err := activity.ActorDisplayValidator(v); err != nil {
+			return &ValidationError{Name: "actor_display", err: fmt.Errorf(`ent: validator failed for field "Activity.actor_display": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Verb(); !ok {
@@ -406,6 +439,33 @@ func (_c *ActivityCreate) check() error {
 			return &ValidationError{Name: "request_id", err: fmt.Errorf(`ent: validator failed for field "Activity.request_id": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Chain(); !ok {
+		return &ValidationError{Name: "chain", err: errors.New(`ent: missing required field "Activity.chain"`)}
+	}
+	if v, ok := _c.mutation.Chain(); ok {
+		if err := activity.ChainValidator(v); err != nil {
+			return &ValidationError{Name: "chain", err: fmt.Errorf(`ent: validator failed for field "Activity.chain": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Seq(); !ok {
+		return &ValidationError{Name: "seq", err: errors.New(`ent: missing required field "Activity.seq"`)}
+	}
+	if _, ok := _c.mutation.PrevHash(); !ok {
+		return &ValidationError{Name: "prev_hash", err: errors.New(`ent: missing required field "Activity.prev_hash"`)}
+	}
+	if v, ok := _c.mutation.PrevHash(); ok {
+		if err := activity.PrevHashValidator(v); err != nil {
+			return &ValidationError{Name: "prev_hash", err: fmt.Errorf(`ent: validator failed for field "Activity.prev_hash": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Hash(); !ok {
+		return &ValidationError{Name: "hash", err: errors.New(`ent: missing required field "Activity.hash"`)}
+	}
+	if v, ok := _c.mutation.Hash(); ok {
+		if err := activity.HashValidator(v); err != nil {
+			return &ValidationError{Name: "hash", err: fmt.Errorf(`ent: validator failed for field "Activity.hash": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := activity.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Activity.id": %w`, err)}
@@ -451,13 +511,33 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 		_spec.SetField(activity.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.OrganizationID(); ok {
+		_spec.SetField(activity.FieldOrganizationID, field.TypeString, value)
+		_node.OrganizationID = &value
+	}
 	if value, ok := _c.mutation.ActorType(); ok {
 		_spec.SetField(activity.FieldActorType, field.TypeEnum, value)
 		_node.ActorType = value
 	}
+	if value, ok := _c.mutation.ActorUserID(); ok {
+		_spec.SetField(activity.FieldActorUserID, field.TypeString, value)
+		_node.ActorUserID = &value
+	}
+	if value, ok := _c.mutation.ActorAPIKeyID(); ok {
+		_spec.SetField(activity.FieldActorAPIKeyID, field.TypeString, value)
+		_node.ActorAPIKeyID = &value
+	}
 	if value, ok := _c.mutation.ActorLabel(); ok {
 		_spec.SetField(activity.FieldActorLabel, field.TypeString, value)
 		_node.ActorLabel = value
+	}
+	if value, ok := _c.mutation.ActorDisplay(); ok {
+		_spec.SetField(activity.FieldActorDisplay, field.TypeString, value)
+		_node.ActorDisplay = value
+	}
+	if value, ok := _c.mutation.ImpersonatorID(); ok {
+		_spec.SetField(activity.FieldImpersonatorID, field.TypeString, value)
+		_node.ImpersonatorID = &value
 	}
 	if value, ok := _c.mutation.Verb(); ok {
 		_spec.SetField(activity.FieldVerb, field.TypeString, value)
@@ -470,6 +550,10 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ObjectID(); ok {
 		_spec.SetField(activity.FieldObjectID, field.TypeString, value)
 		_node.ObjectID = value
+	}
+	if value, ok := _c.mutation.Targets(); ok {
+		_spec.SetField(activity.FieldTargets, field.TypeJSON, value)
+		_node.Targets = value
 	}
 	if value, ok := _c.mutation.Channel(); ok {
 		_spec.SetField(activity.FieldChannel, field.TypeString, value)
@@ -491,73 +575,21 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 		_spec.SetField(activity.FieldData, field.TypeJSON, value)
 		_node.Data = value
 	}
-	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: true,
-			Table:   activity.OrganizationTable,
-			Columns: []string{activity.OrganizationColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(organization.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.OrganizationID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
+	if value, ok := _c.mutation.Chain(); ok {
+		_spec.SetField(activity.FieldChain, field.TypeString, value)
+		_node.Chain = value
 	}
-	if nodes := _c.mutation.ActorUserIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ActorUserTable,
-			Columns: []string{activity.ActorUserColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.ActorUserID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
+	if value, ok := _c.mutation.Seq(); ok {
+		_spec.SetField(activity.FieldSeq, field.TypeInt64, value)
+		_node.Seq = value
 	}
-	if nodes := _c.mutation.ActorAPIKeyIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ActorAPIKeyTable,
-			Columns: []string{activity.ActorAPIKeyColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.ActorAPIKeyID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
+	if value, ok := _c.mutation.PrevHash(); ok {
+		_spec.SetField(activity.FieldPrevHash, field.TypeString, value)
+		_node.PrevHash = value
 	}
-	if nodes := _c.mutation.ImpersonatorIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ImpersonatorTable,
-			Columns: []string{activity.ImpersonatorColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.ImpersonatorID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
+	if value, ok := _c.mutation.Hash(); ok {
+		_spec.SetField(activity.FieldHash, field.TypeString, value)
+		_node.Hash = value
 	}
 	return _node, _spec
 }
@@ -646,6 +678,9 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		if _, exists := u.create.mutation.ActorLabel(); exists {
 			s.SetIgnore(activity.FieldActorLabel)
 		}
+		if _, exists := u.create.mutation.ActorDisplay(); exists {
+			s.SetIgnore(activity.FieldActorDisplay)
+		}
 		if _, exists := u.create.mutation.ImpersonatorID(); exists {
 			s.SetIgnore(activity.FieldImpersonatorID)
 		}
@@ -657,6 +692,9 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		}
 		if _, exists := u.create.mutation.ObjectID(); exists {
 			s.SetIgnore(activity.FieldObjectID)
+		}
+		if _, exists := u.create.mutation.Targets(); exists {
+			s.SetIgnore(activity.FieldTargets)
 		}
 		if _, exists := u.create.mutation.Channel(); exists {
 			s.SetIgnore(activity.FieldChannel)
@@ -672,6 +710,18 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		}
 		if _, exists := u.create.mutation.Data(); exists {
 			s.SetIgnore(activity.FieldData)
+		}
+		if _, exists := u.create.mutation.Chain(); exists {
+			s.SetIgnore(activity.FieldChain)
+		}
+		if _, exists := u.create.mutation.Seq(); exists {
+			s.SetIgnore(activity.FieldSeq)
+		}
+		if _, exists := u.create.mutation.PrevHash(); exists {
+			s.SetIgnore(activity.FieldPrevHash)
+		}
+		if _, exists := u.create.mutation.Hash(); exists {
+			s.SetIgnore(activity.FieldHash)
 		}
 	}))
 	return u
@@ -905,6 +955,9 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			if _, exists := b.mutation.ActorLabel(); exists {
 				s.SetIgnore(activity.FieldActorLabel)
 			}
+			if _, exists := b.mutation.ActorDisplay(); exists {
+				s.SetIgnore(activity.FieldActorDisplay)
+			}
 			if _, exists := b.mutation.ImpersonatorID(); exists {
 				s.SetIgnore(activity.FieldImpersonatorID)
 			}
@@ -916,6 +969,9 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			}
 			if _, exists := b.mutation.ObjectID(); exists {
 				s.SetIgnore(activity.FieldObjectID)
+			}
+			if _, exists := b.mutation.Targets(); exists {
+				s.SetIgnore(activity.FieldTargets)
 			}
 			if _, exists := b.mutation.Channel(); exists {
 				s.SetIgnore(activity.FieldChannel)
@@ -931,6 +987,18 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			}
 			if _, exists := b.mutation.Data(); exists {
 				s.SetIgnore(activity.FieldData)
+			}
+			if _, exists := b.mutation.Chain(); exists {
+				s.SetIgnore(activity.FieldChain)
+			}
+			if _, exists := b.mutation.Seq(); exists {
+				s.SetIgnore(activity.FieldSeq)
+			}
+			if _, exists := b.mutation.PrevHash(); exists {
+				s.SetIgnore(activity.FieldPrevHash)
+			}
+			if _, exists := b.mutation.Hash(); exists {
+				s.SetIgnore(activity.FieldHash)
 			}
 		}
 	}))

@@ -14,26 +14,19 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/cf/identity/ent/activity"
-	"github.com/cf/identity/ent/apikey"
-	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/predicate"
-	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/pulid"
 )
 
 // ActivityQuery is the builder for querying Activity entities.
 type ActivityQuery struct {
 	config
-	ctx              *QueryContext
-	order            []activity.OrderOption
-	inters           []Interceptor
-	predicates       []predicate.Activity
-	withOrganization *OrganizationQuery
-	withActorUser    *UserQuery
-	withActorAPIKey  *APIKeyQuery
-	withImpersonator *UserQuery
-	loadTotal        []func(context.Context, []*Activity) error
-	modifiers        []func(*sql.Selector)
+	ctx        *QueryContext
+	order      []activity.OrderOption
+	inters     []Interceptor
+	predicates []predicate.Activity
+	loadTotal  []func(context.Context, []*Activity) error
+	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -68,94 +61,6 @@ func (_q *ActivityQuery) Unique(unique bool) *ActivityQuery {
 func (_q *ActivityQuery) Order(o ...activity.OrderOption) *ActivityQuery {
 	_q.order = append(_q.order, o...)
 	return _q
-}
-
-// QueryOrganization chains the current query on the "organization" edge.
-func (_q *ActivityQuery) QueryOrganization() *OrganizationQuery {
-	query := (&OrganizationClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, selector),
-			sqlgraph.To(organization.Table, organization.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, activity.OrganizationTable, activity.OrganizationColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryActorUser chains the current query on the "actor_user" edge.
-func (_q *ActivityQuery) QueryActorUser() *UserQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, selector),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ActorUserTable, activity.ActorUserColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryActorAPIKey chains the current query on the "actor_api_key" edge.
-func (_q *ActivityQuery) QueryActorAPIKey() *APIKeyQuery {
-	query := (&APIKeyClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, selector),
-			sqlgraph.To(apikey.Table, apikey.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ActorAPIKeyTable, activity.ActorAPIKeyColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryImpersonator chains the current query on the "impersonator" edge.
-func (_q *ActivityQuery) QueryImpersonator() *UserQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, selector),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ImpersonatorTable, activity.ImpersonatorColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
 }
 
 // First returns the first Activity entity from the query.
@@ -345,63 +250,15 @@ func (_q *ActivityQuery) Clone() *ActivityQuery {
 		return nil
 	}
 	return &ActivityQuery{
-		config:           _q.config,
-		ctx:              _q.ctx.Clone(),
-		order:            append([]activity.OrderOption{}, _q.order...),
-		inters:           append([]Interceptor{}, _q.inters...),
-		predicates:       append([]predicate.Activity{}, _q.predicates...),
-		withOrganization: _q.withOrganization.Clone(),
-		withActorUser:    _q.withActorUser.Clone(),
-		withActorAPIKey:  _q.withActorAPIKey.Clone(),
-		withImpersonator: _q.withImpersonator.Clone(),
+		config:     _q.config,
+		ctx:        _q.ctx.Clone(),
+		order:      append([]activity.OrderOption{}, _q.order...),
+		inters:     append([]Interceptor{}, _q.inters...),
+		predicates: append([]predicate.Activity{}, _q.predicates...),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
 	}
-}
-
-// WithOrganization tells the query-builder to eager-load the nodes that are connected to
-// the "organization" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *ActivityQuery) WithOrganization(opts ...func(*OrganizationQuery)) *ActivityQuery {
-	query := (&OrganizationClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withOrganization = query
-	return _q
-}
-
-// WithActorUser tells the query-builder to eager-load the nodes that are connected to
-// the "actor_user" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *ActivityQuery) WithActorUser(opts ...func(*UserQuery)) *ActivityQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withActorUser = query
-	return _q
-}
-
-// WithActorAPIKey tells the query-builder to eager-load the nodes that are connected to
-// the "actor_api_key" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *ActivityQuery) WithActorAPIKey(opts ...func(*APIKeyQuery)) *ActivityQuery {
-	query := (&APIKeyClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withActorAPIKey = query
-	return _q
-}
-
-// WithImpersonator tells the query-builder to eager-load the nodes that are connected to
-// the "impersonator" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *ActivityQuery) WithImpersonator(opts ...func(*UserQuery)) *ActivityQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withImpersonator = query
-	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -486,14 +343,8 @@ func (_q *ActivityQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Activity, error) {
 	var (
-		nodes       = []*Activity{}
-		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
-			_q.withOrganization != nil,
-			_q.withActorUser != nil,
-			_q.withActorAPIKey != nil,
-			_q.withImpersonator != nil,
-		}
+		nodes = []*Activity{}
+		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Activity).scanValues(nil, columns)
@@ -501,7 +352,6 @@ func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Act
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &Activity{config: _q.config}
 		nodes = append(nodes, node)
-		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -516,165 +366,12 @@ func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Act
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
-	if query := _q.withOrganization; query != nil {
-		if err := _q.loadOrganization(ctx, query, nodes, nil,
-			func(n *Activity, e *Organization) { n.Edges.Organization = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withActorUser; query != nil {
-		if err := _q.loadActorUser(ctx, query, nodes, nil,
-			func(n *Activity, e *User) { n.Edges.ActorUser = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withActorAPIKey; query != nil {
-		if err := _q.loadActorAPIKey(ctx, query, nodes, nil,
-			func(n *Activity, e *APIKey) { n.Edges.ActorAPIKey = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withImpersonator; query != nil {
-		if err := _q.loadImpersonator(ctx, query, nodes, nil,
-			func(n *Activity, e *User) { n.Edges.Impersonator = e }); err != nil {
-			return nil, err
-		}
-	}
 	for i := range _q.loadTotal {
 		if err := _q.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
-}
-
-func (_q *ActivityQuery) loadOrganization(ctx context.Context, query *OrganizationQuery, nodes []*Activity, init func(*Activity), assign func(*Activity, *Organization)) error {
-	ids := make([]pulid.ID, 0, len(nodes))
-	nodeids := make(map[pulid.ID][]*Activity)
-	for i := range nodes {
-		if nodes[i].OrganizationID == nil {
-			continue
-		}
-		fk := *nodes[i].OrganizationID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(organization.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "organization_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *ActivityQuery) loadActorUser(ctx context.Context, query *UserQuery, nodes []*Activity, init func(*Activity), assign func(*Activity, *User)) error {
-	ids := make([]pulid.ID, 0, len(nodes))
-	nodeids := make(map[pulid.ID][]*Activity)
-	for i := range nodes {
-		if nodes[i].ActorUserID == nil {
-			continue
-		}
-		fk := *nodes[i].ActorUserID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(user.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "actor_user_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *ActivityQuery) loadActorAPIKey(ctx context.Context, query *APIKeyQuery, nodes []*Activity, init func(*Activity), assign func(*Activity, *APIKey)) error {
-	ids := make([]pulid.ID, 0, len(nodes))
-	nodeids := make(map[pulid.ID][]*Activity)
-	for i := range nodes {
-		if nodes[i].ActorAPIKeyID == nil {
-			continue
-		}
-		fk := *nodes[i].ActorAPIKeyID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(apikey.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "actor_api_key_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *ActivityQuery) loadImpersonator(ctx context.Context, query *UserQuery, nodes []*Activity, init func(*Activity), assign func(*Activity, *User)) error {
-	ids := make([]pulid.ID, 0, len(nodes))
-	nodeids := make(map[pulid.ID][]*Activity)
-	for i := range nodes {
-		if nodes[i].ImpersonatorID == nil {
-			continue
-		}
-		fk := *nodes[i].ImpersonatorID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(user.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "impersonator_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
 }
 
 func (_q *ActivityQuery) sqlCount(ctx context.Context) (int, error) {
@@ -704,18 +401,6 @@ func (_q *ActivityQuery) querySpec() *sqlgraph.QuerySpec {
 			if fields[i] != activity.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
-		}
-		if _q.withOrganization != nil {
-			_spec.Node.AddColumnOnce(activity.FieldOrganizationID)
-		}
-		if _q.withActorUser != nil {
-			_spec.Node.AddColumnOnce(activity.FieldActorUserID)
-		}
-		if _q.withActorAPIKey != nil {
-			_spec.Node.AddColumnOnce(activity.FieldActorAPIKeyID)
-		}
-		if _q.withImpersonator != nil {
-			_spec.Node.AddColumnOnce(activity.FieldImpersonatorID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

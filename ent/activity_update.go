@@ -68,6 +68,21 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if _u.mutation.OrganizationIDCleared() {
+		_spec.ClearField(activity.FieldOrganizationID, field.TypeString)
+	}
+	if _u.mutation.ActorUserIDCleared() {
+		_spec.ClearField(activity.FieldActorUserID, field.TypeString)
+	}
+	if _u.mutation.ActorAPIKeyIDCleared() {
+		_spec.ClearField(activity.FieldActorAPIKeyID, field.TypeString)
+	}
+	if _u.mutation.ImpersonatorIDCleared() {
+		_spec.ClearField(activity.FieldImpersonatorID, field.TypeString)
+	}
+	if _u.mutation.TargetsCleared() {
+		_spec.ClearField(activity.FieldTargets, field.TypeJSON)
+	}
 	if _u.mutation.DataCleared() {
 		_spec.ClearField(activity.FieldData, field.TypeJSON)
 	}
@@ -161,6 +176,21 @@ func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err 
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.OrganizationIDCleared() {
+		_spec.ClearField(activity.FieldOrganizationID, field.TypeString)
+	}
+	if _u.mutation.ActorUserIDCleared() {
+		_spec.ClearField(activity.FieldActorUserID, field.TypeString)
+	}
+	if _u.mutation.ActorAPIKeyIDCleared() {
+		_spec.ClearField(activity.FieldActorAPIKeyID, field.TypeString)
+	}
+	if _u.mutation.ImpersonatorIDCleared() {
+		_spec.ClearField(activity.FieldImpersonatorID, field.TypeString)
+	}
+	if _u.mutation.TargetsCleared() {
+		_spec.ClearField(activity.FieldTargets, field.TypeJSON)
 	}
 	if _u.mutation.DataCleared() {
 		_spec.ClearField(activity.FieldData, field.TypeJSON)

@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -42,6 +43,8 @@ type Client struct {
 	APIKey *APIKeyClient
 	// Activity is the client for interacting with the Activity builders.
 	Activity *ActivityClient
+	// ActivityChain is the client for interacting with the ActivityChain builders.
+	ActivityChain *ActivityChainClient
 	// Invitation is the client for interacting with the Invitation builders.
 	Invitation *InvitationClient
 	// Membership is the client for interacting with the Membership builders.
@@ -77,6 +80,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Activity = NewActivityClient(c.config)
+	c.ActivityChain = NewActivityChainClient(c.config)
 	c.Invitation = NewInvitationClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.OAuthAccount = NewOAuthAccountClient(c.config)
@@ -178,21 +182,22 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		Activity:     NewActivityClient(cfg),
-		Invitation:   NewInvitationClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		OAuthAccount: NewOAuthAccountClient(cfg),
-		Organization: NewOrganizationClient(cfg),
-		Preference:   NewPreferenceClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Role:         NewRoleClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SigningKey:   NewSigningKeyClient(cfg),
-		User:         NewUserClient(cfg),
-		UserToken:    NewUserTokenClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		APIKey:        NewAPIKeyClient(cfg),
+		Activity:      NewActivityClient(cfg),
+		ActivityChain: NewActivityChainClient(cfg),
+		Invitation:    NewInvitationClient(cfg),
+		Membership:    NewMembershipClient(cfg),
+		OAuthAccount:  NewOAuthAccountClient(cfg),
+		Organization:  NewOrganizationClient(cfg),
+		Preference:    NewPreferenceClient(cfg),
+		RefreshToken:  NewRefreshTokenClient(cfg),
+		Role:          NewRoleClient(cfg),
+		Session:       NewSessionClient(cfg),
+		SigningKey:    NewSigningKeyClient(cfg),
+		User:          NewUserClient(cfg),
+		UserToken:     NewUserTokenClient(cfg),
 	}, nil
 }
 
@@ -210,21 +215,22 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		Activity:     NewActivityClient(cfg),
-		Invitation:   NewInvitationClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		OAuthAccount: NewOAuthAccountClient(cfg),
-		Organization: NewOrganizationClient(cfg),
-		Preference:   NewPreferenceClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Role:         NewRoleClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SigningKey:   NewSigningKeyClient(cfg),
-		User:         NewUserClient(cfg),
-		UserToken:    NewUserTokenClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		APIKey:        NewAPIKeyClient(cfg),
+		Activity:      NewActivityClient(cfg),
+		ActivityChain: NewActivityChainClient(cfg),
+		Invitation:    NewInvitationClient(cfg),
+		Membership:    NewMembershipClient(cfg),
+		OAuthAccount:  NewOAuthAccountClient(cfg),
+		Organization:  NewOrganizationClient(cfg),
+		Preference:    NewPreferenceClient(cfg),
+		RefreshToken:  NewRefreshTokenClient(cfg),
+		Role:          NewRoleClient(cfg),
+		Session:       NewSessionClient(cfg),
+		SigningKey:    NewSigningKeyClient(cfg),
+		User:          NewUserClient(cfg),
+		UserToken:     NewUserTokenClient(cfg),
 	}, nil
 }
 
@@ -254,9 +260,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Activity, c.Invitation, c.Membership, c.OAuthAccount,
-		c.Organization, c.Preference, c.RefreshToken, c.Role, c.Session, c.SigningKey,
-		c.User, c.UserToken,
+		c.APIKey, c.Activity, c.ActivityChain, c.Invitation, c.Membership,
+		c.OAuthAccount, c.Organization, c.Preference, c.RefreshToken, c.Role,
+		c.Session, c.SigningKey, c.User, c.UserToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -266,9 +272,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Activity, c.Invitation, c.Membership, c.OAuthAccount,
-		c.Organization, c.Preference, c.RefreshToken, c.Role, c.Session, c.SigningKey,
-		c.User, c.UserToken,
+		c.APIKey, c.Activity, c.ActivityChain, c.Invitation, c.Membership,
+		c.OAuthAccount, c.Organization, c.Preference, c.RefreshToken, c.Role,
+		c.Session, c.SigningKey, c.User, c.UserToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -281,6 +287,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIKey.mutate(ctx, m)
 	case *ActivityMutation:
 		return c.Activity.mutate(ctx, m)
+	case *ActivityChainMutation:
+		return c.ActivityChain.mutate(ctx, m)
 	case *InvitationMutation:
 		return c.Invitation.mutate(ctx, m)
 	case *MembershipMutation:
@@ -582,70 +590,6 @@ func (c *ActivityClient) GetX(ctx context.Context, id pulid.ID) *Activity {
 	return obj
 }
 
-// QueryOrganization queries the organization edge of a Activity.
-func (c *ActivityClient) QueryOrganization(_m *Activity) *OrganizationQuery {
-	query := (&OrganizationClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, id),
-			sqlgraph.To(organization.Table, organization.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, activity.OrganizationTable, activity.OrganizationColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
-// QueryActorUser queries the actor_user edge of a Activity.
-func (c *ActivityClient) QueryActorUser(_m *Activity) *UserQuery {
-	query := (&UserClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, id),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ActorUserTable, activity.ActorUserColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
-// QueryActorAPIKey queries the actor_api_key edge of a Activity.
-func (c *ActivityClient) QueryActorAPIKey(_m *Activity) *APIKeyQuery {
-	query := (&APIKeyClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, id),
-			sqlgraph.To(apikey.Table, apikey.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ActorAPIKeyTable, activity.ActorAPIKeyColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
-// QueryImpersonator queries the impersonator edge of a Activity.
-func (c *ActivityClient) QueryImpersonator(_m *Activity) *UserQuery {
-	query := (&UserClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, id),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, activity.ImpersonatorTable, activity.ImpersonatorColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
 // Hooks returns the client hooks.
 func (c *ActivityClient) Hooks() []Hook {
 	hooks := c.hooks.Activity
@@ -654,7 +598,8 @@ func (c *ActivityClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *ActivityClient) Interceptors() []Interceptor {
-	return c.inters.Activity
+	inters := c.inters.Activity
+	return append(inters[:len(inters):len(inters)], activity.Interceptors[:]...)
 }
 
 func (c *ActivityClient) mutate(ctx context.Context, m *ActivityMutation) (Value, error) {
@@ -669,6 +614,140 @@ func (c *ActivityClient) mutate(ctx context.Context, m *ActivityMutation) (Value
 		return (&ActivityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Activity mutation op: %q", m.Op())
+	}
+}
+
+// ActivityChainClient is a client for the ActivityChain schema.
+type ActivityChainClient struct {
+	config
+}
+
+// NewActivityChainClient returns a client for the ActivityChain from the given config.
+func NewActivityChainClient(c config) *ActivityChainClient {
+	return &ActivityChainClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `activitychain.Hooks(f(g(h())))`.
+func (c *ActivityChainClient) Use(hooks ...Hook) {
+	c.hooks.ActivityChain = append(c.hooks.ActivityChain, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `activitychain.Intercept(f(g(h())))`.
+func (c *ActivityChainClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ActivityChain = append(c.inters.ActivityChain, interceptors...)
+}
+
+// Create returns a builder for creating a ActivityChain entity.
+func (c *ActivityChainClient) Create() *ActivityChainCreate {
+	mutation := newActivityChainMutation(c.config, OpCreate)
+	return &ActivityChainCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ActivityChain entities.
+func (c *ActivityChainClient) CreateBulk(builders ...*ActivityChainCreate) *ActivityChainCreateBulk {
+	return &ActivityChainCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ActivityChainClient) MapCreateBulk(slice any, setFunc func(*ActivityChainCreate, int)) *ActivityChainCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ActivityChainCreateBulk{err: fmt.Errorf("calling to ActivityChainClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ActivityChainCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ActivityChainCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ActivityChain.
+func (c *ActivityChainClient) Update() *ActivityChainUpdate {
+	mutation := newActivityChainMutation(c.config, OpUpdate)
+	return &ActivityChainUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ActivityChainClient) UpdateOne(_m *ActivityChain) *ActivityChainUpdateOne {
+	mutation := newActivityChainMutation(c.config, OpUpdateOne, withActivityChain(_m))
+	return &ActivityChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ActivityChainClient) UpdateOneID(id string) *ActivityChainUpdateOne {
+	mutation := newActivityChainMutation(c.config, OpUpdateOne, withActivityChainID(id))
+	return &ActivityChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ActivityChain.
+func (c *ActivityChainClient) Delete() *ActivityChainDelete {
+	mutation := newActivityChainMutation(c.config, OpDelete)
+	return &ActivityChainDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ActivityChainClient) DeleteOne(_m *ActivityChain) *ActivityChainDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ActivityChainClient) DeleteOneID(id string) *ActivityChainDeleteOne {
+	builder := c.Delete().Where(activitychain.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ActivityChainDeleteOne{builder}
+}
+
+// Query returns a query builder for ActivityChain.
+func (c *ActivityChainClient) Query() *ActivityChainQuery {
+	return &ActivityChainQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeActivityChain},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ActivityChain entity by its id.
+func (c *ActivityChainClient) Get(ctx context.Context, id string) (*ActivityChain, error) {
+	return c.Query().Where(activitychain.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ActivityChainClient) GetX(ctx context.Context, id string) *ActivityChain {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ActivityChainClient) Hooks() []Hook {
+	hooks := c.hooks.ActivityChain
+	return append(hooks[:len(hooks):len(hooks)], activitychain.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ActivityChainClient) Interceptors() []Interceptor {
+	return c.inters.ActivityChain
+}
+
+func (c *ActivityChainClient) mutate(ctx context.Context, m *ActivityChainMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ActivityChainCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ActivityChainUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ActivityChainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ActivityChainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ActivityChain mutation op: %q", m.Op())
 	}
 }
 
@@ -1438,22 +1517,6 @@ func (c *OrganizationClient) QueryAPIKeys(_m *Organization) *APIKeyQuery {
 	return query
 }
 
-// QueryActivities queries the activities edge of a Organization.
-func (c *OrganizationClient) QueryActivities(_m *Organization) *ActivityQuery {
-	query := (&ActivityClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(organization.Table, organization.FieldID, id),
-			sqlgraph.To(activity.Table, activity.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, organization.ActivitiesTable, organization.ActivitiesColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
 // QueryPreferences queries the preferences edge of a Organization.
 func (c *OrganizationClient) QueryPreferences(_m *Organization) *PreferenceQuery {
 	query := (&PreferenceClient{config: c.config}).Query()
@@ -1677,7 +1740,8 @@ func (c *PreferenceClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *PreferenceClient) Interceptors() []Interceptor {
-	return c.inters.Preference
+	inters := c.inters.Preference
+	return append(inters[:len(inters):len(inters)], preference.Interceptors[:]...)
 }
 
 func (c *PreferenceClient) mutate(ctx context.Context, m *PreferenceMutation) (Value, error) {
@@ -2839,12 +2903,13 @@ func (c *UserTokenClient) mutate(ctx context.Context, m *UserTokenMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Activity, Invitation, Membership, OAuthAccount, Organization,
-		Preference, RefreshToken, Role, Session, SigningKey, User, UserToken []ent.Hook
+		APIKey, Activity, ActivityChain, Invitation, Membership, OAuthAccount,
+		Organization, Preference, RefreshToken, Role, Session, SigningKey, User,
+		UserToken []ent.Hook
 	}
 	inters struct {
-		APIKey, Activity, Invitation, Membership, OAuthAccount, Organization,
-		Preference, RefreshToken, Role, Session, SigningKey, User,
+		APIKey, Activity, ActivityChain, Invitation, Membership, OAuthAccount,
+		Organization, Preference, RefreshToken, Role, Session, SigningKey, User,
 		UserToken []ent.Interceptor
 	}
 )

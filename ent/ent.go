@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -85,19 +86,20 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:       apikey.ValidColumn,
-			activity.Table:     activity.ValidColumn,
-			invitation.Table:   invitation.ValidColumn,
-			membership.Table:   membership.ValidColumn,
-			oauthaccount.Table: oauthaccount.ValidColumn,
-			organization.Table: organization.ValidColumn,
-			preference.Table:   preference.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			role.Table:         role.ValidColumn,
-			session.Table:      session.ValidColumn,
-			signingkey.Table:   signingkey.ValidColumn,
-			user.Table:         user.ValidColumn,
-			usertoken.Table:    usertoken.ValidColumn,
+			apikey.Table:        apikey.ValidColumn,
+			activity.Table:      activity.ValidColumn,
+			activitychain.Table: activitychain.ValidColumn,
+			invitation.Table:    invitation.ValidColumn,
+			membership.Table:    membership.ValidColumn,
+			oauthaccount.Table:  oauthaccount.ValidColumn,
+			organization.Table:  organization.ValidColumn,
+			preference.Table:    preference.ValidColumn,
+			refreshtoken.Table:  refreshtoken.ValidColumn,
+			role.Table:          role.ValidColumn,
+			session.Table:       session.ValidColumn,
+			signingkey.Table:    signingkey.ValidColumn,
+			user.Table:          user.ValidColumn,
+			usertoken.Table:     usertoken.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

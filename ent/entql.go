@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -26,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -68,18 +69,41 @@ var schemaGraph = func() *sqlgraph.Schema {
 			activity.FieldActorUserID:    {Type: field.TypeString, Column: activity.FieldActorUserID},
 			activity.FieldActorAPIKeyID:  {Type: field.TypeString, Column: activity.FieldActorAPIKeyID},
 			activity.FieldActorLabel:     {Type: field.TypeString, Column: activity.FieldActorLabel},
+			activity.FieldActorDisplay:   {Type: field.TypeString, Column: activity.FieldActorDisplay},
 			activity.FieldImpersonatorID: {Type: field.TypeString, Column: activity.FieldImpersonatorID},
 			activity.FieldVerb:           {Type: field.TypeString, Column: activity.FieldVerb},
 			activity.FieldObjectType:     {Type: field.TypeString, Column: activity.FieldObjectType},
 			activity.FieldObjectID:       {Type: field.TypeString, Column: activity.FieldObjectID},
+			activity.FieldTargets:        {Type: field.TypeJSON, Column: activity.FieldTargets},
 			activity.FieldChannel:        {Type: field.TypeString, Column: activity.FieldChannel},
 			activity.FieldIP:             {Type: field.TypeString, Column: activity.FieldIP},
 			activity.FieldUserAgent:      {Type: field.TypeString, Column: activity.FieldUserAgent},
 			activity.FieldRequestID:      {Type: field.TypeString, Column: activity.FieldRequestID},
 			activity.FieldData:           {Type: field.TypeJSON, Column: activity.FieldData},
+			activity.FieldChain:          {Type: field.TypeString, Column: activity.FieldChain},
+			activity.FieldSeq:            {Type: field.TypeInt64, Column: activity.FieldSeq},
+			activity.FieldPrevHash:       {Type: field.TypeString, Column: activity.FieldPrevHash},
+			activity.FieldHash:           {Type: field.TypeString, Column: activity.FieldHash},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   activitychain.Table,
+			Columns: activitychain.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: activitychain.FieldID,
+			},
+		},
+		Type: "ActivityChain",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			activitychain.FieldSeq:        {Type: field.TypeInt64, Column: activitychain.FieldSeq},
+			activitychain.FieldHash:       {Type: field.TypeString, Column: activitychain.FieldHash},
+			activitychain.FieldAnchorSeq:  {Type: field.TypeInt64, Column: activitychain.FieldAnchorSeq},
+			activitychain.FieldAnchorHash: {Type: field.TypeString, Column: activitychain.FieldAnchorHash},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   invitation.Table,
 			Columns: invitation.Columns,
@@ -105,7 +129,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			invitation.FieldSentCount:      {Type: field.TypeInt, Column: invitation.FieldSentCount},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -128,7 +152,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldJoinedAt:       {Type: field.TypeTime, Column: membership.FieldJoinedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   oauthaccount.Table,
 			Columns: oauthaccount.Columns,
@@ -151,7 +175,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			oauthaccount.FieldScopes:         {Type: field.TypeJSON, Column: oauthaccount.FieldScopes},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -173,7 +197,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:  {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   preference.Table,
 			Columns: preference.Columns,
@@ -195,7 +219,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			preference.FieldUpdatedByID:    {Type: field.TypeString, Column: preference.FieldUpdatedByID},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -221,7 +245,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent:      {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -244,7 +268,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldSystem:         {Type: field.TypeBool, Column: role.FieldSystem},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -269,7 +293,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedReason:  {Type: field.TypeString, Column: session.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -287,7 +311,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldVerifyUntil: {Type: field.TypeTime, Column: signingkey.FieldVerifyUntil},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -325,7 +349,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldMetadata:        {Type: field.TypeJSON, Column: user.FieldMetadata},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usertoken.Table,
 			Columns: usertoken.Columns,
@@ -367,54 +391,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"APIKey",
-		"User",
-	)
-	graph.MustAddE(
-		"organization",
-		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: true,
-			Table:   activity.OrganizationTable,
-			Columns: []string{activity.OrganizationColumn},
-			Bidi:    false,
-		},
-		"Activity",
-		"Organization",
-	)
-	graph.MustAddE(
-		"actor_user",
-		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ActorUserTable,
-			Columns: []string{activity.ActorUserColumn},
-			Bidi:    false,
-		},
-		"Activity",
-		"User",
-	)
-	graph.MustAddE(
-		"actor_api_key",
-		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ActorAPIKeyTable,
-			Columns: []string{activity.ActorAPIKeyColumn},
-			Bidi:    false,
-		},
-		"Activity",
-		"APIKey",
-	)
-	graph.MustAddE(
-		"impersonator",
-		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   activity.ImpersonatorTable,
-			Columns: []string{activity.ImpersonatorColumn},
-			Bidi:    false,
-		},
-		"Activity",
 		"User",
 	)
 	graph.MustAddE(
@@ -608,18 +584,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Organization",
 		"APIKey",
-	)
-	graph.MustAddE(
-		"activities",
-		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-		},
-		"Organization",
-		"Activity",
 	)
 	graph.MustAddE(
 		"preferences",
@@ -1135,6 +1099,11 @@ func (f *ActivityFilter) WhereActorLabel(p entql.StringP) {
 	f.Where(p.Field(activity.FieldActorLabel))
 }
 
+// WhereActorDisplay applies the entql string predicate on the actor_display field.
+func (f *ActivityFilter) WhereActorDisplay(p entql.StringP) {
+	f.Where(p.Field(activity.FieldActorDisplay))
+}
+
 // WhereImpersonatorID applies the entql string predicate on the impersonator_id field.
 func (f *ActivityFilter) WhereImpersonatorID(p entql.StringP) {
 	f.Where(p.Field(activity.FieldImpersonatorID))
@@ -1153,6 +1122,11 @@ func (f *ActivityFilter) WhereObjectType(p entql.StringP) {
 // WhereObjectID applies the entql string predicate on the object_id field.
 func (f *ActivityFilter) WhereObjectID(p entql.StringP) {
 	f.Where(p.Field(activity.FieldObjectID))
+}
+
+// WhereTargets applies the entql json.RawMessage predicate on the targets field.
+func (f *ActivityFilter) WhereTargets(p entql.BytesP) {
+	f.Where(p.Field(activity.FieldTargets))
 }
 
 // WhereChannel applies the entql string predicate on the channel field.
@@ -1180,60 +1154,84 @@ func (f *ActivityFilter) WhereData(p entql.BytesP) {
 	f.Where(p.Field(activity.FieldData))
 }
 
-// WhereHasOrganization applies a predicate to check if query has an edge organization.
-func (f *ActivityFilter) WhereHasOrganization() {
-	f.Where(entql.HasEdge("organization"))
+// WhereChain applies the entql string predicate on the chain field.
+func (f *ActivityFilter) WhereChain(p entql.StringP) {
+	f.Where(p.Field(activity.FieldChain))
 }
 
-// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
-func (f *ActivityFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
-	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *ActivityFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(activity.FieldSeq))
+}
+
+// WherePrevHash applies the entql string predicate on the prev_hash field.
+func (f *ActivityFilter) WherePrevHash(p entql.StringP) {
+	f.Where(p.Field(activity.FieldPrevHash))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *ActivityFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(activity.FieldHash))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ActivityChainQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ActivityChainQuery builder.
+func (_q *ActivityChainQuery) Filter() *ActivityChainFilter {
+	return &ActivityChainFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ActivityChainMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ActivityChainMutation builder.
+func (m *ActivityChainMutation) Filter() *ActivityChainFilter {
+	return &ActivityChainFilter{config: m.config, predicateAdder: m}
+}
+
+// ActivityChainFilter provides a generic filtering capability at runtime for ActivityChainQuery.
+type ActivityChainFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ActivityChainFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
 		}
-	})))
+	})
 }
 
-// WhereHasActorUser applies a predicate to check if query has an edge actor_user.
-func (f *ActivityFilter) WhereHasActorUser() {
-	f.Where(entql.HasEdge("actor_user"))
+// WhereID applies the entql string predicate on the id field.
+func (f *ActivityChainFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(activitychain.FieldID))
 }
 
-// WhereHasActorUserWith applies a predicate to check if query has an edge actor_user with a given conditions (other predicates).
-func (f *ActivityFilter) WhereHasActorUserWith(preds ...predicate.User) {
-	f.Where(entql.HasEdgeWith("actor_user", sqlgraph.WrapFunc(func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
-		}
-	})))
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *ActivityChainFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(activitychain.FieldSeq))
 }
 
-// WhereHasActorAPIKey applies a predicate to check if query has an edge actor_api_key.
-func (f *ActivityFilter) WhereHasActorAPIKey() {
-	f.Where(entql.HasEdge("actor_api_key"))
+// WhereHash applies the entql string predicate on the hash field.
+func (f *ActivityChainFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(activitychain.FieldHash))
 }
 
-// WhereHasActorAPIKeyWith applies a predicate to check if query has an edge actor_api_key with a given conditions (other predicates).
-func (f *ActivityFilter) WhereHasActorAPIKeyWith(preds ...predicate.APIKey) {
-	f.Where(entql.HasEdgeWith("actor_api_key", sqlgraph.WrapFunc(func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
-		}
-	})))
+// WhereAnchorSeq applies the entql int64 predicate on the anchor_seq field.
+func (f *ActivityChainFilter) WhereAnchorSeq(p entql.Int64P) {
+	f.Where(p.Field(activitychain.FieldAnchorSeq))
 }
 
-// WhereHasImpersonator applies a predicate to check if query has an edge impersonator.
-func (f *ActivityFilter) WhereHasImpersonator() {
-	f.Where(entql.HasEdge("impersonator"))
-}
-
-// WhereHasImpersonatorWith applies a predicate to check if query has an edge impersonator with a given conditions (other predicates).
-func (f *ActivityFilter) WhereHasImpersonatorWith(preds ...predicate.User) {
-	f.Where(entql.HasEdgeWith("impersonator", sqlgraph.WrapFunc(func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
-		}
-	})))
+// WhereAnchorHash applies the entql string predicate on the anchor_hash field.
+func (f *ActivityChainFilter) WhereAnchorHash(p entql.StringP) {
+	f.Where(p.Field(activitychain.FieldAnchorHash))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1265,7 +1263,7 @@ type InvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *InvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1426,7 +1424,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1600,7 +1598,7 @@ type OAuthAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OAuthAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1704,7 +1702,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1830,20 +1828,6 @@ func (f *OrganizationFilter) WhereHasAPIKeysWith(preds ...predicate.APIKey) {
 	})))
 }
 
-// WhereHasActivities applies a predicate to check if query has an edge activities.
-func (f *OrganizationFilter) WhereHasActivities() {
-	f.Where(entql.HasEdge("activities"))
-}
-
-// WhereHasActivitiesWith applies a predicate to check if query has an edge activities with a given conditions (other predicates).
-func (f *OrganizationFilter) WhereHasActivitiesWith(preds ...predicate.Activity) {
-	f.Where(entql.HasEdgeWith("activities", sqlgraph.WrapFunc(func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
-		}
-	})))
-}
-
 // WhereHasPreferences applies a predicate to check if query has an edge preferences.
 func (f *OrganizationFilter) WhereHasPreferences() {
 	f.Where(entql.HasEdge("preferences"))
@@ -1901,7 +1885,7 @@ type PreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2028,7 +2012,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2217,7 +2201,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2349,7 +2333,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2505,7 +2489,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2570,7 +2554,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2833,7 +2817,7 @@ type UserTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

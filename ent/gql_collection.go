@@ -215,66 +215,6 @@ func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 	)
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
-
-		case "organization":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&OrganizationClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, organizationImplementors)...); err != nil {
-				return err
-			}
-			_q.withOrganization = query
-			if _, ok := fieldSeen[activity.FieldOrganizationID]; !ok {
-				selectedFields = append(selectedFields, activity.FieldOrganizationID)
-				fieldSeen[activity.FieldOrganizationID] = struct{}{}
-			}
-
-		case "actorUser":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&UserClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
-				return err
-			}
-			_q.withActorUser = query
-			if _, ok := fieldSeen[activity.FieldActorUserID]; !ok {
-				selectedFields = append(selectedFields, activity.FieldActorUserID)
-				fieldSeen[activity.FieldActorUserID] = struct{}{}
-			}
-
-		case "actorAPIKey":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&APIKeyClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, apikeyImplementors)...); err != nil {
-				return err
-			}
-			_q.withActorAPIKey = query
-			if _, ok := fieldSeen[activity.FieldActorAPIKeyID]; !ok {
-				selectedFields = append(selectedFields, activity.FieldActorAPIKeyID)
-				fieldSeen[activity.FieldActorAPIKeyID] = struct{}{}
-			}
-
-		case "impersonator":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&UserClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
-				return err
-			}
-			_q.withImpersonator = query
-			if _, ok := fieldSeen[activity.FieldImpersonatorID]; !ok {
-				selectedFields = append(selectedFields, activity.FieldImpersonatorID)
-				fieldSeen[activity.FieldImpersonatorID] = struct{}{}
-			}
 		case "createdAt":
 			if _, ok := fieldSeen[activity.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, activity.FieldCreatedAt)
@@ -305,6 +245,11 @@ func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, activity.FieldActorLabel)
 				fieldSeen[activity.FieldActorLabel] = struct{}{}
 			}
+		case "actorDisplay":
+			if _, ok := fieldSeen[activity.FieldActorDisplay]; !ok {
+				selectedFields = append(selectedFields, activity.FieldActorDisplay)
+				fieldSeen[activity.FieldActorDisplay] = struct{}{}
+			}
 		case "impersonatorID":
 			if _, ok := fieldSeen[activity.FieldImpersonatorID]; !ok {
 				selectedFields = append(selectedFields, activity.FieldImpersonatorID)
@@ -324,6 +269,11 @@ func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if _, ok := fieldSeen[activity.FieldObjectID]; !ok {
 				selectedFields = append(selectedFields, activity.FieldObjectID)
 				fieldSeen[activity.FieldObjectID] = struct{}{}
+			}
+		case "targets":
+			if _, ok := fieldSeen[activity.FieldTargets]; !ok {
+				selectedFields = append(selectedFields, activity.FieldTargets)
+				fieldSeen[activity.FieldTargets] = struct{}{}
 			}
 		case "channel":
 			if _, ok := fieldSeen[activity.FieldChannel]; !ok {
@@ -345,10 +295,15 @@ func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, activity.FieldRequestID)
 				fieldSeen[activity.FieldRequestID] = struct{}{}
 			}
-		case "data":
-			if _, ok := fieldSeen[activity.FieldData]; !ok {
-				selectedFields = append(selectedFields, activity.FieldData)
-				fieldSeen[activity.FieldData] = struct{}{}
+		case "chain":
+			if _, ok := fieldSeen[activity.FieldChain]; !ok {
+				selectedFields = append(selectedFields, activity.FieldChain)
+				fieldSeen[activity.FieldChain] = struct{}{}
+			}
+		case "seq":
+			if _, ok := fieldSeen[activity.FieldSeq]; !ok {
+				selectedFields = append(selectedFields, activity.FieldSeq)
+				fieldSeen[activity.FieldSeq] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -1547,95 +1502,6 @@ func (_q *OrganizationQuery) collectField(ctx context.Context, oneNode bool, opC
 				*wq = *query
 			})
 
-		case "activities":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&ActivityClient{config: _q.config}).Query()
-			)
-			args := newActivityPaginateArgs(fieldArgs(ctx, new(ActivityWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
-				return fmt.Errorf("validate first and last in path %q: %w", path, err)
-			}
-			pager, err := newActivityPager(args.opts, args.last != nil)
-			if err != nil {
-				return fmt.Errorf("create new pager in path %q: %w", path, err)
-			}
-			if query, err = pager.applyFilter(query); err != nil {
-				return err
-			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
-				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
-				if hasPagination || ignoredEdges {
-					query := query.Clone()
-					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Organization) error {
-						ids := make([]driver.Value, len(nodes))
-						for i := range nodes {
-							ids[i] = nodes[i].ID
-						}
-						var v []struct {
-							NodeID pulid.ID `sql:"organization_id"`
-							Count  int      `sql:"count"`
-						}
-						query.Where(func(s *sql.Selector) {
-							s.Where(sql.InValues(s.C(organization.ActivitiesColumn), ids...))
-						})
-						if err := query.GroupBy(organization.ActivitiesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
-							return err
-						}
-						m := make(map[pulid.ID]int, len(v))
-						for i := range v {
-							m[v[i].NodeID] = v[i].Count
-						}
-						for i := range nodes {
-							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[5] == nil {
-								nodes[i].Edges.totalCount[5] = make(map[string]int)
-							}
-							nodes[i].Edges.totalCount[5][alias] = n
-						}
-						return nil
-					})
-				} else {
-					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Organization) error {
-						for i := range nodes {
-							n := len(nodes[i].Edges.Activities)
-							if nodes[i].Edges.totalCount[5] == nil {
-								nodes[i].Edges.totalCount[5] = make(map[string]int)
-							}
-							nodes[i].Edges.totalCount[5][alias] = n
-						}
-						return nil
-					})
-				}
-			}
-			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
-				continue
-			}
-			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
-				return err
-			}
-			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, activityImplementors)...); err != nil {
-					return err
-				}
-			}
-			if limit := paginateLimit(args.first, args.last); limit > 0 {
-				if oneNode {
-					pager.applyOrder(query.Limit(limit))
-				} else {
-					modify := entgql.LimitPerRow(organization.ActivitiesColumn, limit, pager.orderExpr(query))
-					query.modifiers = append(query.modifiers, modify)
-				}
-			} else {
-				query = pager.applyOrder(query)
-			}
-			_q.WithNamedActivities(alias, func(wq *ActivityQuery) {
-				*wq = *query
-			})
-
 		case "preferences":
 			var (
 				alias = field.Alias
@@ -1679,10 +1545,10 @@ func (_q *OrganizationQuery) collectField(ctx context.Context, oneNode bool, opC
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[6] == nil {
-								nodes[i].Edges.totalCount[6] = make(map[string]int)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[6][alias] = n
+							nodes[i].Edges.totalCount[5][alias] = n
 						}
 						return nil
 					})
@@ -1690,10 +1556,10 @@ func (_q *OrganizationQuery) collectField(ctx context.Context, oneNode bool, opC
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Organization) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Preferences)
-							if nodes[i].Edges.totalCount[6] == nil {
-								nodes[i].Edges.totalCount[6] = make(map[string]int)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[6][alias] = n
+							nodes[i].Edges.totalCount[5][alias] = n
 						}
 						return nil
 					})
@@ -1768,10 +1634,10 @@ func (_q *OrganizationQuery) collectField(ctx context.Context, oneNode bool, opC
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[7] == nil {
-								nodes[i].Edges.totalCount[7] = make(map[string]int)
+							if nodes[i].Edges.totalCount[6] == nil {
+								nodes[i].Edges.totalCount[6] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[7][alias] = n
+							nodes[i].Edges.totalCount[6][alias] = n
 						}
 						return nil
 					})
@@ -1779,10 +1645,10 @@ func (_q *OrganizationQuery) collectField(ctx context.Context, oneNode bool, opC
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Organization) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Invitations)
-							if nodes[i].Edges.totalCount[7] == nil {
-								nodes[i].Edges.totalCount[7] = make(map[string]int)
+							if nodes[i].Edges.totalCount[6] == nil {
+								nodes[i].Edges.totalCount[6] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[7][alias] = n
+							nodes[i].Edges.totalCount[6][alias] = n
 						}
 						return nil
 					})

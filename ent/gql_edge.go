@@ -24,38 +24,6 @@ func (_m *APIKey) Owner(ctx context.Context) (*User, error) {
 	return result, err
 }
 
-func (_m *Activity) Organization(ctx context.Context) (*Organization, error) {
-	result, err := _m.Edges.OrganizationOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryOrganization().Only(ctx)
-	}
-	return result, MaskNotFound(err)
-}
-
-func (_m *Activity) ActorUser(ctx context.Context) (*User, error) {
-	result, err := _m.Edges.ActorUserOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryActorUser().Only(ctx)
-	}
-	return result, MaskNotFound(err)
-}
-
-func (_m *Activity) ActorAPIKey(ctx context.Context) (*APIKey, error) {
-	result, err := _m.Edges.ActorAPIKeyOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryActorAPIKey().Only(ctx)
-	}
-	return result, MaskNotFound(err)
-}
-
-func (_m *Activity) Impersonator(ctx context.Context) (*User, error) {
-	result, err := _m.Edges.ImpersonatorOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryImpersonator().Only(ctx)
-	}
-	return result, MaskNotFound(err)
-}
-
 func (_m *Invitation) Organization(ctx context.Context) (*Organization, error) {
 	result, err := _m.Edges.OrganizationOrErr()
 	if IsNotLoaded(err) {
@@ -266,27 +234,6 @@ func (_m *Organization) APIKeys(
 	return _m.QueryAPIKeys().Paginate(ctx, after, first, before, last, opts...)
 }
 
-func (_m *Organization) Activities(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*ActivityOrder, where *ActivityWhereInput,
-) (*ActivityConnection, error) {
-	opts := []ActivityPaginateOption{
-		WithActivityOrder(orderBy),
-		WithActivityFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
-	if nodes, err := _m.NamedActivities(alias); err == nil || hasTotalCount {
-		pager, err := newActivityPager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &ActivityConnection{Edges: []*ActivityEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryActivities().Paginate(ctx, after, first, before, last, opts...)
-}
-
 func (_m *Organization) Preferences(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*PreferenceOrder, where *PreferenceWhereInput,
 ) (*PreferenceConnection, error) {
@@ -295,7 +242,7 @@ func (_m *Organization) Preferences(
 		WithPreferenceFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[6][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
 	if nodes, err := _m.NamedPreferences(alias); err == nil || hasTotalCount {
 		pager, err := newPreferencePager(opts, last != nil)
 		if err != nil {
@@ -316,7 +263,7 @@ func (_m *Organization) Invitations(
 		WithInvitationFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[7][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[6][alias]
 	if nodes, err := _m.NamedInvitations(alias); err == nil || hasTotalCount {
 		pager, err := newInvitationPager(opts, last != nil)
 		if err != nil {

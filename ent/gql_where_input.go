@@ -707,6 +707,21 @@ type ActivityWhereInput struct {
 	ActorLabelEqualFold    *string  `json:"actorLabelEqualFold,omitempty"`
 	ActorLabelContainsFold *string  `json:"actorLabelContainsFold,omitempty"`
 
+	// "actor_display" field predicates.
+	ActorDisplay             *string  `json:"actorDisplay,omitempty"`
+	ActorDisplayNEQ          *string  `json:"actorDisplayNEQ,omitempty"`
+	ActorDisplayIn           []string `json:"actorDisplayIn,omitempty"`
+	ActorDisplayNotIn        []string `json:"actorDisplayNotIn,omitempty"`
+	ActorDisplayGT           *string  `json:"actorDisplayGT,omitempty"`
+	ActorDisplayGTE          *string  `json:"actorDisplayGTE,omitempty"`
+	ActorDisplayLT           *string  `json:"actorDisplayLT,omitempty"`
+	ActorDisplayLTE          *string  `json:"actorDisplayLTE,omitempty"`
+	ActorDisplayContains     *string  `json:"actorDisplayContains,omitempty"`
+	ActorDisplayHasPrefix    *string  `json:"actorDisplayHasPrefix,omitempty"`
+	ActorDisplayHasSuffix    *string  `json:"actorDisplayHasSuffix,omitempty"`
+	ActorDisplayEqualFold    *string  `json:"actorDisplayEqualFold,omitempty"`
+	ActorDisplayContainsFold *string  `json:"actorDisplayContainsFold,omitempty"`
+
 	// "impersonator_id" field predicates.
 	ImpersonatorID             *pulid.ID  `json:"impersonatorID,omitempty"`
 	ImpersonatorIDNEQ          *pulid.ID  `json:"impersonatorIDNEQ,omitempty"`
@@ -828,22 +843,6 @@ type ActivityWhereInput struct {
 	RequestIDHasSuffix    *string  `json:"requestIDHasSuffix,omitempty"`
 	RequestIDEqualFold    *string  `json:"requestIDEqualFold,omitempty"`
 	RequestIDContainsFold *string  `json:"requestIDContainsFold,omitempty"`
-
-	// "organization" edge predicates.
-	HasOrganization     *bool                     `json:"hasOrganization,omitempty"`
-	HasOrganizationWith []*OrganizationWhereInput `json:"hasOrganizationWith,omitempty"`
-
-	// "actor_user" edge predicates.
-	HasActorUser     *bool             `json:"hasActorUser,omitempty"`
-	HasActorUserWith []*UserWhereInput `json:"hasActorUserWith,omitempty"`
-
-	// "actor_api_key" edge predicates.
-	HasActorAPIKey     *bool               `json:"hasActorAPIKey,omitempty"`
-	HasActorAPIKeyWith []*APIKeyWhereInput `json:"hasActorAPIKeyWith,omitempty"`
-
-	// "impersonator" edge predicates.
-	HasImpersonator     *bool             `json:"hasImpersonator,omitempty"`
-	HasImpersonatorWith []*UserWhereInput `json:"hasImpersonatorWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1150,6 +1149,45 @@ func (i *ActivityWhereInput) P() (predicate.Activity, error) {
 	}
 	if i.ActorLabelContainsFold != nil {
 		predicates = append(predicates, activity.ActorLabelContainsFold(*i.ActorLabelContainsFold))
+	}
+	if i.ActorDisplay != nil {
+		predicates = append(predicates, activity.ActorDisplayEQ(*i.ActorDisplay))
+	}
+	if i.ActorDisplayNEQ != nil {
+		predicates = append(predicates, activity.ActorDisplayNEQ(*i.ActorDisplayNEQ))
+	}
+	if len(i.ActorDisplayIn) > 0 {
+		predicates = append(predicates, activity.ActorDisplayIn(i.ActorDisplayIn...))
+	}
+	if len(i.ActorDisplayNotIn) > 0 {
+		predicates = append(predicates, activity.ActorDisplayNotIn(i.ActorDisplayNotIn...))
+	}
+	if i.ActorDisplayGT != nil {
+		predicates = append(predicates, activity.ActorDisplayGT(*i.ActorDisplayGT))
+	}
+	if i.ActorDisplayGTE != nil {
+		predicates = append(predicates, activity.ActorDisplayGTE(*i.ActorDisplayGTE))
+	}
+	if i.ActorDisplayLT != nil {
+		predicates = append(predicates, activity.ActorDisplayLT(*i.ActorDisplayLT))
+	}
+	if i.ActorDisplayLTE != nil {
+		predicates = append(predicates, activity.ActorDisplayLTE(*i.ActorDisplayLTE))
+	}
+	if i.ActorDisplayContains != nil {
+		predicates = append(predicates, activity.ActorDisplayContains(*i.ActorDisplayContains))
+	}
+	if i.ActorDisplayHasPrefix != nil {
+		predicates = append(predicates, activity.ActorDisplayHasPrefix(*i.ActorDisplayHasPrefix))
+	}
+	if i.ActorDisplayHasSuffix != nil {
+		predicates = append(predicates, activity.ActorDisplayHasSuffix(*i.ActorDisplayHasSuffix))
+	}
+	if i.ActorDisplayEqualFold != nil {
+		predicates = append(predicates, activity.ActorDisplayEqualFold(*i.ActorDisplayEqualFold))
+	}
+	if i.ActorDisplayContainsFold != nil {
+		predicates = append(predicates, activity.ActorDisplayContainsFold(*i.ActorDisplayContainsFold))
 	}
 	if i.ImpersonatorID != nil {
 		predicates = append(predicates, activity.ImpersonatorIDEQ(*i.ImpersonatorID))
@@ -1470,78 +1508,6 @@ func (i *ActivityWhereInput) P() (predicate.Activity, error) {
 		predicates = append(predicates, activity.RequestIDContainsFold(*i.RequestIDContainsFold))
 	}
 
-	if i.HasOrganization != nil {
-		p := activity.HasOrganization()
-		if !*i.HasOrganization {
-			p = activity.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasOrganizationWith) > 0 {
-		with := make([]predicate.Organization, 0, len(i.HasOrganizationWith))
-		for _, w := range i.HasOrganizationWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasOrganizationWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, activity.HasOrganizationWith(with...))
-	}
-	if i.HasActorUser != nil {
-		p := activity.HasActorUser()
-		if !*i.HasActorUser {
-			p = activity.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasActorUserWith) > 0 {
-		with := make([]predicate.User, 0, len(i.HasActorUserWith))
-		for _, w := range i.HasActorUserWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasActorUserWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, activity.HasActorUserWith(with...))
-	}
-	if i.HasActorAPIKey != nil {
-		p := activity.HasActorAPIKey()
-		if !*i.HasActorAPIKey {
-			p = activity.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasActorAPIKeyWith) > 0 {
-		with := make([]predicate.APIKey, 0, len(i.HasActorAPIKeyWith))
-		for _, w := range i.HasActorAPIKeyWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasActorAPIKeyWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, activity.HasActorAPIKeyWith(with...))
-	}
-	if i.HasImpersonator != nil {
-		p := activity.HasImpersonator()
-		if !*i.HasImpersonator {
-			p = activity.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasImpersonatorWith) > 0 {
-		with := make([]predicate.User, 0, len(i.HasImpersonatorWith))
-		for _, w := range i.HasImpersonatorWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasImpersonatorWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, activity.HasImpersonatorWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyActivityWhereInput
@@ -3621,10 +3587,6 @@ type OrganizationWhereInput struct {
 	HasAPIKeys     *bool               `json:"hasAPIKeys,omitempty"`
 	HasAPIKeysWith []*APIKeyWhereInput `json:"hasAPIKeysWith,omitempty"`
 
-	// "activities" edge predicates.
-	HasActivities     *bool                 `json:"hasActivities,omitempty"`
-	HasActivitiesWith []*ActivityWhereInput `json:"hasActivitiesWith,omitempty"`
-
 	// "preferences" edge predicates.
 	HasPreferences     *bool                   `json:"hasPreferences,omitempty"`
 	HasPreferencesWith []*PreferenceWhereInput `json:"hasPreferencesWith,omitempty"`
@@ -4071,24 +4033,6 @@ func (i *OrganizationWhereInput) P() (predicate.Organization, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, organization.HasAPIKeysWith(with...))
-	}
-	if i.HasActivities != nil {
-		p := organization.HasActivities()
-		if !*i.HasActivities {
-			p = organization.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasActivitiesWith) > 0 {
-		with := make([]predicate.Activity, 0, len(i.HasActivitiesWith))
-		for _, w := range i.HasActivitiesWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasActivitiesWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, organization.HasActivitiesWith(with...))
 	}
 	if i.HasPreferences != nil {
 		p := organization.HasPreferences()

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -39,19 +40,20 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey       = "APIKey"
-	TypeActivity     = "Activity"
-	TypeInvitation   = "Invitation"
-	TypeMembership   = "Membership"
-	TypeOAuthAccount = "OAuthAccount"
-	TypeOrganization = "Organization"
-	TypePreference   = "Preference"
-	TypeRefreshToken = "RefreshToken"
-	TypeRole         = "Role"
-	TypeSession      = "Session"
-	TypeSigningKey   = "SigningKey"
-	TypeUser         = "User"
-	TypeUserToken    = "UserToken"
+	TypeAPIKey        = "APIKey"
+	TypeActivity      = "Activity"
+	TypeActivityChain = "ActivityChain"
+	TypeInvitation    = "Invitation"
+	TypeMembership    = "Membership"
+	TypeOAuthAccount  = "OAuthAccount"
+	TypeOrganization  = "Organization"
+	TypePreference    = "Preference"
+	TypeRefreshToken  = "RefreshToken"
+	TypeRole          = "Role"
+	TypeSession       = "Session"
+	TypeSigningKey    = "SigningKey"
+	TypeUser          = "User"
+	TypeUserToken     = "UserToken"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1137,32 +1139,36 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 // ActivityMutation represents an operation that mutates the Activity nodes in the graph.
 type ActivityMutation struct {
 	config
-	op                   Op
-	typ                  string
-	id                   *pulid.ID
-	created_at           *time.Time
-	actor_type           *activity.ActorType
-	actor_label          *string
-	verb                 *string
-	object_type          *string
-	object_id            *string
-	channel              *string
-	ip                   *string
-	user_agent           *string
-	request_id           *string
-	data                 *map[string]interface{}
-	clearedFields        map[string]struct{}
-	organization         *pulid.ID
-	clearedorganization  bool
-	actor_user           *pulid.ID
-	clearedactor_user    bool
-	actor_api_key        *pulid.ID
-	clearedactor_api_key bool
-	impersonator         *pulid.ID
-	clearedimpersonator  bool
-	done                 bool
-	oldValue             func(context.Context) (*Activity, error)
-	predicates           []predicate.Activity
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	organization_id  *pulid.ID
+	actor_type       *activity.ActorType
+	actor_user_id    *pulid.ID
+	actor_api_key_id *pulid.ID
+	actor_label      *string
+	actor_display    *string
+	impersonator_id  *pulid.ID
+	verb             *string
+	object_type      *string
+	object_id        *string
+	targets          *[]string
+	appendtargets    []string
+	channel          *string
+	ip               *string
+	user_agent       *string
+	request_id       *string
+	data             *map[string]interface{}
+	chain            *string
+	seq              *int64
+	addseq           *int64
+	prev_hash        *string
+	hash             *string
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*Activity, error)
+	predicates       []predicate.Activity
 }
 
 var _ ent.Mutation = (*ActivityMutation)(nil)
@@ -1307,12 +1313,12 @@ func (m *ActivityMutation) ResetCreatedAt() {
 
 // SetOrganizationID sets the "organization_id" field.
 func (m *ActivityMutation) SetOrganizationID(pu pulid.ID) {
-	m.organization = &pu
+	m.organization_id = &pu
 }
 
 // OrganizationID returns the value of the "organization_id" field in the mutation.
 func (m *ActivityMutation) OrganizationID() (r pulid.ID, exists bool) {
-	v := m.organization
+	v := m.organization_id
 	if v == nil {
 		return
 	}
@@ -1338,7 +1344,7 @@ func (m *ActivityMutation) OldOrganizationID(ctx context.Context) (v *pulid.ID, 
 
 // ClearOrganizationID clears the value of the "organization_id" field.
 func (m *ActivityMutation) ClearOrganizationID() {
-	m.organization = nil
+	m.organization_id = nil
 	m.clearedFields[activity.FieldOrganizationID] = struct{}{}
 }
 
@@ -1350,7 +1356,7 @@ func (m *ActivityMutation) OrganizationIDCleared() bool {
 
 // ResetOrganizationID resets all changes to the "organization_id" field.
 func (m *ActivityMutation) ResetOrganizationID() {
-	m.organization = nil
+	m.organization_id = nil
 	delete(m.clearedFields, activity.FieldOrganizationID)
 }
 
@@ -1392,12 +1398,12 @@ func (m *ActivityMutation) ResetActorType() {
 
 // SetActorUserID sets the "actor_user_id" field.
 func (m *ActivityMutation) SetActorUserID(pu pulid.ID) {
-	m.actor_user = &pu
+	m.actor_user_id = &pu
 }
 
 // ActorUserID returns the value of the "actor_user_id" field in the mutation.
 func (m *ActivityMutation) ActorUserID() (r pulid.ID, exists bool) {
-	v := m.actor_user
+	v := m.actor_user_id
 	if v == nil {
 		return
 	}
@@ -1423,7 +1429,7 @@ func (m *ActivityMutation) OldActorUserID(ctx context.Context) (v *pulid.ID, err
 
 // ClearActorUserID clears the value of the "actor_user_id" field.
 func (m *ActivityMutation) ClearActorUserID() {
-	m.actor_user = nil
+	m.actor_user_id = nil
 	m.clearedFields[activity.FieldActorUserID] = struct{}{}
 }
 
@@ -1435,18 +1441,18 @@ func (m *ActivityMutation) ActorUserIDCleared() bool {
 
 // ResetActorUserID resets all changes to the "actor_user_id" field.
 func (m *ActivityMutation) ResetActorUserID() {
-	m.actor_user = nil
+	m.actor_user_id = nil
 	delete(m.clearedFields, activity.FieldActorUserID)
 }
 
 // SetActorAPIKeyID sets the "actor_api_key_id" field.
 func (m *ActivityMutation) SetActorAPIKeyID(pu pulid.ID) {
-	m.actor_api_key = &pu
+	m.actor_api_key_id = &pu
 }
 
 // ActorAPIKeyID returns the value of the "actor_api_key_id" field in the mutation.
 func (m *ActivityMutation) ActorAPIKeyID() (r pulid.ID, exists bool) {
-	v := m.actor_api_key
+	v := m.actor_api_key_id
 	if v == nil {
 		return
 	}
@@ -1472,7 +1478,7 @@ func (m *ActivityMutation) OldActorAPIKeyID(ctx context.Context) (v *pulid.ID, e
 
 // ClearActorAPIKeyID clears the value of the "actor_api_key_id" field.
 func (m *ActivityMutation) ClearActorAPIKeyID() {
-	m.actor_api_key = nil
+	m.actor_api_key_id = nil
 	m.clearedFields[activity.FieldActorAPIKeyID] = struct{}{}
 }
 
@@ -1484,7 +1490,7 @@ func (m *ActivityMutation) ActorAPIKeyIDCleared() bool {
 
 // ResetActorAPIKeyID resets all changes to the "actor_api_key_id" field.
 func (m *ActivityMutation) ResetActorAPIKeyID() {
-	m.actor_api_key = nil
+	m.actor_api_key_id = nil
 	delete(m.clearedFields, activity.FieldActorAPIKeyID)
 }
 
@@ -1524,14 +1530,50 @@ func (m *ActivityMutation) ResetActorLabel() {
 	m.actor_label = nil
 }
 
+// SetActorDisplay sets the "actor_display" field.
+func (m *ActivityMutation) SetActorDisplay(s string) {
+	m.actor_display = &s
+}
+
+// ActorDisplay returns the value of the "actor_display" field in the mutation.
+func (m *ActivityMutation) ActorDisplay() (r string, exists bool) {
+	v := m.actor_display
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorDisplay returns the old "actor_display" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldActorDisplay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorDisplay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorDisplay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorDisplay: %w", err)
+	}
+	return oldValue.ActorDisplay, nil
+}
+
+// ResetActorDisplay resets all changes to the "actor_display" field.
+func (m *ActivityMutation) ResetActorDisplay() {
+	m.actor_display = nil
+}
+
 // SetImpersonatorID sets the "impersonator_id" field.
 func (m *ActivityMutation) SetImpersonatorID(pu pulid.ID) {
-	m.impersonator = &pu
+	m.impersonator_id = &pu
 }
 
 // ImpersonatorID returns the value of the "impersonator_id" field in the mutation.
 func (m *ActivityMutation) ImpersonatorID() (r pulid.ID, exists bool) {
-	v := m.impersonator
+	v := m.impersonator_id
 	if v == nil {
 		return
 	}
@@ -1557,7 +1599,7 @@ func (m *ActivityMutation) OldImpersonatorID(ctx context.Context) (v *pulid.ID, 
 
 // ClearImpersonatorID clears the value of the "impersonator_id" field.
 func (m *ActivityMutation) ClearImpersonatorID() {
-	m.impersonator = nil
+	m.impersonator_id = nil
 	m.clearedFields[activity.FieldImpersonatorID] = struct{}{}
 }
 
@@ -1569,7 +1611,7 @@ func (m *ActivityMutation) ImpersonatorIDCleared() bool {
 
 // ResetImpersonatorID resets all changes to the "impersonator_id" field.
 func (m *ActivityMutation) ResetImpersonatorID() {
-	m.impersonator = nil
+	m.impersonator_id = nil
 	delete(m.clearedFields, activity.FieldImpersonatorID)
 }
 
@@ -1679,6 +1721,71 @@ func (m *ActivityMutation) OldObjectID(ctx context.Context) (v string, err error
 // ResetObjectID resets all changes to the "object_id" field.
 func (m *ActivityMutation) ResetObjectID() {
 	m.object_id = nil
+}
+
+// SetTargets sets the "targets" field.
+func (m *ActivityMutation) SetTargets(s []string) {
+	m.targets = &s
+	m.appendtargets = nil
+}
+
+// Targets returns the value of the "targets" field in the mutation.
+func (m *ActivityMutation) Targets() (r []string, exists bool) {
+	v := m.targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargets returns the old "targets" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldTargets(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargets: %w", err)
+	}
+	return oldValue.Targets, nil
+}
+
+// AppendTargets adds s to the "targets" field.
+func (m *ActivityMutation) AppendTargets(s []string) {
+	m.appendtargets = append(m.appendtargets, s...)
+}
+
+// AppendedTargets returns the list of values that were appended to the "targets" field in this mutation.
+func (m *ActivityMutation) AppendedTargets() ([]string, bool) {
+	if len(m.appendtargets) == 0 {
+		return nil, false
+	}
+	return m.appendtargets, true
+}
+
+// ClearTargets clears the value of the "targets" field.
+func (m *ActivityMutation) ClearTargets() {
+	m.targets = nil
+	m.appendtargets = nil
+	m.clearedFields[activity.FieldTargets] = struct{}{}
+}
+
+// TargetsCleared returns if the "targets" field was cleared in this mutation.
+func (m *ActivityMutation) TargetsCleared() bool {
+	_, ok := m.clearedFields[activity.FieldTargets]
+	return ok
+}
+
+// ResetTargets resets all changes to the "targets" field.
+func (m *ActivityMutation) ResetTargets() {
+	m.targets = nil
+	m.appendtargets = nil
+	delete(m.clearedFields, activity.FieldTargets)
 }
 
 // SetChannel sets the "channel" field.
@@ -1874,112 +1981,168 @@ func (m *ActivityMutation) ResetData() {
 	delete(m.clearedFields, activity.FieldData)
 }
 
-// ClearOrganization clears the "organization" edge to the Organization entity.
-func (m *ActivityMutation) ClearOrganization() {
-	m.clearedorganization = true
-	m.clearedFields[activity.FieldOrganizationID] = struct{}{}
+// SetChain sets the "chain" field.
+func (m *ActivityMutation) SetChain(s string) {
+	m.chain = &s
 }
 
-// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
-func (m *ActivityMutation) OrganizationCleared() bool {
-	return m.OrganizationIDCleared() || m.clearedorganization
-}
-
-// OrganizationIDs returns the "organization" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// OrganizationID instead. It exists only for internal usage by the builders.
-func (m *ActivityMutation) OrganizationIDs() (ids []pulid.ID) {
-	if id := m.organization; id != nil {
-		ids = append(ids, *id)
+// Chain returns the value of the "chain" field in the mutation.
+func (m *ActivityMutation) Chain() (r string, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
 	}
-	return
+	return *v, true
 }
 
-// ResetOrganization resets all changes to the "organization" edge.
-func (m *ActivityMutation) ResetOrganization() {
-	m.organization = nil
-	m.clearedorganization = false
-}
-
-// ClearActorUser clears the "actor_user" edge to the User entity.
-func (m *ActivityMutation) ClearActorUser() {
-	m.clearedactor_user = true
-	m.clearedFields[activity.FieldActorUserID] = struct{}{}
-}
-
-// ActorUserCleared reports if the "actor_user" edge to the User entity was cleared.
-func (m *ActivityMutation) ActorUserCleared() bool {
-	return m.ActorUserIDCleared() || m.clearedactor_user
-}
-
-// ActorUserIDs returns the "actor_user" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// ActorUserID instead. It exists only for internal usage by the builders.
-func (m *ActivityMutation) ActorUserIDs() (ids []pulid.ID) {
-	if id := m.actor_user; id != nil {
-		ids = append(ids, *id)
+// OldChain returns the old "chain" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldChain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
 	}
-	return
-}
-
-// ResetActorUser resets all changes to the "actor_user" edge.
-func (m *ActivityMutation) ResetActorUser() {
-	m.actor_user = nil
-	m.clearedactor_user = false
-}
-
-// ClearActorAPIKey clears the "actor_api_key" edge to the APIKey entity.
-func (m *ActivityMutation) ClearActorAPIKey() {
-	m.clearedactor_api_key = true
-	m.clearedFields[activity.FieldActorAPIKeyID] = struct{}{}
-}
-
-// ActorAPIKeyCleared reports if the "actor_api_key" edge to the APIKey entity was cleared.
-func (m *ActivityMutation) ActorAPIKeyCleared() bool {
-	return m.ActorAPIKeyIDCleared() || m.clearedactor_api_key
-}
-
-// ActorAPIKeyIDs returns the "actor_api_key" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// ActorAPIKeyID instead. It exists only for internal usage by the builders.
-func (m *ActivityMutation) ActorAPIKeyIDs() (ids []pulid.ID) {
-	if id := m.actor_api_key; id != nil {
-		ids = append(ids, *id)
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
 	}
-	return
-}
-
-// ResetActorAPIKey resets all changes to the "actor_api_key" edge.
-func (m *ActivityMutation) ResetActorAPIKey() {
-	m.actor_api_key = nil
-	m.clearedactor_api_key = false
-}
-
-// ClearImpersonator clears the "impersonator" edge to the User entity.
-func (m *ActivityMutation) ClearImpersonator() {
-	m.clearedimpersonator = true
-	m.clearedFields[activity.FieldImpersonatorID] = struct{}{}
-}
-
-// ImpersonatorCleared reports if the "impersonator" edge to the User entity was cleared.
-func (m *ActivityMutation) ImpersonatorCleared() bool {
-	return m.ImpersonatorIDCleared() || m.clearedimpersonator
-}
-
-// ImpersonatorIDs returns the "impersonator" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// ImpersonatorID instead. It exists only for internal usage by the builders.
-func (m *ActivityMutation) ImpersonatorIDs() (ids []pulid.ID) {
-	if id := m.impersonator; id != nil {
-		ids = append(ids, *id)
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
 	}
-	return
+	return oldValue.Chain, nil
 }
 
-// ResetImpersonator resets all changes to the "impersonator" edge.
-func (m *ActivityMutation) ResetImpersonator() {
-	m.impersonator = nil
-	m.clearedimpersonator = false
+// ResetChain resets all changes to the "chain" field.
+func (m *ActivityMutation) ResetChain() {
+	m.chain = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *ActivityMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ActivityMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ActivityMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ActivityMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ActivityMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetPrevHash sets the "prev_hash" field.
+func (m *ActivityMutation) SetPrevHash(s string) {
+	m.prev_hash = &s
+}
+
+// PrevHash returns the value of the "prev_hash" field in the mutation.
+func (m *ActivityMutation) PrevHash() (r string, exists bool) {
+	v := m.prev_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrevHash returns the old "prev_hash" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldPrevHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrevHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrevHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrevHash: %w", err)
+	}
+	return oldValue.PrevHash, nil
+}
+
+// ResetPrevHash resets all changes to the "prev_hash" field.
+func (m *ActivityMutation) ResetPrevHash() {
+	m.prev_hash = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *ActivityMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *ActivityMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *ActivityMutation) ResetHash() {
+	m.hash = nil
 }
 
 // Where appends a list predicates to the ActivityMutation builder.
@@ -2016,26 +2179,29 @@ func (m *ActivityMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActivityMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, activity.FieldCreatedAt)
 	}
-	if m.organization != nil {
+	if m.organization_id != nil {
 		fields = append(fields, activity.FieldOrganizationID)
 	}
 	if m.actor_type != nil {
 		fields = append(fields, activity.FieldActorType)
 	}
-	if m.actor_user != nil {
+	if m.actor_user_id != nil {
 		fields = append(fields, activity.FieldActorUserID)
 	}
-	if m.actor_api_key != nil {
+	if m.actor_api_key_id != nil {
 		fields = append(fields, activity.FieldActorAPIKeyID)
 	}
 	if m.actor_label != nil {
 		fields = append(fields, activity.FieldActorLabel)
 	}
-	if m.impersonator != nil {
+	if m.actor_display != nil {
+		fields = append(fields, activity.FieldActorDisplay)
+	}
+	if m.impersonator_id != nil {
 		fields = append(fields, activity.FieldImpersonatorID)
 	}
 	if m.verb != nil {
@@ -2046,6 +2212,9 @@ func (m *ActivityMutation) Fields() []string {
 	}
 	if m.object_id != nil {
 		fields = append(fields, activity.FieldObjectID)
+	}
+	if m.targets != nil {
+		fields = append(fields, activity.FieldTargets)
 	}
 	if m.channel != nil {
 		fields = append(fields, activity.FieldChannel)
@@ -2061,6 +2230,18 @@ func (m *ActivityMutation) Fields() []string {
 	}
 	if m.data != nil {
 		fields = append(fields, activity.FieldData)
+	}
+	if m.chain != nil {
+		fields = append(fields, activity.FieldChain)
+	}
+	if m.seq != nil {
+		fields = append(fields, activity.FieldSeq)
+	}
+	if m.prev_hash != nil {
+		fields = append(fields, activity.FieldPrevHash)
+	}
+	if m.hash != nil {
+		fields = append(fields, activity.FieldHash)
 	}
 	return fields
 }
@@ -2082,6 +2263,8 @@ func (m *ActivityMutation) Field(name string) (ent.Value, bool) {
 		return m.ActorAPIKeyID()
 	case activity.FieldActorLabel:
 		return m.ActorLabel()
+	case activity.FieldActorDisplay:
+		return m.ActorDisplay()
 	case activity.FieldImpersonatorID:
 		return m.ImpersonatorID()
 	case activity.FieldVerb:
@@ -2090,6 +2273,8 @@ func (m *ActivityMutation) Field(name string) (ent.Value, bool) {
 		return m.ObjectType()
 	case activity.FieldObjectID:
 		return m.ObjectID()
+	case activity.FieldTargets:
+		return m.Targets()
 	case activity.FieldChannel:
 		return m.Channel()
 	case activity.FieldIP:
@@ -2100,6 +2285,14 @@ func (m *ActivityMutation) Field(name string) (ent.Value, bool) {
 		return m.RequestID()
 	case activity.FieldData:
 		return m.Data()
+	case activity.FieldChain:
+		return m.Chain()
+	case activity.FieldSeq:
+		return m.Seq()
+	case activity.FieldPrevHash:
+		return m.PrevHash()
+	case activity.FieldHash:
+		return m.Hash()
 	}
 	return nil, false
 }
@@ -2121,6 +2314,8 @@ func (m *ActivityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldActorAPIKeyID(ctx)
 	case activity.FieldActorLabel:
 		return m.OldActorLabel(ctx)
+	case activity.FieldActorDisplay:
+		return m.OldActorDisplay(ctx)
 	case activity.FieldImpersonatorID:
 		return m.OldImpersonatorID(ctx)
 	case activity.FieldVerb:
@@ -2129,6 +2324,8 @@ func (m *ActivityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldObjectType(ctx)
 	case activity.FieldObjectID:
 		return m.OldObjectID(ctx)
+	case activity.FieldTargets:
+		return m.OldTargets(ctx)
 	case activity.FieldChannel:
 		return m.OldChannel(ctx)
 	case activity.FieldIP:
@@ -2139,6 +2336,14 @@ func (m *ActivityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldRequestID(ctx)
 	case activity.FieldData:
 		return m.OldData(ctx)
+	case activity.FieldChain:
+		return m.OldChain(ctx)
+	case activity.FieldSeq:
+		return m.OldSeq(ctx)
+	case activity.FieldPrevHash:
+		return m.OldPrevHash(ctx)
+	case activity.FieldHash:
+		return m.OldHash(ctx)
 	}
 	return nil, fmt.Errorf("unknown Activity field %s", name)
 }
@@ -2190,6 +2395,13 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetActorLabel(v)
 		return nil
+	case activity.FieldActorDisplay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorDisplay(v)
+		return nil
 	case activity.FieldImpersonatorID:
 		v, ok := value.(pulid.ID)
 		if !ok {
@@ -2217,6 +2429,13 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetObjectID(v)
+		return nil
+	case activity.FieldTargets:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargets(v)
 		return nil
 	case activity.FieldChannel:
 		v, ok := value.(string)
@@ -2253,6 +2472,34 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetData(v)
 		return nil
+	case activity.FieldChain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case activity.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case activity.FieldPrevHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrevHash(v)
+		return nil
+	case activity.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Activity field %s", name)
 }
@@ -2260,13 +2507,21 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ActivityMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, activity.FieldSeq)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ActivityMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case activity.FieldSeq:
+		return m.AddedSeq()
+	}
 	return nil, false
 }
 
@@ -2275,6 +2530,13 @@ func (m *ActivityMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ActivityMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case activity.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Activity numeric field %s", name)
 }
@@ -2294,6 +2556,9 @@ func (m *ActivityMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(activity.FieldImpersonatorID) {
 		fields = append(fields, activity.FieldImpersonatorID)
+	}
+	if m.FieldCleared(activity.FieldTargets) {
+		fields = append(fields, activity.FieldTargets)
 	}
 	if m.FieldCleared(activity.FieldData) {
 		fields = append(fields, activity.FieldData)
@@ -2324,6 +2589,9 @@ func (m *ActivityMutation) ClearField(name string) error {
 	case activity.FieldImpersonatorID:
 		m.ClearImpersonatorID()
 		return nil
+	case activity.FieldTargets:
+		m.ClearTargets()
+		return nil
 	case activity.FieldData:
 		m.ClearData()
 		return nil
@@ -2353,6 +2621,9 @@ func (m *ActivityMutation) ResetField(name string) error {
 	case activity.FieldActorLabel:
 		m.ResetActorLabel()
 		return nil
+	case activity.FieldActorDisplay:
+		m.ResetActorDisplay()
+		return nil
 	case activity.FieldImpersonatorID:
 		m.ResetImpersonatorID()
 		return nil
@@ -2364,6 +2635,9 @@ func (m *ActivityMutation) ResetField(name string) error {
 		return nil
 	case activity.FieldObjectID:
 		m.ResetObjectID()
+		return nil
+	case activity.FieldTargets:
+		m.ResetTargets()
 		return nil
 	case activity.FieldChannel:
 		m.ResetChannel()
@@ -2380,55 +2654,37 @@ func (m *ActivityMutation) ResetField(name string) error {
 	case activity.FieldData:
 		m.ResetData()
 		return nil
+	case activity.FieldChain:
+		m.ResetChain()
+		return nil
+	case activity.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case activity.FieldPrevHash:
+		m.ResetPrevHash()
+		return nil
+	case activity.FieldHash:
+		m.ResetHash()
+		return nil
 	}
 	return fmt.Errorf("unknown Activity field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ActivityMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
-	if m.organization != nil {
-		edges = append(edges, activity.EdgeOrganization)
-	}
-	if m.actor_user != nil {
-		edges = append(edges, activity.EdgeActorUser)
-	}
-	if m.actor_api_key != nil {
-		edges = append(edges, activity.EdgeActorAPIKey)
-	}
-	if m.impersonator != nil {
-		edges = append(edges, activity.EdgeImpersonator)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *ActivityMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case activity.EdgeOrganization:
-		if id := m.organization; id != nil {
-			return []ent.Value{*id}
-		}
-	case activity.EdgeActorUser:
-		if id := m.actor_user; id != nil {
-			return []ent.Value{*id}
-		}
-	case activity.EdgeActorAPIKey:
-		if id := m.actor_api_key; id != nil {
-			return []ent.Value{*id}
-		}
-	case activity.EdgeImpersonator:
-		if id := m.impersonator; id != nil {
-			return []ent.Value{*id}
-		}
-	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ActivityMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 0)
 	return edges
 }
 
@@ -2440,76 +2696,589 @@ func (m *ActivityMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ActivityMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
-	if m.clearedorganization {
-		edges = append(edges, activity.EdgeOrganization)
-	}
-	if m.clearedactor_user {
-		edges = append(edges, activity.EdgeActorUser)
-	}
-	if m.clearedactor_api_key {
-		edges = append(edges, activity.EdgeActorAPIKey)
-	}
-	if m.clearedimpersonator {
-		edges = append(edges, activity.EdgeImpersonator)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *ActivityMutation) EdgeCleared(name string) bool {
-	switch name {
-	case activity.EdgeOrganization:
-		return m.clearedorganization
-	case activity.EdgeActorUser:
-		return m.clearedactor_user
-	case activity.EdgeActorAPIKey:
-		return m.clearedactor_api_key
-	case activity.EdgeImpersonator:
-		return m.clearedimpersonator
-	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *ActivityMutation) ClearEdge(name string) error {
-	switch name {
-	case activity.EdgeOrganization:
-		m.ClearOrganization()
-		return nil
-	case activity.EdgeActorUser:
-		m.ClearActorUser()
-		return nil
-	case activity.EdgeActorAPIKey:
-		m.ClearActorAPIKey()
-		return nil
-	case activity.EdgeImpersonator:
-		m.ClearImpersonator()
-		return nil
-	}
 	return fmt.Errorf("unknown Activity unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *ActivityMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Activity edge %s", name)
+}
+
+// ActivityChainMutation represents an operation that mutates the ActivityChain nodes in the graph.
+type ActivityChainMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	seq           *int64
+	addseq        *int64
+	hash          *string
+	anchor_seq    *int64
+	addanchor_seq *int64
+	anchor_hash   *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ActivityChain, error)
+	predicates    []predicate.ActivityChain
+}
+
+var _ ent.Mutation = (*ActivityChainMutation)(nil)
+
+// activitychainOption allows management of the mutation configuration using functional options.
+type activitychainOption func(*ActivityChainMutation)
+
+// newActivityChainMutation creates new mutation for the ActivityChain entity.
+func newActivityChainMutation(c config, op Op, opts ...activitychainOption) *ActivityChainMutation {
+	m := &ActivityChainMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeActivityChain,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withActivityChainID sets the ID field of the mutation.
+func withActivityChainID(id string) activitychainOption {
+	return func(m *ActivityChainMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ActivityChain
+		)
+		m.oldValue = func(ctx context.Context) (*ActivityChain, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ActivityChain.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withActivityChain sets the old ActivityChain of the mutation.
+func withActivityChain(node *ActivityChain) activitychainOption {
+	return func(m *ActivityChainMutation) {
+		m.oldValue = func(context.Context) (*ActivityChain, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ActivityChainMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ActivityChainMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ActivityChain entities.
+func (m *ActivityChainMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ActivityChainMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ActivityChainMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ActivityChain.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSeq sets the "seq" field.
+func (m *ActivityChainMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ActivityChainMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the ActivityChain entity.
+// If the ActivityChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityChainMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ActivityChainMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ActivityChainMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ActivityChainMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *ActivityChainMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *ActivityChainMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the ActivityChain entity.
+// If the ActivityChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityChainMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *ActivityChainMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetAnchorSeq sets the "anchor_seq" field.
+func (m *ActivityChainMutation) SetAnchorSeq(i int64) {
+	m.anchor_seq = &i
+	m.addanchor_seq = nil
+}
+
+// AnchorSeq returns the value of the "anchor_seq" field in the mutation.
+func (m *ActivityChainMutation) AnchorSeq() (r int64, exists bool) {
+	v := m.anchor_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnchorSeq returns the old "anchor_seq" field's value of the ActivityChain entity.
+// If the ActivityChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityChainMutation) OldAnchorSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnchorSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnchorSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnchorSeq: %w", err)
+	}
+	return oldValue.AnchorSeq, nil
+}
+
+// AddAnchorSeq adds i to the "anchor_seq" field.
+func (m *ActivityChainMutation) AddAnchorSeq(i int64) {
+	if m.addanchor_seq != nil {
+		*m.addanchor_seq += i
+	} else {
+		m.addanchor_seq = &i
+	}
+}
+
+// AddedAnchorSeq returns the value that was added to the "anchor_seq" field in this mutation.
+func (m *ActivityChainMutation) AddedAnchorSeq() (r int64, exists bool) {
+	v := m.addanchor_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAnchorSeq resets all changes to the "anchor_seq" field.
+func (m *ActivityChainMutation) ResetAnchorSeq() {
+	m.anchor_seq = nil
+	m.addanchor_seq = nil
+}
+
+// SetAnchorHash sets the "anchor_hash" field.
+func (m *ActivityChainMutation) SetAnchorHash(s string) {
+	m.anchor_hash = &s
+}
+
+// AnchorHash returns the value of the "anchor_hash" field in the mutation.
+func (m *ActivityChainMutation) AnchorHash() (r string, exists bool) {
+	v := m.anchor_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnchorHash returns the old "anchor_hash" field's value of the ActivityChain entity.
+// If the ActivityChain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityChainMutation) OldAnchorHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnchorHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnchorHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnchorHash: %w", err)
+	}
+	return oldValue.AnchorHash, nil
+}
+
+// ResetAnchorHash resets all changes to the "anchor_hash" field.
+func (m *ActivityChainMutation) ResetAnchorHash() {
+	m.anchor_hash = nil
+}
+
+// Where appends a list predicates to the ActivityChainMutation builder.
+func (m *ActivityChainMutation) Where(ps ...predicate.ActivityChain) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ActivityChainMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ActivityChainMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ActivityChain, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ActivityChainMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ActivityChainMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ActivityChain).
+func (m *ActivityChainMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ActivityChainMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.seq != nil {
+		fields = append(fields, activitychain.FieldSeq)
+	}
+	if m.hash != nil {
+		fields = append(fields, activitychain.FieldHash)
+	}
+	if m.anchor_seq != nil {
+		fields = append(fields, activitychain.FieldAnchorSeq)
+	}
+	if m.anchor_hash != nil {
+		fields = append(fields, activitychain.FieldAnchorHash)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ActivityChainMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case activity.EdgeOrganization:
-		m.ResetOrganization()
+	case activitychain.FieldSeq:
+		return m.Seq()
+	case activitychain.FieldHash:
+		return m.Hash()
+	case activitychain.FieldAnchorSeq:
+		return m.AnchorSeq()
+	case activitychain.FieldAnchorHash:
+		return m.AnchorHash()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ActivityChainMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case activitychain.FieldSeq:
+		return m.OldSeq(ctx)
+	case activitychain.FieldHash:
+		return m.OldHash(ctx)
+	case activitychain.FieldAnchorSeq:
+		return m.OldAnchorSeq(ctx)
+	case activitychain.FieldAnchorHash:
+		return m.OldAnchorHash(ctx)
+	}
+	return nil, fmt.Errorf("unknown ActivityChain field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityChainMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case activitychain.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
 		return nil
-	case activity.EdgeActorUser:
-		m.ResetActorUser()
+	case activitychain.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
 		return nil
-	case activity.EdgeActorAPIKey:
-		m.ResetActorAPIKey()
+	case activitychain.FieldAnchorSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnchorSeq(v)
 		return nil
-	case activity.EdgeImpersonator:
-		m.ResetImpersonator()
+	case activitychain.FieldAnchorHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnchorHash(v)
 		return nil
 	}
-	return fmt.Errorf("unknown Activity edge %s", name)
+	return fmt.Errorf("unknown ActivityChain field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ActivityChainMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, activitychain.FieldSeq)
+	}
+	if m.addanchor_seq != nil {
+		fields = append(fields, activitychain.FieldAnchorSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ActivityChainMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case activitychain.FieldSeq:
+		return m.AddedSeq()
+	case activitychain.FieldAnchorSeq:
+		return m.AddedAnchorSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityChainMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case activitychain.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	case activitychain.FieldAnchorSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAnchorSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityChain numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ActivityChainMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ActivityChainMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ActivityChainMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ActivityChain nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ActivityChainMutation) ResetField(name string) error {
+	switch name {
+	case activitychain.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case activitychain.FieldHash:
+		m.ResetHash()
+		return nil
+	case activitychain.FieldAnchorSeq:
+		m.ResetAnchorSeq()
+		return nil
+	case activitychain.FieldAnchorHash:
+		m.ResetAnchorHash()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityChain field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ActivityChainMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ActivityChainMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ActivityChainMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ActivityChainMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ActivityChainMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ActivityChainMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ActivityChainMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ActivityChain unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ActivityChainMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ActivityChain edge %s", name)
 }
 
 // InvitationMutation represents an operation that mutates the Invitation nodes in the graph.
@@ -6053,9 +6822,6 @@ type OrganizationMutation struct {
 	api_keys           map[pulid.ID]struct{}
 	removedapi_keys    map[pulid.ID]struct{}
 	clearedapi_keys    bool
-	activities         map[pulid.ID]struct{}
-	removedactivities  map[pulid.ID]struct{}
-	clearedactivities  bool
 	preferences        map[pulid.ID]struct{}
 	removedpreferences map[pulid.ID]struct{}
 	clearedpreferences bool
@@ -6777,60 +7543,6 @@ func (m *OrganizationMutation) ResetAPIKeys() {
 	m.removedapi_keys = nil
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by ids.
-func (m *OrganizationMutation) AddActivityIDs(ids ...pulid.ID) {
-	if m.activities == nil {
-		m.activities = make(map[pulid.ID]struct{})
-	}
-	for i := range ids {
-		m.activities[ids[i]] = struct{}{}
-	}
-}
-
-// ClearActivities clears the "activities" edge to the Activity entity.
-func (m *OrganizationMutation) ClearActivities() {
-	m.clearedactivities = true
-}
-
-// ActivitiesCleared reports if the "activities" edge to the Activity entity was cleared.
-func (m *OrganizationMutation) ActivitiesCleared() bool {
-	return m.clearedactivities
-}
-
-// RemoveActivityIDs removes the "activities" edge to the Activity entity by IDs.
-func (m *OrganizationMutation) RemoveActivityIDs(ids ...pulid.ID) {
-	if m.removedactivities == nil {
-		m.removedactivities = make(map[pulid.ID]struct{})
-	}
-	for i := range ids {
-		delete(m.activities, ids[i])
-		m.removedactivities[ids[i]] = struct{}{}
-	}
-}
-
-// RemovedActivities returns the removed IDs of the "activities" edge to the Activity entity.
-func (m *OrganizationMutation) RemovedActivitiesIDs() (ids []pulid.ID) {
-	for id := range m.removedactivities {
-		ids = append(ids, id)
-	}
-	return
-}
-
-// ActivitiesIDs returns the "activities" edge IDs in the mutation.
-func (m *OrganizationMutation) ActivitiesIDs() (ids []pulid.ID) {
-	for id := range m.activities {
-		ids = append(ids, id)
-	}
-	return
-}
-
-// ResetActivities resets all changes to the "activities" edge.
-func (m *OrganizationMutation) ResetActivities() {
-	m.activities = nil
-	m.clearedactivities = false
-	m.removedactivities = nil
-}
-
 // AddPreferenceIDs adds the "preferences" edge to the Preference entity by ids.
 func (m *OrganizationMutation) AddPreferenceIDs(ids ...pulid.ID) {
 	if m.preferences == nil {
@@ -7229,7 +7941,7 @@ func (m *OrganizationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *OrganizationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 7)
 	if m.parent != nil {
 		edges = append(edges, organization.EdgeParent)
 	}
@@ -7244,9 +7956,6 @@ func (m *OrganizationMutation) AddedEdges() []string {
 	}
 	if m.api_keys != nil {
 		edges = append(edges, organization.EdgeAPIKeys)
-	}
-	if m.activities != nil {
-		edges = append(edges, organization.EdgeActivities)
 	}
 	if m.preferences != nil {
 		edges = append(edges, organization.EdgePreferences)
@@ -7289,12 +7998,6 @@ func (m *OrganizationMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
-	case organization.EdgeActivities:
-		ids := make([]ent.Value, 0, len(m.activities))
-		for id := range m.activities {
-			ids = append(ids, id)
-		}
-		return ids
 	case organization.EdgePreferences:
 		ids := make([]ent.Value, 0, len(m.preferences))
 		for id := range m.preferences {
@@ -7313,7 +8016,7 @@ func (m *OrganizationMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *OrganizationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 7)
 	if m.removedchildren != nil {
 		edges = append(edges, organization.EdgeChildren)
 	}
@@ -7325,9 +8028,6 @@ func (m *OrganizationMutation) RemovedEdges() []string {
 	}
 	if m.removedapi_keys != nil {
 		edges = append(edges, organization.EdgeAPIKeys)
-	}
-	if m.removedactivities != nil {
-		edges = append(edges, organization.EdgeActivities)
 	}
 	if m.removedpreferences != nil {
 		edges = append(edges, organization.EdgePreferences)
@@ -7366,12 +8066,6 @@ func (m *OrganizationMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
-	case organization.EdgeActivities:
-		ids := make([]ent.Value, 0, len(m.removedactivities))
-		for id := range m.removedactivities {
-			ids = append(ids, id)
-		}
-		return ids
 	case organization.EdgePreferences:
 		ids := make([]ent.Value, 0, len(m.removedpreferences))
 		for id := range m.removedpreferences {
@@ -7390,7 +8084,7 @@ func (m *OrganizationMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *OrganizationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 7)
 	if m.clearedparent {
 		edges = append(edges, organization.EdgeParent)
 	}
@@ -7405,9 +8099,6 @@ func (m *OrganizationMutation) ClearedEdges() []string {
 	}
 	if m.clearedapi_keys {
 		edges = append(edges, organization.EdgeAPIKeys)
-	}
-	if m.clearedactivities {
-		edges = append(edges, organization.EdgeActivities)
 	}
 	if m.clearedpreferences {
 		edges = append(edges, organization.EdgePreferences)
@@ -7432,8 +8123,6 @@ func (m *OrganizationMutation) EdgeCleared(name string) bool {
 		return m.clearedroles
 	case organization.EdgeAPIKeys:
 		return m.clearedapi_keys
-	case organization.EdgeActivities:
-		return m.clearedactivities
 	case organization.EdgePreferences:
 		return m.clearedpreferences
 	case organization.EdgeInvitations:
@@ -7471,9 +8160,6 @@ func (m *OrganizationMutation) ResetEdge(name string) error {
 		return nil
 	case organization.EdgeAPIKeys:
 		m.ResetAPIKeys()
-		return nil
-	case organization.EdgeActivities:
-		m.ResetActivities()
 		return nil
 	case organization.EdgePreferences:
 		m.ResetPreferences()

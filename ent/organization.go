@@ -55,23 +55,20 @@ type OrganizationEdges struct {
 	Roles []*Role `json:"roles,omitempty"`
 	// APIKeys holds the value of the api_keys edge.
 	APIKeys []*APIKey `json:"api_keys,omitempty"`
-	// Activities holds the value of the activities edge.
-	Activities []*Activity `json:"activities,omitempty"`
 	// Preferences holds the value of the preferences edge.
 	Preferences []*Preference `json:"preferences,omitempty"`
 	// Invitations holds the value of the invitations edge.
 	Invitations []*Invitation `json:"invitations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [8]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
-	totalCount [8]map[string]int
+	totalCount [7]map[string]int
 
 	namedChildren    map[string][]*Organization
 	namedMemberships map[string][]*Membership
 	namedRoles       map[string][]*Role
 	namedAPIKeys     map[string][]*APIKey
-	namedActivities  map[string][]*Activity
 	namedPreferences map[string][]*Preference
 	namedInvitations map[string][]*Invitation
 }
@@ -123,19 +120,10 @@ func (e OrganizationEdges) APIKeysOrErr() ([]*APIKey, error) {
 	return nil, &NotLoadedError{edge: "api_keys"}
 }
 
-// ActivitiesOrErr returns the Activities value or an error if the edge
-// was not loaded in eager-loading.
-func (e OrganizationEdges) ActivitiesOrErr() ([]*Activity, error) {
-	if e.loadedTypes[5] {
-		return e.Activities, nil
-	}
-	return nil, &NotLoadedError{edge: "activities"}
-}
-
 // PreferencesOrErr returns the Preferences value or an error if the edge
 // was not loaded in eager-loading.
 func (e OrganizationEdges) PreferencesOrErr() ([]*Preference, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[5] {
 		return e.Preferences, nil
 	}
 	return nil, &NotLoadedError{edge: "preferences"}
@@ -144,7 +132,7 @@ func (e OrganizationEdges) PreferencesOrErr() ([]*Preference, error) {
 // InvitationsOrErr returns the Invitations value or an error if the edge
 // was not loaded in eager-loading.
 func (e OrganizationEdges) InvitationsOrErr() ([]*Invitation, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[6] {
 		return e.Invitations, nil
 	}
 	return nil, &NotLoadedError{edge: "invitations"}
@@ -280,11 +268,6 @@ func (_m *Organization) QueryRoles() *RoleQuery {
 // QueryAPIKeys queries the "api_keys" edge of the Organization entity.
 func (_m *Organization) QueryAPIKeys() *APIKeyQuery {
 	return NewOrganizationClient(_m.config).QueryAPIKeys(_m)
-}
-
-// QueryActivities queries the "activities" edge of the Organization entity.
-func (_m *Organization) QueryActivities() *ActivityQuery {
-	return NewOrganizationClient(_m.config).QueryActivities(_m)
 }
 
 // QueryPreferences queries the "preferences" edge of the Organization entity.
@@ -447,30 +430,6 @@ func (_m *Organization) appendNamedAPIKeys(name string, edges ...*APIKey) {
 		_m.Edges.namedAPIKeys[name] = []*APIKey{}
 	} else {
 		_m.Edges.namedAPIKeys[name] = append(_m.Edges.namedAPIKeys[name], edges...)
-	}
-}
-
-// NamedActivities returns the Activities named value or an error if the edge was not
-// loaded in eager-loading with this name.
-func (_m *Organization) NamedActivities(name string) ([]*Activity, error) {
-	if _m.Edges.namedActivities == nil {
-		return nil, &NotLoadedError{edge: name}
-	}
-	nodes, ok := _m.Edges.namedActivities[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
-}
-
-func (_m *Organization) appendNamedActivities(name string, edges ...*Activity) {
-	if _m.Edges.namedActivities == nil {
-		_m.Edges.namedActivities = make(map[string][]*Activity)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedActivities[name] = []*Activity{}
-	} else {
-		_m.Edges.namedActivities[name] = append(_m.Edges.namedActivities[name], edges...)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -209,21 +208,6 @@ func (_c *OrganizationCreate) AddAPIKeys(v ...*APIKey) *OrganizationCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAPIKeyIDs(ids...)
-}
-
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_c *OrganizationCreate) AddActivityIDs(ids ...pulid.ID) *OrganizationCreate {
-	_c.mutation.AddActivityIDs(ids...)
-	return _c
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_c *OrganizationCreate) AddActivities(v ...*Activity) *OrganizationCreate {
-	ids := make([]pulid.ID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _c.AddActivityIDs(ids...)
 }
 
 // AddPreferenceIDs adds the "preferences" edge to the Preference entity by IDs.
@@ -512,22 +496,6 @@ func (_c *OrganizationCreate) createSpec() (*Organization, *sqlgraph.CreateSpec)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges = append(_spec.Edges, edge)
-	}
-	if nodes := _c.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -14,7 +14,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -37,7 +36,6 @@ type OrganizationQuery struct {
 	withMemberships      *MembershipQuery
 	withRoles            *RoleQuery
 	withAPIKeys          *APIKeyQuery
-	withActivities       *ActivityQuery
 	withPreferences      *PreferenceQuery
 	withInvitations      *InvitationQuery
 	loadTotal            []func(context.Context, []*Organization) error
@@ -46,7 +44,6 @@ type OrganizationQuery struct {
 	withNamedMemberships map[string]*MembershipQuery
 	withNamedRoles       map[string]*RoleQuery
 	withNamedAPIKeys     map[string]*APIKeyQuery
-	withNamedActivities  map[string]*ActivityQuery
 	withNamedPreferences map[string]*PreferenceQuery
 	withNamedInvitations map[string]*InvitationQuery
 	// intermediate query (i.e. traversal path).
@@ -188,28 +185,6 @@ func (_q *OrganizationQuery) QueryAPIKeys() *APIKeyQuery {
 			sqlgraph.From(organization.Table, organization.FieldID, selector),
 			sqlgraph.To(apikey.Table, apikey.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, organization.APIKeysTable, organization.APIKeysColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryActivities chains the current query on the "activities" edge.
-func (_q *OrganizationQuery) QueryActivities() *ActivityQuery {
-	query := (&ActivityClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(organization.Table, organization.FieldID, selector),
-			sqlgraph.To(activity.Table, activity.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, organization.ActivitiesTable, organization.ActivitiesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -458,7 +433,6 @@ func (_q *OrganizationQuery) Clone() *OrganizationQuery {
 		withMemberships: _q.withMemberships.Clone(),
 		withRoles:       _q.withRoles.Clone(),
 		withAPIKeys:     _q.withAPIKeys.Clone(),
-		withActivities:  _q.withActivities.Clone(),
 		withPreferences: _q.withPreferences.Clone(),
 		withInvitations: _q.withInvitations.Clone(),
 		// clone intermediate query.
@@ -519,17 +493,6 @@ func (_q *OrganizationQuery) WithAPIKeys(opts ...func(*APIKeyQuery)) *Organizati
 		opt(query)
 	}
 	_q.withAPIKeys = query
-	return _q
-}
-
-// WithActivities tells the query-builder to eager-load the nodes that are connected to
-// the "activities" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *OrganizationQuery) WithActivities(opts ...func(*ActivityQuery)) *OrganizationQuery {
-	query := (&ActivityClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withActivities = query
 	return _q
 }
 
@@ -639,13 +602,12 @@ func (_q *OrganizationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Organization{}
 		_spec       = _q.querySpec()
-		loadedTypes = [8]bool{
+		loadedTypes = [7]bool{
 			_q.withParent != nil,
 			_q.withChildren != nil,
 			_q.withMemberships != nil,
 			_q.withRoles != nil,
 			_q.withAPIKeys != nil,
-			_q.withActivities != nil,
 			_q.withPreferences != nil,
 			_q.withInvitations != nil,
 		}
@@ -705,13 +667,6 @@ func (_q *OrganizationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
-	if query := _q.withActivities; query != nil {
-		if err := _q.loadActivities(ctx, query, nodes,
-			func(n *Organization) { n.Edges.Activities = []*Activity{} },
-			func(n *Organization, e *Activity) { n.Edges.Activities = append(n.Edges.Activities, e) }); err != nil {
-			return nil, err
-		}
-	}
 	if query := _q.withPreferences; query != nil {
 		if err := _q.loadPreferences(ctx, query, nodes,
 			func(n *Organization) { n.Edges.Preferences = []*Preference{} },
@@ -751,13 +706,6 @@ func (_q *OrganizationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadAPIKeys(ctx, query, nodes,
 			func(n *Organization) { n.appendNamedAPIKeys(name) },
 			func(n *Organization, e *APIKey) { n.appendNamedAPIKeys(name, e) }); err != nil {
-			return nil, err
-		}
-	}
-	for name, query := range _q.withNamedActivities {
-		if err := _q.loadActivities(ctx, query, nodes,
-			func(n *Organization) { n.appendNamedActivities(name) },
-			func(n *Organization, e *Activity) { n.appendNamedActivities(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -926,39 +874,6 @@ func (_q *OrganizationQuery) loadAPIKeys(ctx context.Context, query *APIKeyQuery
 	}
 	query.Where(predicate.APIKey(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(organization.APIKeysColumn), fks...))
-	}))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		fk := n.OrganizationID
-		if fk == nil {
-			return fmt.Errorf(`foreign-key "organization_id" is nil for node %v`, n.ID)
-		}
-		node, ok := nodeids[*fk]
-		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "organization_id" returned %v for node %v`, *fk, n.ID)
-		}
-		assign(node, n)
-	}
-	return nil
-}
-func (_q *OrganizationQuery) loadActivities(ctx context.Context, query *ActivityQuery, nodes []*Organization, init func(*Organization), assign func(*Organization, *Activity)) error {
-	fks := make([]driver.Value, 0, len(nodes))
-	nodeids := make(map[pulid.ID]*Organization)
-	for i := range nodes {
-		fks = append(fks, nodes[i].ID)
-		nodeids[nodes[i].ID] = nodes[i]
-		if init != nil {
-			init(nodes[i])
-		}
-	}
-	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(activity.FieldOrganizationID)
-	}
-	query.Where(predicate.Activity(func(s *sql.Selector) {
-		s.Where(sql.InValues(s.C(organization.ActivitiesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1210,20 +1125,6 @@ func (_q *OrganizationQuery) WithNamedAPIKeys(name string, opts ...func(*APIKeyQ
 		_q.withNamedAPIKeys = make(map[string]*APIKeyQuery)
 	}
 	_q.withNamedAPIKeys[name] = query
-	return _q
-}
-
-// WithNamedActivities tells the query-builder to eager-load the nodes that are connected to the "activities"
-// edge with the given name. The optional arguments are used to configure the query builder of the edge.
-func (_q *OrganizationQuery) WithNamedActivities(name string, opts ...func(*ActivityQuery)) *OrganizationQuery {
-	query := (&ActivityClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	if _q.withNamedActivities == nil {
-		_q.withNamedActivities = make(map[string]*ActivityQuery)
-	}
-	_q.withNamedActivities[name] = query
 	return _q
 }
 

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -214,21 +213,6 @@ func (_u *OrganizationUpdate) AddAPIKeys(v ...*APIKey) *OrganizationUpdate {
 	return _u.AddAPIKeyIDs(ids...)
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_u *OrganizationUpdate) AddActivityIDs(ids ...pulid.ID) *OrganizationUpdate {
-	_u.mutation.AddActivityIDs(ids...)
-	return _u
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_u *OrganizationUpdate) AddActivities(v ...*Activity) *OrganizationUpdate {
-	ids := make([]pulid.ID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.AddActivityIDs(ids...)
-}
-
 // AddPreferenceIDs adds the "preferences" edge to the Preference entity by IDs.
 func (_u *OrganizationUpdate) AddPreferenceIDs(ids ...pulid.ID) *OrganizationUpdate {
 	_u.mutation.AddPreferenceIDs(ids...)
@@ -352,27 +336,6 @@ func (_u *OrganizationUpdate) RemoveAPIKeys(v ...*APIKey) *OrganizationUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAPIKeyIDs(ids...)
-}
-
-// ClearActivities clears all "activities" edges to the Activity entity.
-func (_u *OrganizationUpdate) ClearActivities() *OrganizationUpdate {
-	_u.mutation.ClearActivities()
-	return _u
-}
-
-// RemoveActivityIDs removes the "activities" edge to Activity entities by IDs.
-func (_u *OrganizationUpdate) RemoveActivityIDs(ids ...pulid.ID) *OrganizationUpdate {
-	_u.mutation.RemoveActivityIDs(ids...)
-	return _u
-}
-
-// RemoveActivities removes "activities" edges to Activity entities.
-func (_u *OrganizationUpdate) RemoveActivities(v ...*Activity) *OrganizationUpdate {
-	ids := make([]pulid.ID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveActivityIDs(ids...)
 }
 
 // ClearPreferences clears all "preferences" edges to the Preference entity.
@@ -732,51 +695,6 @@ func (_u *OrganizationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	if _u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
-			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedActivitiesIDs(); len(nodes) > 0 && !_u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Add = append(_spec.Edges.Add, edge)
-	}
 	if _u.mutation.PreferencesCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -1066,21 +984,6 @@ func (_u *OrganizationUpdateOne) AddAPIKeys(v ...*APIKey) *OrganizationUpdateOne
 	return _u.AddAPIKeyIDs(ids...)
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_u *OrganizationUpdateOne) AddActivityIDs(ids ...pulid.ID) *OrganizationUpdateOne {
-	_u.mutation.AddActivityIDs(ids...)
-	return _u
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_u *OrganizationUpdateOne) AddActivities(v ...*Activity) *OrganizationUpdateOne {
-	ids := make([]pulid.ID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.AddActivityIDs(ids...)
-}
-
 // AddPreferenceIDs adds the "preferences" edge to the Preference entity by IDs.
 func (_u *OrganizationUpdateOne) AddPreferenceIDs(ids ...pulid.ID) *OrganizationUpdateOne {
 	_u.mutation.AddPreferenceIDs(ids...)
@@ -1204,27 +1107,6 @@ func (_u *OrganizationUpdateOne) RemoveAPIKeys(v ...*APIKey) *OrganizationUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAPIKeyIDs(ids...)
-}
-
-// ClearActivities clears all "activities" edges to the Activity entity.
-func (_u *OrganizationUpdateOne) ClearActivities() *OrganizationUpdateOne {
-	_u.mutation.ClearActivities()
-	return _u
-}
-
-// RemoveActivityIDs removes the "activities" edge to Activity entities by IDs.
-func (_u *OrganizationUpdateOne) RemoveActivityIDs(ids ...pulid.ID) *OrganizationUpdateOne {
-	_u.mutation.RemoveActivityIDs(ids...)
-	return _u
-}
-
-// RemoveActivities removes "activities" edges to Activity entities.
-func (_u *OrganizationUpdateOne) RemoveActivities(v ...*Activity) *OrganizationUpdateOne {
-	ids := make([]pulid.ID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveActivityIDs(ids...)
 }
 
 // ClearPreferences clears all "preferences" edges to the Preference entity.
@@ -1607,51 +1489,6 @@ func (_u *OrganizationUpdateOne) sqlSave(ctx context.Context) (_node *Organizati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Add = append(_spec.Edges.Add, edge)
-	}
-	if _u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
-			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedActivitiesIDs(); len(nodes) > 0 && !_u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   organization.ActivitiesTable,
-			Columns: []string{organization.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

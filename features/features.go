@@ -128,7 +128,9 @@ func (g *Gates) states(ctx context.Context, client *ent.Client) ([]State, error)
 		out[i] = State{Flow: f, Enabled: g.defaults[f], Source: "configuration"}
 		for _, p := range ps {
 			var on bool
-			if p.Key == key(f) && json.Unmarshal(p.Value, &on) == nil {
+			// A null value is a deleted preference (package preference
+			// keeps it as a tombstone): the configuration decides.
+			if p.Key == key(f) && string(p.Value) != "null" && json.Unmarshal(p.Value, &on) == nil {
 				out[i].Enabled, out[i].Source = on, "runtime"
 			}
 		}

@@ -37,7 +37,15 @@ func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[pulid.
 
 // Activities is the resolver for the activities field.
 func (r *queryResolver) Activities(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ActivityOrder, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error) {
-	return r.client.Activity.Query().Paginate(ctx, after, first, before, last, ent.WithActivityOrder(orderBy), ent.WithActivityFilter(where.Filter))
+	if err := checkActivityRange(where); err != nil {
+		return nil, err
+	}
+	if len(orderBy) == 0 {
+		orderBy = activityFeedOrder
+	}
+	q := r.client.Activity.Query()
+	activityKeysetBound(q, orderBy, after, before)
+	return q.Paginate(ctx, after, first, before, last, ent.WithActivityOrder(orderBy), ent.WithActivityFilter(where.Filter))
 }
 
 // Memberships is the resolver for the memberships field.
@@ -80,6 +88,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID
 	return r.client.User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// Activity returns generated.ActivityResolver implementation.
+func (r *Resolver) Activity() generated.ActivityResolver { return &activityResolver{r} }
+
 // Invitation returns generated.InvitationResolver implementation.
 func (r *Resolver) Invitation() generated.InvitationResolver { return &invitationResolver{r} }
 
@@ -87,6 +98,7 @@ func (r *Resolver) Invitation() generated.InvitationResolver { return &invitatio
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
+	activityResolver   struct{ *Resolver }
 	invitationResolver struct{ *Resolver }
 	queryResolver      struct{ *Resolver }
 )

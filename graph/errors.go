@@ -19,6 +19,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/scalar"
 	"github.com/cf/identity/password"
+	"github.com/cf/identity/preference"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/session"
 	"github.com/cf/identity/tenancy"
@@ -137,6 +138,8 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		terr  *account.TransitionError
 		mterr *tenancy.MemberTransitionError
 		ierr  *session.ImpersonationError
+
+		versionErr *preference.VersionError
 	)
 	switch {
 	case errors.As(err, &perr):
@@ -160,6 +163,9 @@ func classify(ctx context.Context, err error) (code, msg string) {
 		return CodeForbidden, tidy(err)
 	case errors.Is(err, authz.ErrRoleInUse), errors.Is(err, authz.ErrLastOwner):
 		return CodeConflict, tidy(err)
+	case errors.As(err, &versionErr):
+		// A stale expected version: the caller reads the key again.
+		return CodeConflict, strings.TrimPrefix(versionErr.Error(), "preference: ")
 	case errors.Is(authz.Concurrent(err), authz.ErrConcurrentUpdate):
 		// A deadlock, serialization or lock failure, or a busy SQLite:
 		// nothing was applied; the driver's text stays in the log.

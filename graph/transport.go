@@ -18,6 +18,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/cf/identity/ent"
+	"github.com/cf/identity/internal/txn"
 )
 
 // The transports of /graphql. gqlgen's own answer a body they cannot
@@ -239,6 +242,10 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	if err != nil {
 		return &graphql.Response{Errors: gqlerror.List{PresentError(ctx, fmt.Errorf("graph: opening the transaction: %w", err))}}
 	}
+	if etx := ent.TxFromContext(txCtx); etx != nil {
+		// The trail chains the request's activities when it commits.
+		txn.Track(etx)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			_ = tx.Rollback()
@@ -251,6 +258,7 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		return &graphql.Response{Errors: resp.Errors}
 	}
 	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
 		return &graphql.Response{Errors: gqlerror.List{PresentError(ctx, fmt.Errorf("graph: committing the transaction: %w", err))}}
 	}
 	return resp

@@ -33,3 +33,20 @@ func Purging(ctx context.Context) bool {
 	v, _ := ctx.Value(purgeKey{}).(bool)
 	return v
 }
+
+type tombstoneKey struct{}
+
+// WithTombstones returns a context whose preference queries also return
+// deleted preferences, which package preference keeps as tombstones (value
+// null) so that a key's version keeps growing. Other entities are not
+// affected.
+func WithTombstones(parent context.Context) context.Context {
+	return context.WithValue(parent, tombstoneKey{}, true)
+}
+
+// Tombstones reports whether ctx asks for preference tombstones (or for
+// every deleted row, see IncludeDeleted).
+func Tombstones(ctx context.Context) bool {
+	v, _ := ctx.Value(tombstoneKey{}).(bool)
+	return v || Included(ctx)
+}

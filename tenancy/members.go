@@ -251,12 +251,11 @@ func updateMember(ctx context.Context, c *ent.Client, id pulid.ID, in UpdateMemb
 	var events []trail.Event
 	if len(before) > 0 {
 		events = append(events, trail.Event{Verb: "member.updated", ObjectType: "Membership", ObjectID: id, Organization: old.OrganizationID,
-			Data: map[string]any{"before": before, "after": after, "user_id": string(old.UserID)}})
+			Data: map[string]any{"changes": trail.Changes(before, after), "user_id": string(old.UserID)}})
 	}
 	if statusChanges {
 		data := map[string]any{
-			"before":  map[string]any{"status": string(old.Status)},
-			"after":   map[string]any{"status": string(*in.Status)},
+			"changes": trail.Changes(map[string]any{"status": string(old.Status)}, map[string]any{"status": string(*in.Status)}),
 			"user_id": string(old.UserID),
 		}
 		if reason != "" {

@@ -153,8 +153,8 @@ func TestSuspendAndReactivate(t *testing.T) {
 		}
 		a := acts[0]
 		wantData := map[string]any{
-			"before": map[string]any{"status": "active"}, "after": map[string]any{"status": "suspended"},
-			"reason": "repeated policy breaches", "user_id": string(w.member.ID),
+			"changes": oldNew(map[string]any{"status": "active"}, map[string]any{"status": "suspended"}),
+			"reason":  "repeated policy breaches", "user_id": string(w.member.ID),
 		}
 		if !reflect.DeepEqual(a.Data, wantData) || a.OrganizationID == nil || *a.OrganizationID != w.org.ID || a.ActorUserID == nil || *a.ActorUserID != w.admin.ID {
 			t.Errorf("member.suspended = data %v, organization %v, actor %v; want %v in %s by the admin", a.Data, a.OrganizationID, a.ActorUserID, wantData, w.org.ID)
@@ -187,7 +187,7 @@ func TestSuspendAndReactivate(t *testing.T) {
 		if got := verbs(acts); !reflect.DeepEqual(got, []string{"member.suspended", "member.reactivated"}) {
 			t.Fatalf("activities = %v", got)
 		}
-		if _, hasReason := acts[1].Data["reason"]; hasReason || acts[1].Data["after"].(map[string]any)["status"] != "active" {
+		if _, hasReason := acts[1].Data["reason"]; hasReason || fmt.Sprint(acts[1].Data["changes"]) != fmt.Sprint(oldNew(map[string]any{"status": "suspended"}, map[string]any{"status": "active"})) {
 			t.Errorf("member.reactivated data = %v: want status after active and no reason", acts[1].Data)
 		}
 		_, err = tenancy.ReactivateMember(admin, c, w.memberM.ID, "")
@@ -345,16 +345,15 @@ func TestUpdateMember(t *testing.T) {
 			data map[string]any
 		}{
 			{"member.updated", map[string]any{"user_id": uid,
-				"before": map[string]any{"title": "", "department": "", "manager_id": nil},
-				"after":  map[string]any{"title": "Lead", "department": "Engineering", "manager_id": string(w.adminM.ID)}}},
+				"changes": oldNew(map[string]any{"title": "", "department": "", "manager_id": nil}, map[string]any{"title": "Lead", "department": "Engineering", "manager_id": string(w.adminM.ID)})}},
 			{"member.updated", map[string]any{"user_id": uid,
-				"before": map[string]any{"department": "Engineering"}, "after": map[string]any{"department": "Platform"}}},
+				"changes": oldNew(map[string]any{"department": "Engineering"}, map[string]any{"department": "Platform"})}},
 			{"member.updated", map[string]any{"user_id": uid,
-				"before": map[string]any{"manager_id": string(w.adminM.ID)}, "after": map[string]any{"manager_id": nil}}},
+				"changes": oldNew(map[string]any{"manager_id": string(w.adminM.ID)}, map[string]any{"manager_id": nil})}},
 			{"member.updated", map[string]any{"user_id": uid,
-				"before": map[string]any{"title": "Lead"}, "after": map[string]any{"title": "On leave"}}},
+				"changes": oldNew(map[string]any{"title": "Lead"}, map[string]any{"title": "On leave"})}},
 			{"member.suspended", map[string]any{"user_id": uid,
-				"before": map[string]any{"status": "active"}, "after": map[string]any{"status": "suspended"}}},
+				"changes": oldNew(map[string]any{"status": "active"}, map[string]any{"status": "suspended"})}},
 		}
 		if len(acts) != len(want) {
 			t.Fatalf("activities = %v, want %d", verbs(acts), len(want))
@@ -726,4 +725,14 @@ func TestSuspendStatementCount(t *testing.T) {
 			t.Errorf("statement count grows with sessions: %d for 1, %d for 20", one, many)
 		}
 	})
+}
+
+// oldNew is the data.changes of an activity: each field of after with its
+// old and new value.
+func oldNew(before, after map[string]any) map[string]any {
+	out := map[string]any{}
+	for f, v := range after {
+		out[f] = map[string]any{"old": before[f], "new": v}
+	}
+	return out
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/cf/identity/ent/privacy"
 	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/internal/bypass"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/internal/txn"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -121,25 +122,25 @@ func member(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Membership, e
 	return c.Membership.Query().Where(membership.ID(id)).WithRoles().Only(ctx)
 }
 
-// AssignRole adds a role to a membership (role:assign).
+// AssignRole adds a role to a membership (role:assign). Assigning a role
+// the member holds changes nothing and records nothing.
 func AssignRole(ctx context.Context, client *ent.Client, membershipID, roleID pulid.ID) (*ent.Membership, error) {
 	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
-		if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(roleID).Exec(ctx); err != nil {
-			return nil, err
-		}
-		return member(ctx, c, membershipID)
+		return changeRoles(ctx, c, membershipID, func([]pulid.ID) ([]pulid.ID, []pulid.ID) {
+			return []pulid.ID{roleID}, nil
+		})
 	})
 }
 
 // UnassignRole removes a role from a membership (role:assign). A member
 // keeps at least one role, and an organization keeps an owner (both checked
-// by the schema's membership guard).
+// by the schema's membership guard). Removing a role the member does not
+// hold changes nothing and records nothing.
 func UnassignRole(ctx context.Context, client *ent.Client, membershipID, roleID pulid.ID) (*ent.Membership, error) {
 	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
-		if err := c.Membership.UpdateOneID(membershipID).RemoveRoleIDs(roleID).Exec(ctx); err != nil {
-			return nil, err
-		}
-		return member(ctx, c, membershipID)
+		return changeRoles(ctx, c, membershipID, func([]pulid.ID) ([]pulid.ID, []pulid.ID) {
+			return nil, []pulid.ID{roleID}
+		})
 	})
 }
 
@@ -152,36 +153,14 @@ func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.
 		return nil, validation.Errorf("roleIDs", "a member needs at least one role")
 	}
 	return withTx(ctx, client, func(c *ent.Client) (*ent.Membership, error) {
-		if _, err := c.Membership.Query().Where(membership.ID(membershipID), forUpdate).IDs(ctx); err != nil {
-			return nil, err
-		}
-		m, err := member(ctx, c, membershipID)
-		if err != nil {
-			return nil, err
-		}
-		var remove []pulid.ID
-		for _, r := range m.Edges.Roles {
-			if !slices.Contains(roleIDs, r.ID) {
-				remove = append(remove, r.ID)
+		return changeRoles(ctx, c, membershipID, func(held []pulid.ID) (add, remove []pulid.ID) {
+			for _, id := range held {
+				if !slices.Contains(roleIDs, id) {
+					remove = append(remove, id)
+				}
 			}
-		}
-		var add []pulid.ID
-		for _, id := range roleIDs {
-			if !slices.ContainsFunc(m.Edges.Roles, func(r *ent.Role) bool { return r.ID == id }) && !slices.Contains(add, id) {
-				add = append(add, id)
-			}
-		}
-		if len(add)+len(remove) == 0 {
-			// Nothing changes, but the answer still needs the permission.
-			if g, ok := authz.FromContext(ctx); !ok || !g.Allowed(permission.RoleAssign, m.OrganizationID) {
-				return nil, fmt.Errorf("%w: changing roles needs %s", privacy.Deny, permission.RoleAssign)
-			}
-			return m, nil
-		}
-		if err := c.Membership.UpdateOneID(membershipID).AddRoleIDs(add...).RemoveRoleIDs(remove...).Exec(ctx); err != nil {
-			return nil, err
-		}
-		return member(ctx, c, membershipID)
+			return roleIDs, remove
+		})
 	})
 }
 
@@ -189,7 +168,7 @@ func SetMemberRoles(ctx context.Context, client *ent.Client, membershipID pulid.
 // on the first refusal, none. The memberships are written in ID order
 // whatever the order given (a membership named twice is written once), so
 // that parallel bulk assignments lock them in the same order and do not
-// deadlock.
+// deadlock. A member holding the role already is left as is.
 func BulkAssignRole(ctx context.Context, client *ent.Client, roleID pulid.ID, membershipIDs []pulid.ID) ([]*ent.Membership, error) {
 	if len(membershipIDs) == 0 {
 		return nil, validation.Errorf("membershipIDs", "name at least one membership")
@@ -202,12 +181,101 @@ func BulkAssignRole(ctx context.Context, client *ent.Client, roleID pulid.ID, me
 	ordered = slices.Compact(ordered)
 	return withTx(ctx, client, func(c *ent.Client) ([]*ent.Membership, error) {
 		for _, id := range ordered {
-			if err := c.Membership.UpdateOneID(id).AddRoleIDs(roleID).Exec(ctx); err != nil {
+			_, err := changeRoles(ctx, c, id, func([]pulid.ID) ([]pulid.ID, []pulid.ID) {
+				return []pulid.ID{roleID}, nil
+			})
+			if err != nil {
 				return nil, fmt.Errorf("membership %s: %w", id, err)
 			}
 		}
 		return c.Membership.Query().Where(membership.IDIn(membershipIDs...)).WithRoles().All(ctx)
 	})
+}
+
+// changeRoles locks a membership, reads the roles it holds, and applies
+// the roles plan asks to add and remove, leaving out what would not change
+// (a role held already, or not held). An effective change is written and
+// recorded as one role.assigned or role.unassigned activity per role, with
+// the member's role keys before and after; no change writes nothing but
+// still needs role:assign.
+func changeRoles(ctx context.Context, c *ent.Client, id pulid.ID, plan func(held []pulid.ID) (add, remove []pulid.ID)) (*ent.Membership, error) {
+	if _, err := c.Membership.Query().Where(membership.ID(id), forUpdate).IDs(ctx); err != nil {
+		return nil, err
+	}
+	m, err := member(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	held := make([]pulid.ID, len(m.Edges.Roles))
+	for i, r := range m.Edges.Roles {
+		held[i] = r.ID
+	}
+	wantAdd, wantRemove := plan(held)
+	var add, remove []pulid.ID
+	for _, r := range wantAdd {
+		if !slices.Contains(held, r) && !slices.Contains(add, r) {
+			add = append(add, r)
+		}
+	}
+	for _, r := range wantRemove {
+		if slices.Contains(held, r) && !slices.Contains(remove, r) && !slices.Contains(add, r) {
+			remove = append(remove, r)
+		}
+	}
+	if len(add)+len(remove) == 0 {
+		// Nothing changes, but the answer still needs the permission.
+		if g, ok := authz.FromContext(ctx); !ok || !g.Allowed(permission.RoleAssign, m.OrganizationID) {
+			return nil, fmt.Errorf("%w: changing roles needs %s", privacy.Deny, permission.RoleAssign)
+		}
+		return m, nil
+	}
+	if err := c.Membership.UpdateOneID(id).AddRoleIDs(add...).RemoveRoleIDs(remove...).Exec(trail.Domain(ctx)); err != nil {
+		return nil, err
+	}
+	after, err := member(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	// The write was allowed: the keys of the roles involved are read as
+	// the system (a custom role may be out of the actor's role:read).
+	sys := actor.NewContext(ctx, actor.System("role change record"))
+	roles, err := c.Role.Query().Where(role.IDIn(slices.Concat(held, add)...)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	keyOf := func(r pulid.ID) string {
+		for _, x := range roles {
+			if x.ID == r {
+				return x.Key
+			}
+		}
+		return ""
+	}
+	keys := func(rs []*ent.Role) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.Key
+		}
+		slices.Sort(out)
+		return out
+	}
+	before, now := keys(m.Edges.Roles), keys(after.Edges.Roles)
+	var events []trail.Event
+	for _, change := range []struct {
+		verb string
+		ids  []pulid.ID
+	}{{"role.assigned", add}, {"role.unassigned", remove}} {
+		for _, r := range change.ids {
+			events = append(events, trail.Event{Verb: change.verb, ObjectType: "Membership", ObjectID: id, Organization: m.OrganizationID,
+				Targets: []string{"Role:" + string(r), "User:" + string(m.UserID)},
+				Data: map[string]any{"role": string(r), "role_key": keyOf(r), "user": string(m.UserID),
+					"changes": map[string]any{"roles": map[string]any{"old": before, "new": now}}}})
+		}
+	}
+	if err := trail.RecordAll(ctx, c, events); err != nil {
+		return nil, err
+	}
+	return after, nil
 }
 
 // CreateRole creates a custom role in an organization (role:create; level

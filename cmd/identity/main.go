@@ -6,6 +6,9 @@
 //	identity user create --email E [--password-stdin]   create a user who can sign in
 //	identity keys rotate           add a new signing key and re-seal secrets under the current master key
 //	identity keys status           count the sealed values per master key
+//	identity activity verify       check the hash chains of the activity trail (or an export)
+//	identity activity export       write an organization's trail as JSON Lines with its hashes
+//	identity activity prune        delete activities older than a retention period
 //	identity version               print the version of the binary
 //
 // Every flag can also be set through the environment variable named in its
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = userCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "keys":
 		err = keysCmd(ctx, args[1:], stdout, stderr)
+	case "activity":
+		err = activityCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		err = versionCmd(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
@@ -102,6 +107,13 @@ Usage:
                                       re-seal every secret under the current master
                                       key; --reseal-only skips the signing key
   identity keys status                count the sealed values per master key
+  identity activity verify            check the hash chains of the activity trail and
+                                      name the first altered, missing or reordered
+                                      row; --organization ID, --file EXPORT
+  identity activity export            --organization ID [--since TIME]: the trail as
+                                      JSON Lines with its hashes, for verify --file
+  identity activity prune             --older-than DURATION: delete old activities in
+                                      batches; the chains stay verifiable
   identity migrate diff NAME          plan the next migration for both dialects
   identity migrate apply              apply pending migrations
   identity migrate status             list applied and pending migrations

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/migrations"
 	"github.com/cf/identity/session"
 	"github.com/cf/identity/storage"
@@ -34,8 +35,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sess.register(f)
 	var fl flowFlags
 	fl.register(f)
+	prefSchemas := f.String("preference-schemas", "IDENTITY_PREFERENCE_SCHEMAS", "",
+		"directory of JSON Schemas (KEY.json, e.g. ui.theme.json) that the values of those preference keys must satisfy")
+	exposure := f.String("activity-platform-data", "IDENTITY_ACTIVITY_PLATFORM_DATA", string(trail.ExposeSanitized),
+		"what platform staff see of the data of another organization's activities: none, sanitized (personal data masked) or all")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	exp, err := trail.ParseExposure(*exposure)
+	if err != nil {
+		return fmt.Errorf("%w: --activity-platform-data: %v", errUsage, err)
 	}
 	if f.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, f.Args())
@@ -55,6 +64,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("starting identity", readVersion().logArgs()...)
 	email.apply()
+	trail.SetPlatformExposure(exp)
+	if *prefSchemas != "" {
+		n, err := declareSchemas(*prefSchemas)
+		if err != nil {
+			return err
+		}
+		log.Info("declared preference schemas", "dir", *prefSchemas, "keys", n)
+	}
 	sessCfg, err := sess.config(c.databaseURL, func(file string) {
 		log.Info("created master key file (mode 0600): keep it with the database, back it up, never commit it", "file", file)
 	})

@@ -10,7 +10,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cf/identity/pulid"
 )
 
@@ -31,6 +30,8 @@ const (
 	FieldActorAPIKeyID = "actor_api_key_id"
 	// FieldActorLabel holds the string denoting the actor_label field in the database.
 	FieldActorLabel = "actor_label"
+	// FieldActorDisplay holds the string denoting the actor_display field in the database.
+	FieldActorDisplay = "actor_display"
 	// FieldImpersonatorID holds the string denoting the impersonator_id field in the database.
 	FieldImpersonatorID = "impersonator_id"
 	// FieldVerb holds the string denoting the verb field in the database.
@@ -39,6 +40,8 @@ const (
 	FieldObjectType = "object_type"
 	// FieldObjectID holds the string denoting the object_id field in the database.
 	FieldObjectID = "object_id"
+	// FieldTargets holds the string denoting the targets field in the database.
+	FieldTargets = "targets"
 	// FieldChannel holds the string denoting the channel field in the database.
 	FieldChannel = "channel"
 	// FieldIP holds the string denoting the ip field in the database.
@@ -49,44 +52,16 @@ const (
 	FieldRequestID = "request_id"
 	// FieldData holds the string denoting the data field in the database.
 	FieldData = "data"
-	// EdgeOrganization holds the string denoting the organization edge name in mutations.
-	EdgeOrganization = "organization"
-	// EdgeActorUser holds the string denoting the actor_user edge name in mutations.
-	EdgeActorUser = "actor_user"
-	// EdgeActorAPIKey holds the string denoting the actor_api_key edge name in mutations.
-	EdgeActorAPIKey = "actor_api_key"
-	// EdgeImpersonator holds the string denoting the impersonator edge name in mutations.
-	EdgeImpersonator = "impersonator"
+	// FieldChain holds the string denoting the chain field in the database.
+	FieldChain = "chain"
+	// FieldSeq holds the string denoting the seq field in the database.
+	FieldSeq = "seq"
+	// FieldPrevHash holds the string denoting the prev_hash field in the database.
+	FieldPrevHash = "prev_hash"
+	// FieldHash holds the string denoting the hash field in the database.
+	FieldHash = "hash"
 	// Table holds the table name of the activity in the database.
 	Table = "cf_activities"
-	// OrganizationTable is the table that holds the organization relation/edge.
-	OrganizationTable = "cf_activities"
-	// OrganizationInverseTable is the table name for the Organization entity.
-	// It exists in this package in order to avoid circular dependency with the "organization" package.
-	OrganizationInverseTable = "cf_organizations"
-	// OrganizationColumn is the table column denoting the organization relation/edge.
-	OrganizationColumn = "organization_id"
-	// ActorUserTable is the table that holds the actor_user relation/edge.
-	ActorUserTable = "cf_activities"
-	// ActorUserInverseTable is the table name for the User entity.
-	// It exists in this package in order to avoid circular dependency with the "user" package.
-	ActorUserInverseTable = "cf_users"
-	// ActorUserColumn is the table column denoting the actor_user relation/edge.
-	ActorUserColumn = "actor_user_id"
-	// ActorAPIKeyTable is the table that holds the actor_api_key relation/edge.
-	ActorAPIKeyTable = "cf_activities"
-	// ActorAPIKeyInverseTable is the table name for the APIKey entity.
-	// It exists in this package in order to avoid circular dependency with the "apikey" package.
-	ActorAPIKeyInverseTable = "cf_api_keys"
-	// ActorAPIKeyColumn is the table column denoting the actor_api_key relation/edge.
-	ActorAPIKeyColumn = "actor_api_key_id"
-	// ImpersonatorTable is the table that holds the impersonator relation/edge.
-	ImpersonatorTable = "cf_activities"
-	// ImpersonatorInverseTable is the table name for the User entity.
-	// It exists in this package in order to avoid circular dependency with the "user" package.
-	ImpersonatorInverseTable = "cf_users"
-	// ImpersonatorColumn is the table column denoting the impersonator relation/edge.
-	ImpersonatorColumn = "impersonator_id"
 )
 
 // Columns holds all SQL columns for activity fields.
@@ -98,15 +73,21 @@ var Columns = []string{
 	FieldActorUserID,
 	FieldActorAPIKeyID,
 	FieldActorLabel,
+	FieldActorDisplay,
 	FieldImpersonatorID,
 	FieldVerb,
 	FieldObjectType,
 	FieldObjectID,
+	FieldTargets,
 	FieldChannel,
 	FieldIP,
 	FieldUserAgent,
 	FieldRequestID,
 	FieldData,
+	FieldChain,
+	FieldSeq,
+	FieldPrevHash,
+	FieldHash,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -125,14 +106,19 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/cf/identity/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
-	Policy ent.Policy
+	Hooks        [1]ent.Hook
+	Interceptors [1]ent.Interceptor
+	Policy       ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultActorLabel holds the default value on creation for the "actor_label" field.
 	DefaultActorLabel string
 	// ActorLabelValidator is a validator for the "actor_label" field. It is called by the builders before save.
 	ActorLabelValidator func(string) error
+	// DefaultActorDisplay holds the default value on creation for the "actor_display" field.
+	DefaultActorDisplay string
+	// ActorDisplayValidator is a validator for the "actor_display" field. It is called by the builders before save.
+	ActorDisplayValidator func(string) error
 	// VerbValidator is a validator for the "verb" field. It is called by the builders before save.
 	VerbValidator func(string) error
 	// DefaultObjectType holds the default value on creation for the "object_type" field.
@@ -159,6 +145,12 @@ var (
 	DefaultRequestID string
 	// RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
 	RequestIDValidator func(string) error
+	// ChainValidator is a validator for the "chain" field. It is called by the builders before save.
+	ChainValidator func(string) error
+	// PrevHashValidator is a validator for the "prev_hash" field. It is called by the builders before save.
+	PrevHashValidator func(string) error
+	// HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	HashValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -227,6 +219,11 @@ func ByActorLabel(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldActorLabel, opts...).ToFunc()
 }
 
+// ByActorDisplay orders the results by the actor_display field.
+func ByActorDisplay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActorDisplay, opts...).ToFunc()
+}
+
 // ByImpersonatorID orders the results by the impersonator_id field.
 func ByImpersonatorID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldImpersonatorID, opts...).ToFunc()
@@ -267,60 +264,24 @@ func ByRequestID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRequestID, opts...).ToFunc()
 }
 
-// ByOrganizationField orders the results by organization field.
-func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newOrganizationStep(), sql.OrderByField(field, opts...))
-	}
+// ByChain orders the results by the chain field.
+func ByChain(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChain, opts...).ToFunc()
 }
 
-// ByActorUserField orders the results by actor_user field.
-func ByActorUserField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newActorUserStep(), sql.OrderByField(field, opts...))
-	}
+// BySeq orders the results by the seq field.
+func BySeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSeq, opts...).ToFunc()
 }
 
-// ByActorAPIKeyField orders the results by actor_api_key field.
-func ByActorAPIKeyField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newActorAPIKeyStep(), sql.OrderByField(field, opts...))
-	}
+// ByPrevHash orders the results by the prev_hash field.
+func ByPrevHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPrevHash, opts...).ToFunc()
 }
 
-// ByImpersonatorField orders the results by impersonator field.
-func ByImpersonatorField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newImpersonatorStep(), sql.OrderByField(field, opts...))
-	}
-}
-func newOrganizationStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(OrganizationInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, true, OrganizationTable, OrganizationColumn),
-	)
-}
-func newActorUserStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ActorUserInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, ActorUserTable, ActorUserColumn),
-	)
-}
-func newActorAPIKeyStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ActorAPIKeyInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, ActorAPIKeyTable, ActorAPIKeyColumn),
-	)
-}
-func newImpersonatorStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ImpersonatorInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, ImpersonatorTable, ImpersonatorColumn),
-	)
+// ByHash orders the results by the hash field.
+func ByHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHash, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cf/identity/ent/predicate"
 	"github.com/cf/identity/pulid"
 )
@@ -81,6 +80,11 @@ func ActorLabel(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldActorLabel, v))
 }
 
+// ActorDisplay applies equality check predicate on the "actor_display" field. It's identical to ActorDisplayEQ.
+func ActorDisplay(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldActorDisplay, v))
+}
+
 // ImpersonatorID applies equality check predicate on the "impersonator_id" field. It's identical to ImpersonatorIDEQ.
 func ImpersonatorID(v pulid.ID) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldImpersonatorID, v))
@@ -119,6 +123,26 @@ func UserAgent(v string) predicate.Activity {
 // RequestID applies equality check predicate on the "request_id" field. It's identical to RequestIDEQ.
 func RequestID(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldRequestID, v))
+}
+
+// Chain applies equality check predicate on the "chain" field. It's identical to ChainEQ.
+func Chain(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldChain, v))
+}
+
+// Seq applies equality check predicate on the "seq" field. It's identical to SeqEQ.
+func Seq(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldSeq, v))
+}
+
+// PrevHash applies equality check predicate on the "prev_hash" field. It's identical to PrevHashEQ.
+func PrevHash(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldPrevHash, v))
+}
+
+// Hash applies equality check predicate on the "hash" field. It's identical to HashEQ.
+func Hash(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldHash, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -486,6 +510,71 @@ func ActorLabelContainsFold(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldContainsFold(FieldActorLabel, v))
 }
 
+// ActorDisplayEQ applies the EQ predicate on the "actor_display" field.
+func ActorDisplayEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldActorDisplay, v))
+}
+
+// ActorDisplayNEQ applies the NEQ predicate on the "actor_display" field.
+func ActorDisplayNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldActorDisplay, v))
+}
+
+// ActorDisplayIn applies the In predicate on the "actor_display" field.
+func ActorDisplayIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldActorDisplay, vs...))
+}
+
+// ActorDisplayNotIn applies the NotIn predicate on the "actor_display" field.
+func ActorDisplayNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldActorDisplay, vs...))
+}
+
+// ActorDisplayGT applies the GT predicate on the "actor_display" field.
+func ActorDisplayGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldActorDisplay, v))
+}
+
+// ActorDisplayGTE applies the GTE predicate on the "actor_display" field.
+func ActorDisplayGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldActorDisplay, v))
+}
+
+// ActorDisplayLT applies the LT predicate on the "actor_display" field.
+func ActorDisplayLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldActorDisplay, v))
+}
+
+// ActorDisplayLTE applies the LTE predicate on the "actor_display" field.
+func ActorDisplayLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldActorDisplay, v))
+}
+
+// ActorDisplayContains applies the Contains predicate on the "actor_display" field.
+func ActorDisplayContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldActorDisplay, v))
+}
+
+// ActorDisplayHasPrefix applies the HasPrefix predicate on the "actor_display" field.
+func ActorDisplayHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldActorDisplay, v))
+}
+
+// ActorDisplayHasSuffix applies the HasSuffix predicate on the "actor_display" field.
+func ActorDisplayHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldActorDisplay, v))
+}
+
+// ActorDisplayEqualFold applies the EqualFold predicate on the "actor_display" field.
+func ActorDisplayEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldActorDisplay, v))
+}
+
+// ActorDisplayContainsFold applies the ContainsFold predicate on the "actor_display" field.
+func ActorDisplayContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldActorDisplay, v))
+}
+
 // ImpersonatorIDEQ applies the EQ predicate on the "impersonator_id" field.
 func ImpersonatorIDEQ(v pulid.ID) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldImpersonatorID, v))
@@ -761,6 +850,16 @@ func ObjectIDContainsFold(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldContainsFold(FieldObjectID, v))
 }
 
+// TargetsIsNil applies the IsNil predicate on the "targets" field.
+func TargetsIsNil() predicate.Activity {
+	return predicate.Activity(sql.FieldIsNull(FieldTargets))
+}
+
+// TargetsNotNil applies the NotNil predicate on the "targets" field.
+func TargetsNotNil() predicate.Activity {
+	return predicate.Activity(sql.FieldNotNull(FieldTargets))
+}
+
 // ChannelEQ applies the EQ predicate on the "channel" field.
 func ChannelEQ(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldChannel, v))
@@ -1031,96 +1130,239 @@ func DataNotNil() predicate.Activity {
 	return predicate.Activity(sql.FieldNotNull(FieldData))
 }
 
-// HasOrganization applies the HasEdge predicate on the "organization" edge.
-func HasOrganization() predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, OrganizationTable, OrganizationColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
+// ChainEQ applies the EQ predicate on the "chain" field.
+func ChainEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldChain, v))
 }
 
-// HasOrganizationWith applies the HasEdge predicate on the "organization" edge with a given conditions (other predicates).
-func HasOrganizationWith(preds ...predicate.Organization) predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := newOrganizationStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
+// ChainNEQ applies the NEQ predicate on the "chain" field.
+func ChainNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldChain, v))
 }
 
-// HasActorUser applies the HasEdge predicate on the "actor_user" edge.
-func HasActorUser() predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, ActorUserTable, ActorUserColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
+// ChainIn applies the In predicate on the "chain" field.
+func ChainIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldChain, vs...))
 }
 
-// HasActorUserWith applies the HasEdge predicate on the "actor_user" edge with a given conditions (other predicates).
-func HasActorUserWith(preds ...predicate.User) predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := newActorUserStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
+// ChainNotIn applies the NotIn predicate on the "chain" field.
+func ChainNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldChain, vs...))
 }
 
-// HasActorAPIKey applies the HasEdge predicate on the "actor_api_key" edge.
-func HasActorAPIKey() predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, ActorAPIKeyTable, ActorAPIKeyColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
+// ChainGT applies the GT predicate on the "chain" field.
+func ChainGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldChain, v))
 }
 
-// HasActorAPIKeyWith applies the HasEdge predicate on the "actor_api_key" edge with a given conditions (other predicates).
-func HasActorAPIKeyWith(preds ...predicate.APIKey) predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := newActorAPIKeyStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
+// ChainGTE applies the GTE predicate on the "chain" field.
+func ChainGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldChain, v))
 }
 
-// HasImpersonator applies the HasEdge predicate on the "impersonator" edge.
-func HasImpersonator() predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, ImpersonatorTable, ImpersonatorColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
+// ChainLT applies the LT predicate on the "chain" field.
+func ChainLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldChain, v))
 }
 
-// HasImpersonatorWith applies the HasEdge predicate on the "impersonator" edge with a given conditions (other predicates).
-func HasImpersonatorWith(preds ...predicate.User) predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := newImpersonatorStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
+// ChainLTE applies the LTE predicate on the "chain" field.
+func ChainLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldChain, v))
+}
+
+// ChainContains applies the Contains predicate on the "chain" field.
+func ChainContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldChain, v))
+}
+
+// ChainHasPrefix applies the HasPrefix predicate on the "chain" field.
+func ChainHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldChain, v))
+}
+
+// ChainHasSuffix applies the HasSuffix predicate on the "chain" field.
+func ChainHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldChain, v))
+}
+
+// ChainEqualFold applies the EqualFold predicate on the "chain" field.
+func ChainEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldChain, v))
+}
+
+// ChainContainsFold applies the ContainsFold predicate on the "chain" field.
+func ChainContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldChain, v))
+}
+
+// SeqEQ applies the EQ predicate on the "seq" field.
+func SeqEQ(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldSeq, v))
+}
+
+// SeqNEQ applies the NEQ predicate on the "seq" field.
+func SeqNEQ(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldSeq, v))
+}
+
+// SeqIn applies the In predicate on the "seq" field.
+func SeqIn(vs ...int64) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldSeq, vs...))
+}
+
+// SeqNotIn applies the NotIn predicate on the "seq" field.
+func SeqNotIn(vs ...int64) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldSeq, vs...))
+}
+
+// SeqGT applies the GT predicate on the "seq" field.
+func SeqGT(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldSeq, v))
+}
+
+// SeqGTE applies the GTE predicate on the "seq" field.
+func SeqGTE(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldSeq, v))
+}
+
+// SeqLT applies the LT predicate on the "seq" field.
+func SeqLT(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldSeq, v))
+}
+
+// SeqLTE applies the LTE predicate on the "seq" field.
+func SeqLTE(v int64) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldSeq, v))
+}
+
+// PrevHashEQ applies the EQ predicate on the "prev_hash" field.
+func PrevHashEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldPrevHash, v))
+}
+
+// PrevHashNEQ applies the NEQ predicate on the "prev_hash" field.
+func PrevHashNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldPrevHash, v))
+}
+
+// PrevHashIn applies the In predicate on the "prev_hash" field.
+func PrevHashIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldPrevHash, vs...))
+}
+
+// PrevHashNotIn applies the NotIn predicate on the "prev_hash" field.
+func PrevHashNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldPrevHash, vs...))
+}
+
+// PrevHashGT applies the GT predicate on the "prev_hash" field.
+func PrevHashGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldPrevHash, v))
+}
+
+// PrevHashGTE applies the GTE predicate on the "prev_hash" field.
+func PrevHashGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldPrevHash, v))
+}
+
+// PrevHashLT applies the LT predicate on the "prev_hash" field.
+func PrevHashLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldPrevHash, v))
+}
+
+// PrevHashLTE applies the LTE predicate on the "prev_hash" field.
+func PrevHashLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldPrevHash, v))
+}
+
+// PrevHashContains applies the Contains predicate on the "prev_hash" field.
+func PrevHashContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldPrevHash, v))
+}
+
+// PrevHashHasPrefix applies the HasPrefix predicate on the "prev_hash" field.
+func PrevHashHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldPrevHash, v))
+}
+
+// PrevHashHasSuffix applies the HasSuffix predicate on the "prev_hash" field.
+func PrevHashHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldPrevHash, v))
+}
+
+// PrevHashEqualFold applies the EqualFold predicate on the "prev_hash" field.
+func PrevHashEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldPrevHash, v))
+}
+
+// PrevHashContainsFold applies the ContainsFold predicate on the "prev_hash" field.
+func PrevHashContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldPrevHash, v))
+}
+
+// HashEQ applies the EQ predicate on the "hash" field.
+func HashEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldHash, v))
+}
+
+// HashNEQ applies the NEQ predicate on the "hash" field.
+func HashNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldHash, v))
+}
+
+// HashIn applies the In predicate on the "hash" field.
+func HashIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldHash, vs...))
+}
+
+// HashNotIn applies the NotIn predicate on the "hash" field.
+func HashNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldHash, vs...))
+}
+
+// HashGT applies the GT predicate on the "hash" field.
+func HashGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldHash, v))
+}
+
+// HashGTE applies the GTE predicate on the "hash" field.
+func HashGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldHash, v))
+}
+
+// HashLT applies the LT predicate on the "hash" field.
+func HashLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldHash, v))
+}
+
+// HashLTE applies the LTE predicate on the "hash" field.
+func HashLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldHash, v))
+}
+
+// HashContains applies the Contains predicate on the "hash" field.
+func HashContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldHash, v))
+}
+
+// HashHasPrefix applies the HasPrefix predicate on the "hash" field.
+func HashHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldHash, v))
+}
+
+// HashHasSuffix applies the HasSuffix predicate on the "hash" field.
+func HashHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldHash, v))
+}
+
+// HashEqualFold applies the EqualFold predicate on the "hash" field.
+func HashEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldHash, v))
+}
+
+// HashContainsFold applies the ContainsFold predicate on the "hash" field.
+func HashContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldHash, v))
 }
 
 // And groups predicates with the AND operator between them.

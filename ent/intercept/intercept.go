@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -132,6 +133,33 @@ func (f TraverseActivity) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ActivityQuery", q)
+}
+
+// The ActivityChainFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ActivityChainFunc func(context.Context, *ent.ActivityChainQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ActivityChainFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ActivityChainQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ActivityChainQuery", q)
+}
+
+// The TraverseActivityChain type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseActivityChain func(context.Context, *ent.ActivityChainQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseActivityChain) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseActivityChain) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActivityChainQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ActivityChainQuery", q)
 }
 
 // The InvitationFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -438,6 +466,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
 	case *ent.ActivityQuery:
 		return &query[*ent.ActivityQuery, predicate.Activity, activity.OrderOption]{typ: ent.TypeActivity, tq: q}, nil
+	case *ent.ActivityChainQuery:
+		return &query[*ent.ActivityChainQuery, predicate.ActivityChain, activitychain.OrderOption]{typ: ent.TypeActivityChain, tq: q}, nil
 	case *ent.InvitationQuery:
 		return &query[*ent.InvitationQuery, predicate.Invitation, invitation.OrderOption]{typ: ent.TypeInvitation, tq: q}, nil
 	case *ent.MembershipQuery:

@@ -60,69 +60,73 @@ var (
 	CfActivitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "actor_type", Type: field.TypeEnum, Enums: []string{"user", "api_key", "system"}},
+		{Name: "actor_user_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "actor_api_key_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "actor_label", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "actor_display", Type: field.TypeString, Size: 320, Default: ""},
+		{Name: "impersonator_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
 		{Name: "verb", Type: field.TypeString, Size: 100},
 		{Name: "object_type", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "object_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "targets", Type: field.TypeJSON, Nullable: true},
 		{Name: "channel", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "ip", Type: field.TypeString, Size: 45, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
 		{Name: "request_id", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "data", Type: field.TypeJSON, Nullable: true},
-		{Name: "actor_user_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
-		{Name: "actor_api_key_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
-		{Name: "impersonator_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
-		{Name: "organization_id", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(31)", "sqlite3": "varchar(31)"}},
+		{Name: "chain", Type: field.TypeString, Size: 64},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "prev_hash", Type: field.TypeString, Size: 64},
+		{Name: "hash", Type: field.TypeString, Size: 64},
 	}
 	// CfActivitiesTable holds the schema information for the "cf_activities" table.
 	CfActivitiesTable = &schema.Table{
 		Name:       "cf_activities",
 		Columns:    CfActivitiesColumns,
 		PrimaryKey: []*schema.Column{CfActivitiesColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "cf_activities_cf_users_actor_user",
-				Columns:    []*schema.Column{CfActivitiesColumns[12]},
-				RefColumns: []*schema.Column{CfUsersColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "cf_activities_cf_api_keys_actor_api_key",
-				Columns:    []*schema.Column{CfActivitiesColumns[13]},
-				RefColumns: []*schema.Column{CfAPIKeysColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "cf_activities_cf_users_impersonator",
-				Columns:    []*schema.Column{CfActivitiesColumns[14]},
-				RefColumns: []*schema.Column{CfUsersColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "cf_activities_cf_organizations_activities",
-				Columns:    []*schema.Column{CfActivitiesColumns[15]},
-				RefColumns: []*schema.Column{CfOrganizationsColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "cf_activities_organization_created",
 				Unique:  false,
-				Columns: []*schema.Column{CfActivitiesColumns[15], CfActivitiesColumns[1]},
+				Columns: []*schema.Column{CfActivitiesColumns[2], CfActivitiesColumns[1], CfActivitiesColumns[0]},
+			},
+			{
+				Name:    "cf_activities_created",
+				Unique:  false,
+				Columns: []*schema.Column{CfActivitiesColumns[1], CfActivitiesColumns[0]},
 			},
 			{
 				Name:    "cf_activities_actor_created",
 				Unique:  false,
-				Columns: []*schema.Column{CfActivitiesColumns[12], CfActivitiesColumns[1]},
+				Columns: []*schema.Column{CfActivitiesColumns[4], CfActivitiesColumns[1]},
 			},
 			{
 				Name:    "cf_activities_object",
 				Unique:  false,
-				Columns: []*schema.Column{CfActivitiesColumns[5], CfActivitiesColumns[6]},
+				Columns: []*schema.Column{CfActivitiesColumns[10], CfActivitiesColumns[11]},
+			},
+			{
+				Name:    "cf_activities_chain_seq",
+				Unique:  true,
+				Columns: []*schema.Column{CfActivitiesColumns[18], CfActivitiesColumns[19]},
 			},
 		},
+	}
+	// CfActivityChainsColumns holds the columns for the "cf_activity_chains" table.
+	CfActivityChainsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
+		{Name: "hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "anchor_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "anchor_hash", Type: field.TypeString, Size: 64, Default: ""},
+	}
+	// CfActivityChainsTable holds the schema information for the "cf_activity_chains" table.
+	CfActivityChainsTable = &schema.Table{
+		Name:       "cf_activity_chains",
+		Columns:    CfActivityChainsColumns,
+		PrimaryKey: []*schema.Column{CfActivityChainsColumns[0]},
 	}
 	// CfInvitationsColumns holds the columns for the "cf_invitations" table.
 	CfInvitationsColumns = []*schema.Column{
@@ -658,6 +662,27 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{CfUsersColumns[15]},
 			},
+			{
+				Name:    "cf_users_created",
+				Unique:  false,
+				Columns: []*schema.Column{CfUsersColumns[1]},
+			},
+			{
+				Name:    "cf_users_banned",
+				Unique:  false,
+				Columns: []*schema.Column{CfUsersColumns[19], CfUsersColumns[21]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "banned_at IS NOT NULL",
+				},
+			},
+			{
+				Name:    "cf_users_locked",
+				Unique:  false,
+				Columns: []*schema.Column{CfUsersColumns[23]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "locked_until IS NOT NULL",
+				},
+			},
 		},
 	}
 	// CfUserTokensColumns holds the columns for the "cf_user_tokens" table.
@@ -756,6 +781,7 @@ var (
 	Tables = []*schema.Table{
 		CfAPIKeysTable,
 		CfActivitiesTable,
+		CfActivityChainsTable,
 		CfInvitationsTable,
 		CfMembershipsTable,
 		CfOauthAccountsTable,
@@ -778,12 +804,11 @@ func init() {
 	CfAPIKeysTable.Annotation = &entsql.Annotation{
 		Table: "cf_api_keys",
 	}
-	CfActivitiesTable.ForeignKeys[0].RefTable = CfUsersTable
-	CfActivitiesTable.ForeignKeys[1].RefTable = CfAPIKeysTable
-	CfActivitiesTable.ForeignKeys[2].RefTable = CfUsersTable
-	CfActivitiesTable.ForeignKeys[3].RefTable = CfOrganizationsTable
 	CfActivitiesTable.Annotation = &entsql.Annotation{
 		Table: "cf_activities",
+	}
+	CfActivityChainsTable.Annotation = &entsql.Annotation{
+		Table: "cf_activity_chains",
 	}
 	CfInvitationsTable.ForeignKeys[0].RefTable = CfUsersTable
 	CfInvitationsTable.ForeignKeys[1].RefTable = CfUsersTable

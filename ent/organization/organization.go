@@ -47,8 +47,6 @@ const (
 	EdgeRoles = "roles"
 	// EdgeAPIKeys holds the string denoting the api_keys edge name in mutations.
 	EdgeAPIKeys = "api_keys"
-	// EdgeActivities holds the string denoting the activities edge name in mutations.
-	EdgeActivities = "activities"
 	// EdgePreferences holds the string denoting the preferences edge name in mutations.
 	EdgePreferences = "preferences"
 	// EdgeInvitations holds the string denoting the invitations edge name in mutations.
@@ -84,13 +82,6 @@ const (
 	APIKeysInverseTable = "cf_api_keys"
 	// APIKeysColumn is the table column denoting the api_keys relation/edge.
 	APIKeysColumn = "organization_id"
-	// ActivitiesTable is the table that holds the activities relation/edge.
-	ActivitiesTable = "cf_activities"
-	// ActivitiesInverseTable is the table name for the Activity entity.
-	// It exists in this package in order to avoid circular dependency with the "activity" package.
-	ActivitiesInverseTable = "cf_activities"
-	// ActivitiesColumn is the table column denoting the activities relation/edge.
-	ActivitiesColumn = "organization_id"
 	// PreferencesTable is the table that holds the preferences relation/edge.
 	PreferencesTable = "cf_preferences"
 	// PreferencesInverseTable is the table name for the Preference entity.
@@ -298,20 +289,6 @@ func ByAPIKeys(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
-// ByActivitiesCount orders the results by activities count.
-func ByActivitiesCount(opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborsCount(s, newActivitiesStep(), opts...)
-	}
-}
-
-// ByActivities orders the results by activities terms.
-func ByActivities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newActivitiesStep(), append([]sql.OrderTerm{term}, terms...)...)
-	}
-}
-
 // ByPreferencesCount orders the results by preferences count.
 func ByPreferencesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -372,13 +349,6 @@ func newAPIKeysStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(APIKeysInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, APIKeysTable, APIKeysColumn),
-	)
-}
-func newActivitiesStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ActivitiesInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, ActivitiesTable, ActivitiesColumn),
 	)
 }
 func newPreferencesStep() *sqlgraph.Step {

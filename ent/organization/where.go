@@ -641,29 +641,6 @@ func HasAPIKeysWith(preds ...predicate.APIKey) predicate.Organization {
 	})
 }
 
-// HasActivities applies the HasEdge predicate on the "activities" edge.
-func HasActivities() predicate.Organization {
-	return predicate.Organization(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, ActivitiesTable, ActivitiesColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasActivitiesWith applies the HasEdge predicate on the "activities" edge with a given conditions (other predicates).
-func HasActivitiesWith(preds ...predicate.Activity) predicate.Organization {
-	return predicate.Organization(func(s *sql.Selector) {
-		step := newActivitiesStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
-}
-
 // HasPreferences applies the HasEdge predicate on the "preferences" edge.
 func HasPreferences() predicate.Organization {
 	return predicate.Organization(func(s *sql.Selector) {

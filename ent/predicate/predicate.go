@@ -12,6 +12,9 @@ type APIKey func(*sql.Selector)
 // Activity is the predicate function for activity builders.
 type Activity func(*sql.Selector)
 
+// ActivityChain is the predicate function for activitychain builders.
+type ActivityChain func(*sql.Selector)
+
 // Invitation is the predicate function for invitation builders.
 type Invitation func(*sql.Selector)
 

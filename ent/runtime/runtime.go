@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/activitychain"
 	"github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/invitation"
 	"github.com/cf/identity/ent/membership"
@@ -97,6 +98,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	activityInters := schema.Activity{}.Interceptors()
+	activity.Interceptors[0] = activityInters[0]
 	activityMixinFields0 := activityMixin[0].Fields()
 	_ = activityMixinFields0
 	activityMixinFields1 := activityMixin[1].Fields()
@@ -113,8 +116,14 @@ func init() {
 	activity.DefaultActorLabel = activityDescActorLabel.Default.(string)
 	// activity.ActorLabelValidator is a validator for the "actor_label" field. It is called by the builders before save.
 	activity.ActorLabelValidator = activityDescActorLabel.Validators[0].(func(string) error)
+	// activityDescActorDisplay is the schema descriptor for actor_display field.
+	activityDescActorDisplay := activityFields[5].Descriptor()
+	// activity.DefaultActorDisplay holds the default value on creation for the actor_display field.
+	activity.DefaultActorDisplay = activityDescActorDisplay.Default.(string)
+	// activity.ActorDisplayValidator is a validator for the "actor_display" field. It is called by the builders before save.
+	activity.ActorDisplayValidator = activityDescActorDisplay.Validators[0].(func(string) error)
 	// activityDescVerb is the schema descriptor for verb field.
-	activityDescVerb := activityFields[6].Descriptor()
+	activityDescVerb := activityFields[7].Descriptor()
 	// activity.VerbValidator is a validator for the "verb" field. It is called by the builders before save.
 	activity.VerbValidator = func() func(string) error {
 		validators := activityDescVerb.Validators
@@ -132,47 +141,94 @@ func init() {
 		}
 	}()
 	// activityDescObjectType is the schema descriptor for object_type field.
-	activityDescObjectType := activityFields[7].Descriptor()
+	activityDescObjectType := activityFields[8].Descriptor()
 	// activity.DefaultObjectType holds the default value on creation for the object_type field.
 	activity.DefaultObjectType = activityDescObjectType.Default.(string)
 	// activity.ObjectTypeValidator is a validator for the "object_type" field. It is called by the builders before save.
 	activity.ObjectTypeValidator = activityDescObjectType.Validators[0].(func(string) error)
 	// activityDescObjectID is the schema descriptor for object_id field.
-	activityDescObjectID := activityFields[8].Descriptor()
+	activityDescObjectID := activityFields[9].Descriptor()
 	// activity.DefaultObjectID holds the default value on creation for the object_id field.
 	activity.DefaultObjectID = activityDescObjectID.Default.(string)
 	// activity.ObjectIDValidator is a validator for the "object_id" field. It is called by the builders before save.
 	activity.ObjectIDValidator = activityDescObjectID.Validators[0].(func(string) error)
 	// activityDescChannel is the schema descriptor for channel field.
-	activityDescChannel := activityFields[9].Descriptor()
+	activityDescChannel := activityFields[11].Descriptor()
 	// activity.DefaultChannel holds the default value on creation for the channel field.
 	activity.DefaultChannel = activityDescChannel.Default.(string)
 	// activity.ChannelValidator is a validator for the "channel" field. It is called by the builders before save.
 	activity.ChannelValidator = activityDescChannel.Validators[0].(func(string) error)
 	// activityDescIP is the schema descriptor for ip field.
-	activityDescIP := activityFields[10].Descriptor()
+	activityDescIP := activityFields[12].Descriptor()
 	// activity.DefaultIP holds the default value on creation for the ip field.
 	activity.DefaultIP = activityDescIP.Default.(string)
 	// activity.IPValidator is a validator for the "ip" field. It is called by the builders before save.
 	activity.IPValidator = activityDescIP.Validators[0].(func(string) error)
 	// activityDescUserAgent is the schema descriptor for user_agent field.
-	activityDescUserAgent := activityFields[11].Descriptor()
+	activityDescUserAgent := activityFields[13].Descriptor()
 	// activity.DefaultUserAgent holds the default value on creation for the user_agent field.
 	activity.DefaultUserAgent = activityDescUserAgent.Default.(string)
 	// activity.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	activity.UserAgentValidator = activityDescUserAgent.Validators[0].(func(string) error)
 	// activityDescRequestID is the schema descriptor for request_id field.
-	activityDescRequestID := activityFields[12].Descriptor()
+	activityDescRequestID := activityFields[14].Descriptor()
 	// activity.DefaultRequestID holds the default value on creation for the request_id field.
 	activity.DefaultRequestID = activityDescRequestID.Default.(string)
 	// activity.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
 	activity.RequestIDValidator = activityDescRequestID.Validators[0].(func(string) error)
+	// activityDescChain is the schema descriptor for chain field.
+	activityDescChain := activityFields[16].Descriptor()
+	// activity.ChainValidator is a validator for the "chain" field. It is called by the builders before save.
+	activity.ChainValidator = activityDescChain.Validators[0].(func(string) error)
+	// activityDescPrevHash is the schema descriptor for prev_hash field.
+	activityDescPrevHash := activityFields[18].Descriptor()
+	// activity.PrevHashValidator is a validator for the "prev_hash" field. It is called by the builders before save.
+	activity.PrevHashValidator = activityDescPrevHash.Validators[0].(func(string) error)
+	// activityDescHash is the schema descriptor for hash field.
+	activityDescHash := activityFields[19].Descriptor()
+	// activity.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	activity.HashValidator = activityDescHash.Validators[0].(func(string) error)
 	// activityDescID is the schema descriptor for id field.
 	activityDescID := activityMixinFields0[0].Descriptor()
 	// activity.DefaultID holds the default value on creation for the id field.
 	activity.DefaultID = activityDescID.Default.(func() pulid.ID)
 	// activity.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	activity.IDValidator = activityDescID.Validators[0].(func(string) error)
+	activitychain.Policy = privacy.NewPolicies(schema.ActivityChain{})
+	activitychain.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := activitychain.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	activitychainFields := schema.ActivityChain{}.Fields()
+	_ = activitychainFields
+	// activitychainDescSeq is the schema descriptor for seq field.
+	activitychainDescSeq := activitychainFields[1].Descriptor()
+	// activitychain.DefaultSeq holds the default value on creation for the seq field.
+	activitychain.DefaultSeq = activitychainDescSeq.Default.(int64)
+	// activitychainDescHash is the schema descriptor for hash field.
+	activitychainDescHash := activitychainFields[2].Descriptor()
+	// activitychain.DefaultHash holds the default value on creation for the hash field.
+	activitychain.DefaultHash = activitychainDescHash.Default.(string)
+	// activitychain.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	activitychain.HashValidator = activitychainDescHash.Validators[0].(func(string) error)
+	// activitychainDescAnchorSeq is the schema descriptor for anchor_seq field.
+	activitychainDescAnchorSeq := activitychainFields[3].Descriptor()
+	// activitychain.DefaultAnchorSeq holds the default value on creation for the anchor_seq field.
+	activitychain.DefaultAnchorSeq = activitychainDescAnchorSeq.Default.(int64)
+	// activitychainDescAnchorHash is the schema descriptor for anchor_hash field.
+	activitychainDescAnchorHash := activitychainFields[4].Descriptor()
+	// activitychain.DefaultAnchorHash holds the default value on creation for the anchor_hash field.
+	activitychain.DefaultAnchorHash = activitychainDescAnchorHash.Default.(string)
+	// activitychain.AnchorHashValidator is a validator for the "anchor_hash" field. It is called by the builders before save.
+	activitychain.AnchorHashValidator = activitychainDescAnchorHash.Validators[0].(func(string) error)
+	// activitychainDescID is the schema descriptor for id field.
+	activitychainDescID := activitychainFields[0].Descriptor()
+	// activitychain.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	activitychain.IDValidator = activitychainDescID.Validators[0].(func(string) error)
 	invitationMixin := schema.Invitation{}.Mixin()
 	invitation.Policy = privacy.NewPolicies(schema.Invitation{})
 	invitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -467,6 +523,8 @@ func init() {
 	preference.Hooks[3] = preferenceHooks[1]
 
 	preference.Hooks[4] = preferenceHooks[2]
+	preferenceInters := schema.Preference{}.Interceptors()
+	preference.Interceptors[0] = preferenceInters[0]
 	preferenceMixinFields0 := preferenceMixin[0].Fields()
 	_ = preferenceMixinFields0
 	preferenceMixinFields1 := preferenceMixin[1].Fields()

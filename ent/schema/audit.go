@@ -1,14 +1,21 @@
 package schema
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/schema/mixin"
 
+	"github.com/cf/identity/actor"
 	gen "github.com/cf/identity/ent"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
@@ -40,8 +47,13 @@ func (auditMixin) Hooks() []ent.Hook {
 					// The flow records this write in its own words.
 					return next.Mutate(ctx, m)
 				}
-				changed := changedFields(m)
-				if !m.Op().Is(ent.OpCreate|ent.OpDelete|ent.OpDeleteOne) && len(changed) == 0 {
+				changes, err := changesOf(ctx, m)
+				if err != nil {
+					return nil, err
+				}
+				if !m.Op().Is(ent.OpCreate|ent.OpDelete|ent.OpDeleteOne) && len(changes) == 0 {
+					// Nothing changes (every field keeps its value): a
+					// no-op records nothing.
 					return next.Mutate(ctx, m)
 				}
 				var ids []pulid.ID
@@ -67,7 +79,7 @@ func (auditMixin) Hooks() []ent.Hook {
 				if org == "" && m.Type() == "Organization" && len(ids) == 1 {
 					org = ids[0]
 				}
-				if err := record(ctx, mx.Client(), m, verb(m), ids, org, changed); err != nil {
+				if err := record(ctx, mx.Client(), m, verb(m), ids, org, changes); err != nil {
 					return nil, err
 				}
 				return v, nil
@@ -76,16 +88,167 @@ func (auditMixin) Hooks() []ent.Hook {
 	}
 }
 
-func changedFields(m ent.Mutation) []string {
-	var fs []string
-	for _, f := range append(append(m.Fields(), m.ClearedFields()...), append(m.AddedEdges(), m.RemovedEdges()...)...) {
-		if !slices.Contains(quietFields, f) && !slices.Contains(fs, f) {
-			fs = append(fs, f)
+// change is one field's change: its old value (when the mutation knows it:
+// an update of one row) and its new one; a sensitive field shows neither.
+type change struct {
+	Old      any  `json:"old,omitempty"`
+	New      any  `json:"new,omitempty"`
+	Cleared  bool `json:"cleared,omitempty"`
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// changesOf returns the changes m makes, by field (and edge) name, leaving
+// out quiet fields and, for an update of one row, fields set to the value
+// they hold. Sensitive fields (ent's Sensitive, see sensitive) are named
+// without values.
+func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
+	out := map[string]change{}
+	one := m.Op().Is(ent.OpUpdateOne)
+	// The privacy hook ran first: the write is allowed. Its row's old
+	// values are read as the system, since an actor may be allowed to
+	// change a row it may not read (a key with session:revoke alone).
+	ctx = actor.NewContext(ctx, actor.System("audit: old values"))
+	hidden := sensitive(m.Type())
+	for _, f := range m.Fields() {
+		if slices.Contains(quietFields, f) {
+			continue
+		}
+		nv, _ := m.Field(f)
+		if hidden[f] {
+			out[f] = change{Redacted: true}
+			continue
+		}
+		c := change{New: nv}
+		if one {
+			ov, err := m.OldField(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("audit: the old value of %s.%s: %w", m.Type(), f, err)
+			}
+			if sameValue(ov, nv) {
+				continue
+			}
+			c.Old = ov
+		}
+		out[f] = c
+	}
+	for _, f := range m.ClearedFields() {
+		if slices.Contains(quietFields, f) {
+			continue
+		}
+		if hidden[f] {
+			out[f] = change{Redacted: true, Cleared: true}
+			continue
+		}
+		c := change{Cleared: true}
+		if one {
+			ov, err := m.OldField(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("audit: the old value of %s.%s: %w", m.Type(), f, err)
+			}
+			if isNil(ov) {
+				continue
+			}
+			c.Old = ov
+		}
+		out[f] = c
+	}
+	for _, e := range m.AddedEdges() {
+		if ids := m.AddedIDs(e); len(ids) > 0 {
+			c := out[e]
+			c.New = map[string]any{"added": ids}
+			out[e] = c
 		}
 	}
-	slices.Sort(fs)
-	return fs
+	for _, e := range m.RemovedEdges() {
+		if ids := m.RemovedIDs(e); len(ids) > 0 {
+			c := out[e]
+			if added, ok := c.New.(map[string]any); ok {
+				added["removed"] = ids
+			} else {
+				c.New = map[string]any{"removed": ids}
+			}
+			out[e] = c
+		}
+	}
+	for _, e := range m.ClearedEdges() {
+		if _, ok := out[e]; !ok {
+			out[e] = change{Cleared: true}
+		}
+	}
+	return out, nil
 }
+
+// sameValue reports whether an old and a new value of a field are equal,
+// pointers and JSON compared by what they hold.
+func sameValue(old, new any) bool {
+	ov, nv := deref(old), deref(new)
+	if ob, ok := ov.(json.RawMessage); ok {
+		nb, ok := nv.(json.RawMessage)
+		return ok && jsonEqual(ob, nb)
+	}
+	if ot, ok := ov.(time.Time); ok {
+		nt, ok := nv.(time.Time)
+		return ok && ot.Equal(nt)
+	}
+	return reflect.DeepEqual(ov, nv)
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func deref(v any) any {
+	rv := reflect.ValueOf(v)
+	for rv.IsValid() && rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	if !rv.IsValid() {
+		return nil
+	}
+	return rv.Interface()
+}
+
+func isNil(v any) bool { return deref(v) == nil }
+
+// schemas lists the audited schemas, for their sensitive fields.
+var schemas = map[string]ent.Interface{
+	"APIKey": APIKey{}, "Invitation": Invitation{}, "Membership": Membership{}, "OAuthAccount": OAuthAccount{},
+	"Organization": Organization{}, "Preference": Preference{}, "RefreshToken": RefreshToken{}, "Role": Role{},
+	"Session": Session{}, "SigningKey": SigningKey{}, "User": User{}, "UserToken": UserToken{},
+}
+
+var sensitiveFields = sync.OnceValue(func() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for name, s := range schemas {
+		fs := map[string]bool{}
+		for _, f := range s.Fields() {
+			if d := f.Descriptor(); d.Sensitive {
+				fs[d.Name] = true
+			}
+		}
+		for _, mx := range s.Mixin() {
+			for _, f := range mx.Fields() {
+				if d := f.Descriptor(); d.Sensitive {
+					fs[d.Name] = true
+				}
+			}
+		}
+		out[name] = fs
+	}
+	return out
+})
+
+// sensitive returns the fields of entity type t whose values the trail
+// never shows: those the schema marks Sensitive (password hashes, token
+// digests, sealed secrets).
+func sensitive(t string) map[string]bool { return sensitiveFields()[t] }
 
 // organizationOf returns the organization a mutation touches, if the entity
 // has one and the mutation names it.
@@ -138,10 +301,14 @@ func verb(m ent.Mutation) string {
 // trail). The Activity policy lets no actor but the system create
 // activities, so trail writes through package bypass, after the audited
 // mutation passed its own policy.
-func record(ctx context.Context, c *gen.Client, m ent.Mutation, verb string, ids []pulid.ID, org pulid.ID, changed []string) error {
+func record(ctx context.Context, c *gen.Client, m ent.Mutation, verb string, ids []pulid.ID, org pulid.ID, changes map[string]change) error {
 	events := make([]trail.Event, 0, len(ids))
+	fields := slices.Sorted(maps.Keys(changes))
 	for _, id := range ids {
-		e := trail.Event{Verb: verb, ObjectType: m.Type(), ObjectID: id, Data: map[string]any{"fields": changed}}
+		e := trail.Event{Verb: verb, ObjectType: m.Type(), ObjectID: id, Data: map[string]any{"fields": fields}}
+		if len(changes) > 0 {
+			e.Data["changes"] = changes
+		}
 		switch {
 		case org == "":
 		case m.Type() == "Organization" && m.Op().Is(ent.OpDelete|ent.OpDeleteOne):

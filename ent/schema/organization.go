@@ -54,8 +54,6 @@ func (Organization) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("api_keys", APIKey.Type).
 			Annotations(entgql.RelayConnection(), noInput),
-		edge.To("activities", Activity.Type).
-			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("preferences", Preference.Type).
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("invitations", Invitation.Type).

@@ -7,14 +7,18 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/cf/identity/ent/intercept"
 	"github.com/cf/identity/internal/rule"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/softdelete"
 	"github.com/cf/identity/validation"
 )
 
@@ -93,6 +97,30 @@ func preferenceHook(next ent.Mutator) ent.Mutator {
 		}
 		return next.Mutate(ctx, m)
 	})
+}
+
+// Interceptors of the Preference: a deleted preference is kept as a
+// tombstone (value null) so that its key's version keeps growing (package
+// preference); queries leave tombstones out unless the context includes
+// tombstones (softdelete.WithTombstones).
+func (Preference) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{
+		intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
+			if !softdelete.Tombstones(ctx) {
+				q.WhereP(notTombstone)
+			}
+			return nil
+		}),
+	}
+}
+
+// notTombstone keeps rows whose value is not JSON null.
+func notTombstone(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.Where(sql.ExprP(s.C("value") + " <> 'null'::jsonb"))
+		return
+	}
+	s.Where(sql.NEQ(s.C("value"), "null"))
 }
 
 // Policy of the Preference.

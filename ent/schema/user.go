@@ -106,6 +106,12 @@ func (User) Indexes() []ent.Index {
 			Annotations(entsql.IndexWhere("deleted_at IS NULL")),
 		index.Fields("status", "created_at").StorageKey("cf_users_status_created"),
 		index.Fields("platform_role").StorageKey("cf_users_platform_role"),
+		// For the statistics: new users per day, bans and lockouts in force.
+		index.Fields("created_at").StorageKey("cf_users_created"),
+		index.Fields("banned_at", "ban_expires_at").StorageKey("cf_users_banned").
+			Annotations(entsql.IndexWhere("banned_at IS NOT NULL")),
+		index.Fields("locked_until").StorageKey("cf_users_locked").
+			Annotations(entsql.IndexWhere("locked_until IS NOT NULL")),
 	}
 }
 

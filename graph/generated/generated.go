@@ -46,6 +46,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Activity() ActivityResolver
 	FeatureState() FeatureStateResolver
 	Impersonation() ImpersonationResolver
 	Invitation() InvitationResolver
@@ -93,12 +94,14 @@ type ComplexityRoot struct {
 	}
 
 	Activity struct {
-		ActorAPIKey    func(childComplexity int) int
+		Actor          func(childComplexity int) int
 		ActorAPIKeyID  func(childComplexity int) int
+		ActorDisplay   func(childComplexity int) int
 		ActorLabel     func(childComplexity int) int
 		ActorType      func(childComplexity int) int
 		ActorUser      func(childComplexity int) int
 		ActorUserID    func(childComplexity int) int
+		Chain          func(childComplexity int) int
 		Channel        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		Data           func(childComplexity int) int
@@ -108,11 +111,20 @@ type ComplexityRoot struct {
 		ImpersonatorID func(childComplexity int) int
 		ObjectID       func(childComplexity int) int
 		ObjectType     func(childComplexity int) int
-		Organization   func(childComplexity int) int
+		OccurredAt     func(childComplexity int) int
 		OrganizationID func(childComplexity int) int
 		RequestID      func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Targets        func(childComplexity int) int
 		UserAgent      func(childComplexity int) int
 		Verb           func(childComplexity int) int
+	}
+
+	ActivityActor struct {
+		APIKeyID func(childComplexity int) int
+		Display  func(childComplexity int) int
+		Type     func(childComplexity int) int
+		UserID   func(childComplexity int) int
 	}
 
 	ActivityConnection struct {
@@ -126,9 +138,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ActivityStats struct {
+		ByDay  func(childComplexity int) int
+		ByVerb func(childComplexity int) int
+		Total  func(childComplexity int) int
+	}
+
 	CreatedAPIKey struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
+	}
+
+	DayCount struct {
+		Count func(childComplexity int) int
+		Day   func(childComplexity int) int
 	}
 
 	Decision struct {
@@ -139,6 +162,13 @@ type ComplexityRoot struct {
 	EffectivePermission struct {
 		GrantedBy  func(childComplexity int) int
 		Permission func(childComplexity int) int
+	}
+
+	EffectivePreference struct {
+		Key    func(childComplexity int) int
+		Layers func(childComplexity int) int
+		Source func(childComplexity int) int
+		Value  func(childComplexity int) int
 	}
 
 	FeatureState struct {
@@ -231,6 +261,7 @@ type ComplexityRoot struct {
 		CreateRole               func(childComplexity int, input ent.CreateRoleInput) int
 		CreateUser               func(childComplexity int, input ent.CreateUserInput, password *string) int
 		DeleteOrganization       func(childComplexity int, id pulid.ID) int
+		DeletePreference         func(childComplexity int, input model.DeletePreferenceInput) int
 		DeleteRole               func(childComplexity int, id pulid.ID, unassign bool) int
 		DeleteUser               func(childComplexity int, id pulid.ID) int
 		GrantPlatformRole        func(childComplexity int, userID pulid.ID, role user.PlatformRole, reason string) int
@@ -248,6 +279,7 @@ type ComplexityRoot struct {
 		RevokeUserSessions       func(childComplexity int, userID pulid.ID) int
 		SetFeature               func(childComplexity int, flow model.Feature, enabled *bool) int
 		SetMemberRoles           func(childComplexity int, membershipID pulid.ID, roleIDs []pulid.ID) int
+		SetPreference            func(childComplexity int, input model.SetPreferenceInput) int
 		SetUserPassword          func(childComplexity int, id pulid.ID, password string) int
 		StopImpersonation        func(childComplexity int, sessionID *pulid.ID) int
 		SuspendMember            func(childComplexity int, id pulid.ID, reason *string) int
@@ -288,7 +320,6 @@ type ComplexityRoot struct {
 
 	Organization struct {
 		APIKeys     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
-		Activities  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ActivityOrder, where *ent.ActivityWhereInput) int
 		Children    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) int
 		CreatedAt   func(childComplexity int) int
 		DeletedAt   func(childComplexity int) int
@@ -318,11 +349,35 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	OrganizationStats struct {
+		ActiveAPIKeys      func(childComplexity int) int
+		ActiveSessions     func(childComplexity int) int
+		Activities24h      func(childComplexity int) int
+		Activities7d       func(childComplexity int) int
+		MembersByRole      func(childComplexity int) int
+		MembersByStatus    func(childComplexity int) int
+		PendingInvitations func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PlatformStats struct {
+		ActiveAPIKeys  func(childComplexity int) int
+		ActiveSessions func(childComplexity int) int
+		Activities24h  func(childComplexity int) int
+		Activities7d   func(childComplexity int) int
+		BannedUsers    func(childComplexity int) int
+		LockedUsers    func(childComplexity int) int
+		NewUsersPerDay func(childComplexity int) int
+		Organizations  func(childComplexity int) int
+		SignIns24h     func(childComplexity int) int
+		SignIns7d      func(childComplexity int) int
+		UsersByStatus  func(childComplexity int) int
 	}
 
 	Preference struct {
@@ -352,23 +407,33 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PreferenceLayer struct {
+		Level   func(childComplexity int) int
+		Value   func(childComplexity int) int
+		Version func(childComplexity int) int
+	}
+
 	Query struct {
-		APIKeys         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
-		Activities      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ActivityOrder, where *ent.ActivityWhereInput) int
-		Can             func(childComplexity int, permission string, organizationID pulid.ID) int
-		Features        func(childComplexity int) int
-		ListRoleMembers func(childComplexity int, roleID pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MembershipOrder, where *ent.MembershipWhereInput) int
-		Memberships     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MembershipOrder, where *ent.MembershipWhereInput) int
-		Node            func(childComplexity int, id pulid.ID) int
-		Nodes           func(childComplexity int, ids []pulid.ID) int
-		OauthAccounts   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OAuthAccountOrder, where *ent.OAuthAccountWhereInput) int
-		Organizations   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) int
-		Preferences     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.PreferenceOrder, where *ent.PreferenceWhereInput) int
-		RefreshTokens   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.RefreshTokenOrder, where *ent.RefreshTokenWhereInput) int
-		Roles           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.RoleOrder, where *ent.RoleWhereInput) int
-		Sessions        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SessionOrder, where *ent.SessionWhereInput) int
-		Users           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) int
-		Viewer          func(childComplexity int) int
+		APIKeys              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
+		Activities           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.ActivityOrder, where *ent.ActivityWhereInput) int
+		ActivityStats        func(childComplexity int, organizationID *pulid.ID, from time.Time, to time.Time) int
+		Can                  func(childComplexity int, permission string, organizationID pulid.ID) int
+		EffectivePreferences func(childComplexity int, organizationID *pulid.ID, userID *pulid.ID, keys []string) int
+		Features             func(childComplexity int) int
+		ListRoleMembers      func(childComplexity int, roleID pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MembershipOrder, where *ent.MembershipWhereInput) int
+		Memberships          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MembershipOrder, where *ent.MembershipWhereInput) int
+		Node                 func(childComplexity int, id pulid.ID) int
+		Nodes                func(childComplexity int, ids []pulid.ID) int
+		OauthAccounts        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OAuthAccountOrder, where *ent.OAuthAccountWhereInput) int
+		OrganizationStats    func(childComplexity int, id pulid.ID) int
+		Organizations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) int
+		PlatformStats        func(childComplexity int, from *time.Time, to *time.Time) int
+		Preferences          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.PreferenceOrder, where *ent.PreferenceWhereInput) int
+		RefreshTokens        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.RefreshTokenOrder, where *ent.RefreshTokenWhereInput) int
+		Roles                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.RoleOrder, where *ent.RoleWhereInput) int
+		Sessions             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SessionOrder, where *ent.SessionWhereInput) int
+		Users                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) int
+		Viewer               func(childComplexity int) int
 	}
 
 	RefreshToken struct {
@@ -425,6 +490,13 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	RoleCount struct {
+		Count  func(childComplexity int) int
+		Key    func(childComplexity int) int
+		Name   func(childComplexity int) int
+		RoleID func(childComplexity int) int
+	}
+
 	RoleEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
@@ -458,6 +530,11 @@ type ComplexityRoot struct {
 	SessionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	StatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	User struct {
@@ -513,6 +590,11 @@ type ComplexityRoot struct {
 		UserID  func(childComplexity int) int
 	}
 
+	VerbCount struct {
+		Count func(childComplexity int) int
+		Verb  func(childComplexity int) int
+	}
+
 	Viewer struct {
 		APIKey              func(childComplexity int) int
 		ActiveOrganization  func(childComplexity int) int
@@ -540,6 +622,13 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ActivityResolver interface {
+	Data(ctx context.Context, obj *ent.Activity) (map[string]any, error)
+	Actor(ctx context.Context, obj *ent.Activity) (*model.ActivityActor, error)
+	OccurredAt(ctx context.Context, obj *ent.Activity) (*time.Time, error)
+	ActorUser(ctx context.Context, obj *ent.Activity) (*ent.User, error)
+	Impersonator(ctx context.Context, obj *ent.Activity) (*ent.User, error)
+}
 type FeatureStateResolver interface {
 	Flow(ctx context.Context, obj *features.State) (model.Feature, error)
 }
@@ -573,6 +662,8 @@ type MutationResolver interface {
 	RequestEmailChange(ctx context.Context, email string, currentPassword string) (bool, error)
 	UnlinkOAuthAccount(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	SetFeature(ctx context.Context, flow model.Feature, enabled *bool) (*features.State, error)
+	SetPreference(ctx context.Context, input model.SetPreferenceInput) (*ent.Preference, error)
+	DeletePreference(ctx context.Context, input model.DeletePreferenceInput) (bool, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	SetUserPassword(ctx context.Context, id pulid.ID, password string) (bool, error)
 	UnlockUser(ctx context.Context, id pulid.ID) (*ent.User, error)
@@ -606,7 +697,11 @@ type QueryResolver interface {
 	Roles(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.RoleOrder, where *ent.RoleWhereInput) (*ent.RoleConnection, error)
 	Sessions(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.SessionOrder, where *ent.SessionWhereInput) (*ent.SessionConnection, error)
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
+	ActivityStats(ctx context.Context, organizationID *pulid.ID, from time.Time, to time.Time) (*model.ActivityStats, error)
 	Features(ctx context.Context) ([]*features.State, error)
+	EffectivePreferences(ctx context.Context, organizationID *pulid.ID, userID *pulid.ID, keys []string) ([]*model.EffectivePreference, error)
+	PlatformStats(ctx context.Context, from *time.Time, to *time.Time) (*model.PlatformStats, error)
+	OrganizationStats(ctx context.Context, id pulid.ID) (*model.OrganizationStats, error)
 	Viewer(ctx context.Context) (*tenancy.Viewer, error)
 	Can(ctx context.Context, permission string, organizationID pulid.ID) (*tenancy.Decision, error)
 	ListRoleMembers(ctx context.Context, roleID pulid.ID, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.MembershipOrder, where *ent.MembershipWhereInput) (*ent.MembershipConnection, error)
@@ -773,18 +868,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AcceptedInvitation.UserCreated(childComplexity), true
 
-	case "Activity.actorAPIKey":
-		if e.ComplexityRoot.Activity.ActorAPIKey == nil {
+	case "Activity.actor":
+		if e.ComplexityRoot.Activity.Actor == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Activity.ActorAPIKey(childComplexity), true
+		return e.ComplexityRoot.Activity.Actor(childComplexity), true
 	case "Activity.actorAPIKeyID":
 		if e.ComplexityRoot.Activity.ActorAPIKeyID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Activity.ActorAPIKeyID(childComplexity), true
+	case "Activity.actorDisplay":
+		if e.ComplexityRoot.Activity.ActorDisplay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Activity.ActorDisplay(childComplexity), true
 	case "Activity.actorLabel":
 		if e.ComplexityRoot.Activity.ActorLabel == nil {
 			break
@@ -809,6 +910,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.ActorUserID(childComplexity), true
+	case "Activity.chain":
+		if e.ComplexityRoot.Activity.Chain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Activity.Chain(childComplexity), true
 	case "Activity.channel":
 		if e.ComplexityRoot.Activity.Channel == nil {
 			break
@@ -863,12 +970,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.ObjectType(childComplexity), true
-	case "Activity.organization":
-		if e.ComplexityRoot.Activity.Organization == nil {
+	case "Activity.occurredAt":
+		if e.ComplexityRoot.Activity.OccurredAt == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Activity.Organization(childComplexity), true
+		return e.ComplexityRoot.Activity.OccurredAt(childComplexity), true
 	case "Activity.organizationID":
 		if e.ComplexityRoot.Activity.OrganizationID == nil {
 			break
@@ -881,6 +988,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.RequestID(childComplexity), true
+	case "Activity.seq":
+		if e.ComplexityRoot.Activity.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Activity.Seq(childComplexity), true
+	case "Activity.targets":
+		if e.ComplexityRoot.Activity.Targets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Activity.Targets(childComplexity), true
 	case "Activity.userAgent":
 		if e.ComplexityRoot.Activity.UserAgent == nil {
 			break
@@ -893,6 +1012,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.Verb(childComplexity), true
+
+	case "ActivityActor.apiKeyID":
+		if e.ComplexityRoot.ActivityActor.APIKeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityActor.APIKeyID(childComplexity), true
+	case "ActivityActor.display":
+		if e.ComplexityRoot.ActivityActor.Display == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityActor.Display(childComplexity), true
+	case "ActivityActor.type":
+		if e.ComplexityRoot.ActivityActor.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityActor.Type(childComplexity), true
+	case "ActivityActor.userID":
+		if e.ComplexityRoot.ActivityActor.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityActor.UserID(childComplexity), true
 
 	case "ActivityConnection.edges":
 		if e.ComplexityRoot.ActivityConnection.Edges == nil {
@@ -926,6 +1070,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ActivityEdge.Node(childComplexity), true
 
+	case "ActivityStats.byDay":
+		if e.ComplexityRoot.ActivityStats.ByDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.ByDay(childComplexity), true
+	case "ActivityStats.byVerb":
+		if e.ComplexityRoot.ActivityStats.ByVerb == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.ByVerb(childComplexity), true
+	case "ActivityStats.total":
+		if e.ComplexityRoot.ActivityStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityStats.Total(childComplexity), true
+
 	case "CreatedAPIKey.apiKey":
 		if e.ComplexityRoot.CreatedAPIKey.APIKey == nil {
 			break
@@ -938,6 +1101,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreatedAPIKey.Key(childComplexity), true
+
+	case "DayCount.count":
+		if e.ComplexityRoot.DayCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Count(childComplexity), true
+	case "DayCount.day":
+		if e.ComplexityRoot.DayCount.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Day(childComplexity), true
 
 	case "Decision.allowed":
 		if e.ComplexityRoot.Decision.Allowed == nil {
@@ -964,6 +1140,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EffectivePermission.Permission(childComplexity), true
+
+	case "EffectivePreference.key":
+		if e.ComplexityRoot.EffectivePreference.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePreference.Key(childComplexity), true
+	case "EffectivePreference.layers":
+		if e.ComplexityRoot.EffectivePreference.Layers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePreference.Layers(childComplexity), true
+	case "EffectivePreference.source":
+		if e.ComplexityRoot.EffectivePreference.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePreference.Source(childComplexity), true
+	case "EffectivePreference.value":
+		if e.ComplexityRoot.EffectivePreference.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePreference.Value(childComplexity), true
 
 	case "FeatureState.enabled":
 		if e.ComplexityRoot.FeatureState.Enabled == nil {
@@ -1433,6 +1634,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteOrganization(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deletePreference":
+		if e.ComplexityRoot.Mutation.DeletePreference == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePreference_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePreference(childComplexity, args["input"].(model.DeletePreferenceInput)), true
 	case "Mutation.deleteRole":
 		if e.ComplexityRoot.Mutation.DeleteRole == nil {
 			break
@@ -1615,6 +1827,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetMemberRoles(childComplexity, args["membershipID"].(pulid.ID), args["roleIDs"].([]pulid.ID)), true
+	case "Mutation.setPreference":
+		if e.ComplexityRoot.Mutation.SetPreference == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPreference_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPreference(childComplexity, args["input"].(model.SetPreferenceInput)), true
 	case "Mutation.setUserPassword":
 		if e.ComplexityRoot.Mutation.SetUserPassword == nil {
 			break
@@ -1852,17 +2075,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.APIKeys(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.APIKeyOrder), args["where"].(*ent.APIKeyWhereInput)), true
-	case "Organization.activities":
-		if e.ComplexityRoot.Organization.Activities == nil {
-			break
-		}
-
-		args, err := ec.field_Organization_activities_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Organization.Activities(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.ActivityOrder), args["where"].(*ent.ActivityWhereInput)), true
 	case "Organization.children":
 		if e.ComplexityRoot.Organization.Children == nil {
 			break
@@ -2017,6 +2229,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrganizationEdge.Node(childComplexity), true
 
+	case "OrganizationStats.activeAPIKeys":
+		if e.ComplexityRoot.OrganizationStats.ActiveAPIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.ActiveAPIKeys(childComplexity), true
+	case "OrganizationStats.activeSessions":
+		if e.ComplexityRoot.OrganizationStats.ActiveSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.ActiveSessions(childComplexity), true
+	case "OrganizationStats.activities24h":
+		if e.ComplexityRoot.OrganizationStats.Activities24h == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.Activities24h(childComplexity), true
+	case "OrganizationStats.activities7d":
+		if e.ComplexityRoot.OrganizationStats.Activities7d == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.Activities7d(childComplexity), true
+	case "OrganizationStats.membersByRole":
+		if e.ComplexityRoot.OrganizationStats.MembersByRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.MembersByRole(childComplexity), true
+	case "OrganizationStats.membersByStatus":
+		if e.ComplexityRoot.OrganizationStats.MembersByStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.MembersByStatus(childComplexity), true
+	case "OrganizationStats.pendingInvitations":
+		if e.ComplexityRoot.OrganizationStats.PendingInvitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationStats.PendingInvitations(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -2041,6 +2296,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PlatformStats.activeAPIKeys":
+		if e.ComplexityRoot.PlatformStats.ActiveAPIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.ActiveAPIKeys(childComplexity), true
+	case "PlatformStats.activeSessions":
+		if e.ComplexityRoot.PlatformStats.ActiveSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.ActiveSessions(childComplexity), true
+	case "PlatformStats.activities24h":
+		if e.ComplexityRoot.PlatformStats.Activities24h == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.Activities24h(childComplexity), true
+	case "PlatformStats.activities7d":
+		if e.ComplexityRoot.PlatformStats.Activities7d == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.Activities7d(childComplexity), true
+	case "PlatformStats.bannedUsers":
+		if e.ComplexityRoot.PlatformStats.BannedUsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.BannedUsers(childComplexity), true
+	case "PlatformStats.lockedUsers":
+		if e.ComplexityRoot.PlatformStats.LockedUsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.LockedUsers(childComplexity), true
+	case "PlatformStats.newUsersPerDay":
+		if e.ComplexityRoot.PlatformStats.NewUsersPerDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.NewUsersPerDay(childComplexity), true
+	case "PlatformStats.organizations":
+		if e.ComplexityRoot.PlatformStats.Organizations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.Organizations(childComplexity), true
+	case "PlatformStats.signIns24h":
+		if e.ComplexityRoot.PlatformStats.SignIns24h == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.SignIns24h(childComplexity), true
+	case "PlatformStats.signIns7d":
+		if e.ComplexityRoot.PlatformStats.SignIns7d == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.SignIns7d(childComplexity), true
+	case "PlatformStats.usersByStatus":
+		if e.ComplexityRoot.PlatformStats.UsersByStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformStats.UsersByStatus(childComplexity), true
 
 	case "Preference.createdAt":
 		if e.ComplexityRoot.Preference.CreatedAt == nil {
@@ -2153,6 +2475,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PreferenceEdge.Node(childComplexity), true
 
+	case "PreferenceLayer.level":
+		if e.ComplexityRoot.PreferenceLayer.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreferenceLayer.Level(childComplexity), true
+	case "PreferenceLayer.value":
+		if e.ComplexityRoot.PreferenceLayer.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreferenceLayer.Value(childComplexity), true
+	case "PreferenceLayer.version":
+		if e.ComplexityRoot.PreferenceLayer.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreferenceLayer.Version(childComplexity), true
+
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
@@ -2175,6 +2516,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Activities(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.ActivityOrder), args["where"].(*ent.ActivityWhereInput)), true
+	case "Query.activityStats":
+		if e.ComplexityRoot.Query.ActivityStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activityStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivityStats(childComplexity, args["organizationID"].(*pulid.ID), args["from"].(time.Time), args["to"].(time.Time)), true
 	case "Query.can":
 		if e.ComplexityRoot.Query.Can == nil {
 			break
@@ -2186,6 +2538,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Can(childComplexity, args["permission"].(string), args["organizationID"].(pulid.ID)), true
+	case "Query.effectivePreferences":
+		if e.ComplexityRoot.Query.EffectivePreferences == nil {
+			break
+		}
+
+		args, err := ec.field_Query_effectivePreferences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EffectivePreferences(childComplexity, args["organizationID"].(*pulid.ID), args["userID"].(*pulid.ID), args["keys"].([]string)), true
 	case "Query.features":
 		if e.ComplexityRoot.Query.Features == nil {
 			break
@@ -2248,6 +2611,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OauthAccounts(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.OAuthAccountOrder), args["where"].(*ent.OAuthAccountWhereInput)), true
+	case "Query.organizationStats":
+		if e.ComplexityRoot.Query.OrganizationStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_organizationStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OrganizationStats(childComplexity, args["id"].(pulid.ID)), true
 	case "Query.organizations":
 		if e.ComplexityRoot.Query.Organizations == nil {
 			break
@@ -2259,6 +2633,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organizations(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].([]*ent.OrganizationOrder), args["where"].(*ent.OrganizationWhereInput)), true
+	case "Query.platformStats":
+		if e.ComplexityRoot.Query.PlatformStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_platformStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PlatformStats(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time)), true
 	case "Query.preferences":
 		if e.ComplexityRoot.Query.Preferences == nil {
 			break
@@ -2565,6 +2950,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoleConnection.TotalCount(childComplexity), true
 
+	case "RoleCount.count":
+		if e.ComplexityRoot.RoleCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleCount.Count(childComplexity), true
+	case "RoleCount.key":
+		if e.ComplexityRoot.RoleCount.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleCount.Key(childComplexity), true
+	case "RoleCount.name":
+		if e.ComplexityRoot.RoleCount.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleCount.Name(childComplexity), true
+	case "RoleCount.roleID":
+		if e.ComplexityRoot.RoleCount.RoleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleCount.RoleID(childComplexity), true
+
 	case "RoleEdge.cursor":
 		if e.ComplexityRoot.RoleEdge.Cursor == nil {
 			break
@@ -2706,6 +3116,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionEdge.Node(childComplexity), true
+
+	case "StatusCount.count":
+		if e.ComplexityRoot.StatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusCount.Count(childComplexity), true
+	case "StatusCount.status":
+		if e.ComplexityRoot.StatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusCount.Status(childComplexity), true
 
 	case "User.apiKeys":
 		if e.ComplexityRoot.User.APIKeys == nil {
@@ -2987,6 +3410,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserTransitionResult.UserID(childComplexity), true
 
+	case "VerbCount.count":
+		if e.ComplexityRoot.VerbCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerbCount.Count(childComplexity), true
+	case "VerbCount.verb":
+		if e.ComplexityRoot.VerbCount.Verb == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerbCount.Verb(childComplexity), true
+
 	case "Viewer.apiKey":
 		if e.ComplexityRoot.Viewer.APIKey == nil {
 			break
@@ -3107,6 +3543,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateOrganizationInput,
 		ec.unmarshalInputCreateRoleInput,
 		ec.unmarshalInputCreateUserInput,
+		ec.unmarshalInputDeletePreferenceInput,
 		ec.unmarshalInputInvitationOrder,
 		ec.unmarshalInputInvitationWhereInput,
 		ec.unmarshalInputMembershipOrder,
@@ -3123,6 +3560,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRoleWhereInput,
 		ec.unmarshalInputSessionOrder,
 		ec.unmarshalInputSessionWhereInput,
+		ec.unmarshalInputSetPreferenceInput,
 		ec.unmarshalInputUpdateMemberInput,
 		ec.unmarshalInputUpdateOrganizationInput,
 		ec.unmarshalInputUpdateRoleInput,
@@ -3286,6 +3724,68 @@ extend type Mutation {
   it. Records user.impersonation_stopped.
   """
   stopImpersonation(sessionID: ID): Session!
+}
+`, BuiltIn: false},
+	{Name: "../activity.graphql", Input: `"""Who performed an activity, as recorded when it happened."""
+type ActivityActor {
+  type: ActivityActorType!
+  """The acting user (for an API key, the key's owner); null for the system."""
+  userID: ID
+  """The API key that acted, for an API key actor."""
+  apiKeyID: ID
+  """
+  The actor as shown when the row was written: a user's display name or
+  email, a system actor's reason.
+  """
+  display: String!
+}
+
+extend type Activity {
+  """
+  What changed: changes.FIELD.old and .new for each changed field (secrets
+  never), and the verb's details. Platform staff reading another
+  organization's rows see personal data masked (configurable).
+  """
+  data: Map
+  """Who acted, as recorded (it stays when the user is deleted later)."""
+  actor: ActivityActor!
+  """When it happened (the same instant as createdAt)."""
+  occurredAt: Time!
+  """The acting user, while it exists and is visible to you."""
+  actorUser: User
+  """The platform user who impersonated the actor, while it exists and is visible to you."""
+  impersonator: User
+}
+
+"""A count of activities with one verb."""
+type VerbCount {
+  verb: String!
+  count: Int!
+}
+
+"""A count for one UTC day."""
+type DayCount {
+  """The day, YYYY-MM-DD (UTC)."""
+  day: String!
+  count: Int!
+}
+
+"""Counts of activities in a time range."""
+type ActivityStats {
+  total: Int!
+  """Counts per verb, the most frequent first."""
+  byVerb: [VerbCount!]!
+  """Counts per UTC day, oldest first; days without activity are left out."""
+  byDay: [DayCount!]!
+}
+
+extend type Query {
+  """
+  Counts of the activities you may read, per verb and per UTC day, that
+  occurred in [from, to) (at most 366 days), of one organization or of all
+  you may read.
+  """
+  activityStats(organizationID: ID, from: Time!, to: Time!): ActivityStats!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -3535,10 +4035,18 @@ type Activity implements Node {
   The reason of a system actor, or a display label.
   """
   actorLabel: String!
+  """
+  Who acted, as shown when the row was written: the user's display name or email, the system's reason.
+  """
+  actorDisplay: String!
   impersonatorID: ID
   verb: String!
   objectType: String!
   objectID: String!
+  """
+  Further objects the action touched, as Type:ID.
+  """
+  targets: [String!]
   """
   graphql, client, cli or system.
   """
@@ -3546,11 +4054,14 @@ type Activity implements Node {
   ip: String!
   userAgent: String!
   requestID: String!
-  data: Map
-  organization: Organization
-  actorUser: User
-  actorAPIKey: APIKey
-  impersonator: User
+  """
+  The hash chain of the row: its organization's ID, or platform.
+  """
+  chain: String!
+  """
+  The row's position in its chain, from 1.
+  """
+  seq: Int!
 }
 """
 ActivityActorType is enum for the field actor_type
@@ -3718,6 +4229,22 @@ input ActivityWhereInput {
   actorLabelEqualFold: String
   actorLabelContainsFold: String
   """
+  actor_display field predicates
+  """
+  actorDisplay: String
+  actorDisplayNEQ: String
+  actorDisplayIn: [String!]
+  actorDisplayNotIn: [String!]
+  actorDisplayGT: String
+  actorDisplayGTE: String
+  actorDisplayLT: String
+  actorDisplayLTE: String
+  actorDisplayContains: String
+  actorDisplayHasPrefix: String
+  actorDisplayHasSuffix: String
+  actorDisplayEqualFold: String
+  actorDisplayContainsFold: String
+  """
   impersonator_id field predicates
   """
   impersonatorID: ID
@@ -3847,26 +4374,6 @@ input ActivityWhereInput {
   requestIDHasSuffix: String
   requestIDEqualFold: String
   requestIDContainsFold: String
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
-  """
-  actor_user edge predicates
-  """
-  hasActorUser: Boolean
-  hasActorUserWith: [UserWhereInput!]
-  """
-  actor_api_key edge predicates
-  """
-  hasActorAPIKey: Boolean
-  hasActorAPIKeyWith: [APIKeyWhereInput!]
-  """
-  impersonator edge predicates
-  """
-  hasImpersonator: Boolean
-  hasImpersonatorWith: [UserWhereInput!]
 }
 """
 CreateOrganizationInput is used for create Organization object.
@@ -4904,37 +5411,6 @@ type Organization implements Node {
     """
     where: APIKeyWhereInput
   ): APIKeyConnection!
-  activities(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for Activities returned from the connection.
-    """
-    orderBy: [ActivityOrder!]
-
-    """
-    Filtering options for Activities returned from the connection.
-    """
-    where: ActivityWhereInput
-  ): ActivityConnection!
   preferences(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5211,11 +5687,6 @@ input OrganizationWhereInput {
   """
   hasAPIKeys: Boolean
   hasAPIKeysWith: [APIKeyWhereInput!]
-  """
-  activities edge predicates
-  """
-  hasActivities: Boolean
-  hasActivitiesWith: [ActivityWhereInput!]
   """
   preferences edge predicates
   """
@@ -7459,6 +7930,72 @@ extend type Mutation {
   setFeature(flow: Feature!, enabled: Boolean): FeatureState!
 }
 `, BuiltIn: false},
+	{Name: "../preference.graphql", Input: `"""The value of a preference key at one level."""
+type PreferenceLayer {
+  level: PreferenceScope!
+  value: JSON!
+  version: Int!
+}
+
+"""
+A preference key's value as it applies to a user in an organization: the
+layers system < organization < user resolved. JSON objects merge key by
+key from the broad level to the narrow one; any other value of a narrower
+level replaces the broader one.
+"""
+type EffectivePreference {
+  key: String!
+  value: JSON!
+  """The narrowest level that set the key."""
+  source: PreferenceScope!
+  """Every level that sets the key, broadest first."""
+  layers: [PreferenceLayer!]!
+}
+
+input SetPreferenceInput {
+  level: PreferenceScope!
+  """The organization, for an organization preference."""
+  organizationID: ID
+  """The user, for a user preference; yourself when left out."""
+  userID: ID
+  """Case-insensitive; letters, digits, '.', '_' and '-'."""
+  key: String!
+  value: JSON!
+  """
+  When given, the write happens only if the key's current version at the
+  level is this one (0: the key is not set); otherwise CONFLICT.
+  """
+  expectedVersion: Int
+}
+
+input DeletePreferenceInput {
+  level: PreferenceScope!
+  organizationID: ID
+  userID: ID
+  key: String!
+  expectedVersion: Int
+}
+
+extend type Query {
+  """
+  The effective preferences of a user (yourself when userID is left out)
+  in an organization (none: system and user levels only), for the given
+  keys or for every key set.
+  """
+  effectivePreferences(organizationID: ID, userID: ID, keys: [String!]): [EffectivePreference!]!
+}
+
+extend type Mutation {
+  """
+  Set a preference at a level (system: platform:settings_manage;
+  organization: preference:write there; user: yourself). The answer has
+  the new version.
+  """
+  setPreference(input: SetPreferenceInput!): Preference!
+  """Delete a preference at a level; false when it was not set."""
+  deletePreference(input: DeletePreferenceInput!): Boolean!
+}
+`, BuiltIn: false},
 	{Name: "../scalars.graphql", Input: `scalar Time
 scalar Map
 """Any JSON value: object, array, string, number, boolean or null."""
@@ -7492,6 +8029,64 @@ scalar JSON
   revokeSession). Returns how many sessions were revoked.
   """
   revokeUserSessions(userID: ID!): Int!
+}
+`, BuiltIn: false},
+	{Name: "../stats.graphql", Input: `"""A count of rows with one status."""
+type StatusCount {
+  status: String!
+  count: Int!
+}
+
+"""A count of members holding one role."""
+type RoleCount {
+  roleID: ID!
+  key: String!
+  name: String!
+  count: Int!
+}
+
+"""Figures of the whole platform (platform:stats_read)."""
+type PlatformStats {
+  usersByStatus: [StatusCount!]!
+  """Users with a ban in force."""
+  bannedUsers: Int!
+  """Users locked out after failed sign-ins."""
+  lockedUsers: Int!
+  """Sessions neither revoked nor expired."""
+  activeSessions: Int!
+  organizations: Int!
+  """API keys neither revoked nor expired."""
+  activeAPIKeys: Int!
+  signIns24h: Int!
+  signIns7d: Int!
+  activities24h: Int!
+  activities7d: Int!
+  """New users per UTC day in the range asked for, oldest first."""
+  newUsersPerDay: [DayCount!]!
+}
+
+"""Figures of one organization."""
+type OrganizationStats {
+  membersByStatus: [StatusCount!]!
+  """Active members per role they hold."""
+  membersByRole: [RoleCount!]!
+  pendingInvitations: Int!
+  """Sessions of active members, neither revoked nor expired."""
+  activeSessions: Int!
+  """Organization API keys neither revoked nor expired."""
+  activeAPIKeys: Int!
+  activities24h: Int!
+  activities7d: Int!
+}
+
+extend type Query {
+  """
+  Platform statistics (platform:stats_read); newUsersPerDay covers
+  [from, to) (default: the last 30 days; at most 366 days).
+  """
+  platformStats(from: Time, to: Time): PlatformStats!
+  """Statistics of one organization (activity:read and member:read there)."""
+  organizationStats(id: ID!): OrganizationStats!
 }
 `, BuiltIn: false},
 	{Name: "../tenancy.graphql", Input: `"""The actor of the request and what it may do."""
@@ -7717,6 +8312,8 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_actorAPIKeyID(ctx, field)
 	case "actorLabel":
 		return ec.fieldContext_Activity_actorLabel(ctx, field)
+	case "actorDisplay":
+		return ec.fieldContext_Activity_actorDisplay(ctx, field)
 	case "impersonatorID":
 		return ec.fieldContext_Activity_impersonatorID(ctx, field)
 	case "verb":
@@ -7725,6 +8322,8 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_objectType(ctx, field)
 	case "objectID":
 		return ec.fieldContext_Activity_objectID(ctx, field)
+	case "targets":
+		return ec.fieldContext_Activity_targets(ctx, field)
 	case "channel":
 		return ec.fieldContext_Activity_channel(ctx, field)
 	case "ip":
@@ -7733,18 +8332,36 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_userAgent(ctx, field)
 	case "requestID":
 		return ec.fieldContext_Activity_requestID(ctx, field)
+	case "chain":
+		return ec.fieldContext_Activity_chain(ctx, field)
+	case "seq":
+		return ec.fieldContext_Activity_seq(ctx, field)
 	case "data":
 		return ec.fieldContext_Activity_data(ctx, field)
-	case "organization":
-		return ec.fieldContext_Activity_organization(ctx, field)
+	case "actor":
+		return ec.fieldContext_Activity_actor(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_Activity_occurredAt(ctx, field)
 	case "actorUser":
 		return ec.fieldContext_Activity_actorUser(ctx, field)
-	case "actorAPIKey":
-		return ec.fieldContext_Activity_actorAPIKey(ctx, field)
 	case "impersonator":
 		return ec.fieldContext_Activity_impersonator(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Activity", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityActor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_ActivityActor_type(ctx, field)
+	case "userID":
+		return ec.fieldContext_ActivityActor_userID(ctx, field)
+	case "apiKeyID":
+		return ec.fieldContext_ActivityActor_apiKeyID(ctx, field)
+	case "display":
+		return ec.fieldContext_ActivityActor_display(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityActor", field.Name)
 }
 
 func (ec *executionContext) childFields_ActivityConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7769,6 +8386,18 @@ func (ec *executionContext) childFields_ActivityEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ActivityEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ActivityStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_ActivityStats_total(ctx, field)
+	case "byVerb":
+		return ec.fieldContext_ActivityStats_byVerb(ctx, field)
+	case "byDay":
+		return ec.fieldContext_ActivityStats_byDay(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityStats", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedAPIKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -7777,6 +8406,16 @@ func (ec *executionContext) childFields_CreatedAPIKey(ctx context.Context, field
 		return ec.fieldContext_CreatedAPIKey_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreatedAPIKey", field.Name)
+}
+
+func (ec *executionContext) childFields_DayCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DayCount_day(ctx, field)
+	case "count":
+		return ec.fieldContext_DayCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
 }
 
 func (ec *executionContext) childFields_Decision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7797,6 +8436,20 @@ func (ec *executionContext) childFields_EffectivePermission(ctx context.Context,
 		return ec.fieldContext_EffectivePermission_grantedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EffectivePermission", field.Name)
+}
+
+func (ec *executionContext) childFields_EffectivePreference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_EffectivePreference_key(ctx, field)
+	case "value":
+		return ec.fieldContext_EffectivePreference_value(ctx, field)
+	case "source":
+		return ec.fieldContext_EffectivePreference_source(ctx, field)
+	case "layers":
+		return ec.fieldContext_EffectivePreference_layers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EffectivePreference", field.Name)
 }
 
 func (ec *executionContext) childFields_FeatureState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8033,8 +8686,6 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_roles(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Organization_apiKeys(ctx, field)
-	case "activities":
-		return ec.fieldContext_Organization_activities(ctx, field)
 	case "preferences":
 		return ec.fieldContext_Organization_preferences(ctx, field)
 	case "invitations":
@@ -8065,6 +8716,26 @@ func (ec *executionContext) childFields_OrganizationEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type OrganizationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_OrganizationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "membersByStatus":
+		return ec.fieldContext_OrganizationStats_membersByStatus(ctx, field)
+	case "membersByRole":
+		return ec.fieldContext_OrganizationStats_membersByRole(ctx, field)
+	case "pendingInvitations":
+		return ec.fieldContext_OrganizationStats_pendingInvitations(ctx, field)
+	case "activeSessions":
+		return ec.fieldContext_OrganizationStats_activeSessions(ctx, field)
+	case "activeAPIKeys":
+		return ec.fieldContext_OrganizationStats_activeAPIKeys(ctx, field)
+	case "activities24h":
+		return ec.fieldContext_OrganizationStats_activities24h(ctx, field)
+	case "activities7d":
+		return ec.fieldContext_OrganizationStats_activities7d(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationStats", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -8077,6 +8748,34 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PlatformStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "usersByStatus":
+		return ec.fieldContext_PlatformStats_usersByStatus(ctx, field)
+	case "bannedUsers":
+		return ec.fieldContext_PlatformStats_bannedUsers(ctx, field)
+	case "lockedUsers":
+		return ec.fieldContext_PlatformStats_lockedUsers(ctx, field)
+	case "activeSessions":
+		return ec.fieldContext_PlatformStats_activeSessions(ctx, field)
+	case "organizations":
+		return ec.fieldContext_PlatformStats_organizations(ctx, field)
+	case "activeAPIKeys":
+		return ec.fieldContext_PlatformStats_activeAPIKeys(ctx, field)
+	case "signIns24h":
+		return ec.fieldContext_PlatformStats_signIns24h(ctx, field)
+	case "signIns7d":
+		return ec.fieldContext_PlatformStats_signIns7d(ctx, field)
+	case "activities24h":
+		return ec.fieldContext_PlatformStats_activities24h(ctx, field)
+	case "activities7d":
+		return ec.fieldContext_PlatformStats_activities7d(ctx, field)
+	case "newUsersPerDay":
+		return ec.fieldContext_PlatformStats_newUsersPerDay(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlatformStats", field.Name)
 }
 
 func (ec *executionContext) childFields_Preference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8131,6 +8830,18 @@ func (ec *executionContext) childFields_PreferenceEdge(ctx context.Context, fiel
 		return ec.fieldContext_PreferenceEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PreferenceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PreferenceLayer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_PreferenceLayer_level(ctx, field)
+	case "value":
+		return ec.fieldContext_PreferenceLayer_value(ctx, field)
+	case "version":
+		return ec.fieldContext_PreferenceLayer_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PreferenceLayer", field.Name)
 }
 
 func (ec *executionContext) childFields_RefreshToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8241,6 +8952,20 @@ func (ec *executionContext) childFields_RoleConnection(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type RoleConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_RoleCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "roleID":
+		return ec.fieldContext_RoleCount_roleID(ctx, field)
+	case "key":
+		return ec.fieldContext_RoleCount_key(ctx, field)
+	case "name":
+		return ec.fieldContext_RoleCount_name(ctx, field)
+	case "count":
+		return ec.fieldContext_RoleCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoleCount", field.Name)
+}
+
 func (ec *executionContext) childFields_RoleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -8309,6 +9034,16 @@ func (ec *executionContext) childFields_SessionEdge(ctx context.Context, field g
 		return ec.fieldContext_SessionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SessionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_StatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_StatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8415,6 +9150,16 @@ func (ec *executionContext) childFields_UserTransitionResult(ctx context.Context
 		return ec.fieldContext_UserTransitionResult_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserTransitionResult", field.Name)
+}
+
+func (ec *executionContext) childFields_VerbCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "verb":
+		return ec.fieldContext_VerbCount_verb(ctx, field)
+	case "count":
+		return ec.fieldContext_VerbCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerbCount", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8917,6 +9662,20 @@ func (ec *executionContext) field_Mutation_deleteOrganization_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePreference_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeletePreferenceInput, error) {
+			return ec.unmarshalNDeletePreferenceInput2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDeletePreferenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9245,6 +10004,20 @@ func (ec *executionContext) field_Mutation_setMemberRoles_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setPreference_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPreferenceInput, error) {
+			return ec.unmarshalNSetPreferenceInput2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐSetPreferenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9490,60 +10263,6 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
-	return args, nil
-}
-
-func (ec *executionContext) field_Organization_activities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]*ent.ActivityOrder, error) {
-			return ec.unmarshalOActivityOrder2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐActivityOrderᚄ(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ActivityWhereInput, error) {
-			return ec.unmarshalOActivityWhereInput2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐActivityWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
 	return args, nil
 }
 
@@ -9939,6 +10658,36 @@ func (ec *executionContext) field_Query_activities_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_activityStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organizationID",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10012,6 +10761,36 @@ func (ec *executionContext) field_Query_can_args(ctx context.Context, rawArgs ma
 		return nil, err
 	}
 	args["organizationID"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_effectivePreferences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organizationID",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "keys",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keys"] = arg2
 	return args, nil
 }
 
@@ -10213,6 +10992,20 @@ func (ec *executionContext) field_Query_oauthAccounts_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_organizationStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_organizations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10264,6 +11057,28 @@ func (ec *executionContext) field_Query_organizations_args(ctx context.Context, 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_platformStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
 	return args, nil
 }
 
@@ -11696,6 +12511,29 @@ func (ec *executionContext) fieldContext_Activity_actorLabel(_ context.Context, 
 	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Activity_actorDisplay(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_actorDisplay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorDisplay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_actorDisplay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Activity_impersonatorID(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11785,6 +12623,29 @@ func (ec *executionContext) _Activity_objectID(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Activity_objectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Activity_targets(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_targets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Targets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_targets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -11880,6 +12741,52 @@ func (ec *executionContext) fieldContext_Activity_requestID(_ context.Context, f
 	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Activity_chain(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_chain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Chain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_chain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Activity_seq(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Activity_data(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11889,7 +12796,7 @@ func (ec *executionContext) _Activity_data(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Activity_data(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Data, nil
+			return ec.Resolvers.Activity().Data(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -11900,39 +12807,62 @@ func (ec *executionContext) _Activity_data(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Activity_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Map does not have child fields"))
+	return graphql.NewScalarFieldContext("Activity", field, true, true, errors.New("field of type Map does not have child fields"))
 }
 
-func (ec *executionContext) _Activity_organization(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+func (ec *executionContext) _Activity_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Activity_organization(ctx, field)
+			return ec.fieldContext_Activity_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Organization(ctx)
+			return ec.Resolvers.Activity().Actor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityActor) graphql.Marshaler {
+			return ec.marshalNActivityActor2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityActor(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
-func (ec *executionContext) fieldContext_Activity_organization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Activity_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Activity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Organization(ctx, field)
+			return ec.childFields_ActivityActor(ctx, field)
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Activity_occurredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Activity_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Activity().OccurredAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Activity_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Activity", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Activity_actorUser(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
@@ -11944,7 +12874,7 @@ func (ec *executionContext) _Activity_actorUser(ctx context.Context, field graph
 			return ec.fieldContext_Activity_actorUser(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorUser(ctx)
+			return ec.Resolvers.Activity().ActorUser(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -11959,41 +12889,9 @@ func (ec *executionContext) fieldContext_Activity_actorUser(_ context.Context, f
 		Object:     "Activity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Activity_actorAPIKey(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Activity_actorAPIKey(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ActorAPIKey(ctx)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐAPIKey(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Activity_actorAPIKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Activity",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_APIKey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12008,7 +12906,7 @@ func (ec *executionContext) _Activity_impersonator(ctx context.Context, field gr
 			return ec.fieldContext_Activity_impersonator(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Impersonator(ctx)
+			return ec.Resolvers.Activity().Impersonator(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -12023,12 +12921,104 @@ func (ec *executionContext) fieldContext_Activity_impersonator(_ context.Context
 		Object:     "Activity",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ActivityActor_type(ctx context.Context, field graphql.CollectedField, obj *model.ActivityActor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityActor_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v activity.ActorType) graphql.Marshaler {
+			return ec.marshalNActivityActorType2githubᚗcomᚋcfᚋidentityᚋentᚋactivityᚐActorType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityActor_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityActor", field, false, false, errors.New("field of type ActivityActorType does not have child fields"))
+}
+
+func (ec *executionContext) _ActivityActor_userID(ctx context.Context, field graphql.CollectedField, obj *model.ActivityActor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityActor_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityActor_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityActor", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ActivityActor_apiKeyID(ctx context.Context, field graphql.CollectedField, obj *model.ActivityActor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityActor_apiKeyID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKeyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityActor_apiKeyID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityActor", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ActivityActor_display(ctx context.Context, field graphql.CollectedField, obj *model.ActivityActor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityActor_display(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Display, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityActor_display(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityActor", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ActivityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
@@ -12173,6 +13163,93 @@ func (ec *executionContext) fieldContext_ActivityEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("ActivityEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _ActivityStats_total(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ActivityStats_byVerb(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_byVerb(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByVerb, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.VerbCount) graphql.Marshaler {
+			return ec.marshalNVerbCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐVerbCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_byVerb(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerbCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityStats_byDay(ctx context.Context, field graphql.CollectedField, obj *model.ActivityStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityStats_byDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityStats_byDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreatedAPIKey_key(ctx context.Context, field graphql.CollectedField, obj *credential.CreatedAPIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12226,6 +13303,52 @@ func (ec *executionContext) fieldContext_CreatedAPIKey_apiKey(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Decision_allowed(ctx context.Context, field graphql.CollectedField, obj *tenancy.Decision) (ret graphql.Marshaler) {
@@ -12318,6 +13441,107 @@ func (ec *executionContext) _EffectivePermission_grantedBy(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_EffectivePermission_grantedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EffectivePermission", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EffectivePreference_key(ctx context.Context, field graphql.CollectedField, obj *model.EffectivePreference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePreference_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePreference_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePreference", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EffectivePreference_value(ctx context.Context, field graphql.CollectedField, obj *model.EffectivePreference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePreference_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePreference_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePreference", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _EffectivePreference_source(ctx context.Context, field graphql.CollectedField, obj *model.EffectivePreference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePreference_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v preference.Scope) graphql.Marshaler {
+			return ec.marshalNPreferenceScope2githubᚗcomᚋcfᚋidentityᚋentᚋpreferenceᚐScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePreference_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePreference", field, false, false, errors.New("field of type PreferenceScope does not have child fields"))
+}
+
+func (ec *executionContext) _EffectivePreference_layers(ctx context.Context, field graphql.CollectedField, obj *model.EffectivePreference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePreference_layers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Layers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PreferenceLayer) graphql.Marshaler {
+			return ec.marshalNPreferenceLayer2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPreferenceLayerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePreference_layers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EffectivePreference",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PreferenceLayer(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _FeatureState_flow(ctx context.Context, field graphql.CollectedField, obj *features.State) (ret graphql.Marshaler) {
@@ -14663,6 +15887,94 @@ func (ec *executionContext) fieldContext_Mutation_setFeature(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setPreference(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPreference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPreference(ctx, fc.Args["input"].(model.SetPreferenceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Preference) graphql.Marshaler {
+			return ec.marshalNPreference2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐPreference(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPreference(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Preference(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPreference_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePreference(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePreference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePreference(ctx, fc.Args["input"].(model.DeletePreferenceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePreference(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePreference_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16318,50 +17630,6 @@ func (ec *executionContext) fieldContext_Organization_apiKeys(ctx context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_activities(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Organization_activities(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.Activities(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.ActivityOrder), fc.Args["where"].(*ent.ActivityWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActivityConnection) graphql.Marshaler {
-			return ec.marshalNActivityConnection2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐActivityConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Organization_activities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Organization",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ActivityConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Organization_activities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Organization_preferences(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16592,6 +17860,185 @@ func (ec *executionContext) fieldContext_OrganizationEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("OrganizationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _OrganizationStats_membersByStatus(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_membersByStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersByStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StatusCount) graphql.Marshaler {
+			return ec.marshalNStatusCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_membersByStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrganizationStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrganizationStats_membersByRole(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_membersByRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersByRole, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RoleCount) graphql.Marshaler {
+			return ec.marshalNRoleCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐRoleCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_membersByRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrganizationStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoleCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrganizationStats_pendingInvitations(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_pendingInvitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingInvitations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_pendingInvitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrganizationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrganizationStats_activeSessions(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_activeSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_activeSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrganizationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrganizationStats_activeAPIKeys(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_activeAPIKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveAPIKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_activeAPIKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrganizationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrganizationStats_activities24h(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_activities24h(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activities24h, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_activities24h(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrganizationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrganizationStats_activities7d(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrganizationStats_activities7d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activities7d, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrganizationStats_activities7d(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrganizationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16682,6 +18129,277 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_usersByStatus(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_usersByStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsersByStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StatusCount) graphql.Marshaler {
+			return ec.marshalNStatusCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_usersByStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlatformStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlatformStats_bannedUsers(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_bannedUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BannedUsers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_bannedUsers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_lockedUsers(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_lockedUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LockedUsers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_lockedUsers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_activeSessions(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_activeSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_activeSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_organizations(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_organizations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organizations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_organizations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_activeAPIKeys(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_activeAPIKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveAPIKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_activeAPIKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_signIns24h(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_signIns24h(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignIns24h, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_signIns24h(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_signIns7d(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_signIns7d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignIns7d, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_signIns7d(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_activities24h(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_activities24h(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activities24h, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_activities24h(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_activities7d(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_activities7d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activities7d, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_activities7d(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlatformStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlatformStats_newUsersPerDay(ctx context.Context, field graphql.CollectedField, obj *model.PlatformStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlatformStats_newUsersPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewUsersPerDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlatformStats_newUsersPerDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlatformStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Preference_id(ctx context.Context, field graphql.CollectedField, obj *ent.Preference) (ret graphql.Marshaler) {
@@ -17150,6 +18868,75 @@ func (ec *executionContext) _PreferenceEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_PreferenceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PreferenceEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PreferenceLayer_level(ctx context.Context, field graphql.CollectedField, obj *model.PreferenceLayer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreferenceLayer_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v preference.Scope) graphql.Marshaler {
+			return ec.marshalNPreferenceScope2githubᚗcomᚋcfᚋidentityᚋentᚋpreferenceᚐScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreferenceLayer_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreferenceLayer", field, false, false, errors.New("field of type PreferenceScope does not have child fields"))
+}
+
+func (ec *executionContext) _PreferenceLayer_value(ctx context.Context, field graphql.CollectedField, obj *model.PreferenceLayer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreferenceLayer_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreferenceLayer_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreferenceLayer", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _PreferenceLayer_version(ctx context.Context, field graphql.CollectedField, obj *model.PreferenceLayer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreferenceLayer_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreferenceLayer_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreferenceLayer", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -17680,6 +19467,50 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_activityStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activityStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivityStats(ctx, fc.Args["organizationID"].(*pulid.ID), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+			return ec.marshalNActivityStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activityStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activityStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_features(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17708,6 +19539,138 @@ func (ec *executionContext) fieldContext_Query_features(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_FeatureState(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_effectivePreferences(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_effectivePreferences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EffectivePreferences(ctx, fc.Args["organizationID"].(*pulid.ID), fc.Args["userID"].(*pulid.ID), fc.Args["keys"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EffectivePreference) graphql.Marshaler {
+			return ec.marshalNEffectivePreference2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐEffectivePreferenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_effectivePreferences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EffectivePreference(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_effectivePreferences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_platformStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_platformStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PlatformStats(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlatformStats) graphql.Marshaler {
+			return ec.marshalNPlatformStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPlatformStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_platformStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlatformStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_platformStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_organizationStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_organizationStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OrganizationStats(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrganizationStats) graphql.Marshaler {
+			return ec.marshalNOrganizationStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐOrganizationStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_organizationStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrganizationStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_organizationStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -18925,6 +20888,98 @@ func (ec *executionContext) fieldContext_RoleConnection_totalCount(_ context.Con
 	return graphql.NewScalarFieldContext("RoleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _RoleCount_roleID(ctx context.Context, field graphql.CollectedField, obj *model.RoleCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleCount_roleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleCount_roleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleCount", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _RoleCount_key(ctx context.Context, field graphql.CollectedField, obj *model.RoleCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleCount_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleCount_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RoleCount_name(ctx context.Context, field graphql.CollectedField, obj *model.RoleCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleCount_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleCount_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RoleCount_count(ctx context.Context, field graphql.CollectedField, obj *model.RoleCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleCount", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _RoleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoleEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19515,6 +21570,52 @@ func (ec *executionContext) _SessionEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_SessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _StatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _StatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusCount", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -20620,6 +22721,52 @@ func (ec *executionContext) fieldContext_UserTransitionResult_user(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _VerbCount_verb(ctx context.Context, field graphql.CollectedField, obj *model.VerbCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerbCount_verb(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verb, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerbCount_verb(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerbCount", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VerbCount_count(ctx context.Context, field graphql.CollectedField, obj *model.VerbCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerbCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerbCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerbCount", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Viewer_kind(ctx context.Context, field graphql.CollectedField, obj *tenancy.Viewer) (ret graphql.Marshaler) {
@@ -23072,7 +25219,7 @@ func (ec *executionContext) unmarshalInputActivityWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDIsNil", "organizationIDNotNil", "organizationIDEqualFold", "organizationIDContainsFold", "actorType", "actorTypeNEQ", "actorTypeIn", "actorTypeNotIn", "actorUserID", "actorUserIDNEQ", "actorUserIDIn", "actorUserIDNotIn", "actorUserIDGT", "actorUserIDGTE", "actorUserIDLT", "actorUserIDLTE", "actorUserIDContains", "actorUserIDHasPrefix", "actorUserIDHasSuffix", "actorUserIDIsNil", "actorUserIDNotNil", "actorUserIDEqualFold", "actorUserIDContainsFold", "actorAPIKeyID", "actorAPIKeyIDNEQ", "actorAPIKeyIDIn", "actorAPIKeyIDNotIn", "actorAPIKeyIDGT", "actorAPIKeyIDGTE", "actorAPIKeyIDLT", "actorAPIKeyIDLTE", "actorAPIKeyIDContains", "actorAPIKeyIDHasPrefix", "actorAPIKeyIDHasSuffix", "actorAPIKeyIDIsNil", "actorAPIKeyIDNotNil", "actorAPIKeyIDEqualFold", "actorAPIKeyIDContainsFold", "actorLabel", "actorLabelNEQ", "actorLabelIn", "actorLabelNotIn", "actorLabelGT", "actorLabelGTE", "actorLabelLT", "actorLabelLTE", "actorLabelContains", "actorLabelHasPrefix", "actorLabelHasSuffix", "actorLabelEqualFold", "actorLabelContainsFold", "impersonatorID", "impersonatorIDNEQ", "impersonatorIDIn", "impersonatorIDNotIn", "impersonatorIDGT", "impersonatorIDGTE", "impersonatorIDLT", "impersonatorIDLTE", "impersonatorIDContains", "impersonatorIDHasPrefix", "impersonatorIDHasSuffix", "impersonatorIDIsNil", "impersonatorIDNotNil", "impersonatorIDEqualFold", "impersonatorIDContainsFold", "verb", "verbNEQ", "verbIn", "verbNotIn", "verbGT", "verbGTE", "verbLT", "verbLTE", "verbContains", "verbHasPrefix", "verbHasSuffix", "verbEqualFold", "verbContainsFold", "objectType", "objectTypeNEQ", "objectTypeIn", "objectTypeNotIn", "objectTypeGT", "objectTypeGTE", "objectTypeLT", "objectTypeLTE", "objectTypeContains", "objectTypeHasPrefix", "objectTypeHasSuffix", "objectTypeEqualFold", "objectTypeContainsFold", "objectID", "objectIDNEQ", "objectIDIn", "objectIDNotIn", "objectIDGT", "objectIDGTE", "objectIDLT", "objectIDLTE", "objectIDContains", "objectIDHasPrefix", "objectIDHasSuffix", "objectIDEqualFold", "objectIDContainsFold", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "ip", "ipNEQ", "ipIn", "ipNotIn", "ipGT", "ipGTE", "ipLT", "ipLTE", "ipContains", "ipHasPrefix", "ipHasSuffix", "ipEqualFold", "ipContainsFold", "userAgent", "userAgentNEQ", "userAgentIn", "userAgentNotIn", "userAgentGT", "userAgentGTE", "userAgentLT", "userAgentLTE", "userAgentContains", "userAgentHasPrefix", "userAgentHasSuffix", "userAgentEqualFold", "userAgentContainsFold", "requestID", "requestIDNEQ", "requestIDIn", "requestIDNotIn", "requestIDGT", "requestIDGTE", "requestIDLT", "requestIDLTE", "requestIDContains", "requestIDHasPrefix", "requestIDHasSuffix", "requestIDEqualFold", "requestIDContainsFold", "hasOrganization", "hasOrganizationWith", "hasActorUser", "hasActorUserWith", "hasActorAPIKey", "hasActorAPIKeyWith", "hasImpersonator", "hasImpersonatorWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDIsNil", "organizationIDNotNil", "organizationIDEqualFold", "organizationIDContainsFold", "actorType", "actorTypeNEQ", "actorTypeIn", "actorTypeNotIn", "actorUserID", "actorUserIDNEQ", "actorUserIDIn", "actorUserIDNotIn", "actorUserIDGT", "actorUserIDGTE", "actorUserIDLT", "actorUserIDLTE", "actorUserIDContains", "actorUserIDHasPrefix", "actorUserIDHasSuffix", "actorUserIDIsNil", "actorUserIDNotNil", "actorUserIDEqualFold", "actorUserIDContainsFold", "actorAPIKeyID", "actorAPIKeyIDNEQ", "actorAPIKeyIDIn", "actorAPIKeyIDNotIn", "actorAPIKeyIDGT", "actorAPIKeyIDGTE", "actorAPIKeyIDLT", "actorAPIKeyIDLTE", "actorAPIKeyIDContains", "actorAPIKeyIDHasPrefix", "actorAPIKeyIDHasSuffix", "actorAPIKeyIDIsNil", "actorAPIKeyIDNotNil", "actorAPIKeyIDEqualFold", "actorAPIKeyIDContainsFold", "actorLabel", "actorLabelNEQ", "actorLabelIn", "actorLabelNotIn", "actorLabelGT", "actorLabelGTE", "actorLabelLT", "actorLabelLTE", "actorLabelContains", "actorLabelHasPrefix", "actorLabelHasSuffix", "actorLabelEqualFold", "actorLabelContainsFold", "actorDisplay", "actorDisplayNEQ", "actorDisplayIn", "actorDisplayNotIn", "actorDisplayGT", "actorDisplayGTE", "actorDisplayLT", "actorDisplayLTE", "actorDisplayContains", "actorDisplayHasPrefix", "actorDisplayHasSuffix", "actorDisplayEqualFold", "actorDisplayContainsFold", "impersonatorID", "impersonatorIDNEQ", "impersonatorIDIn", "impersonatorIDNotIn", "impersonatorIDGT", "impersonatorIDGTE", "impersonatorIDLT", "impersonatorIDLTE", "impersonatorIDContains", "impersonatorIDHasPrefix", "impersonatorIDHasSuffix", "impersonatorIDIsNil", "impersonatorIDNotNil", "impersonatorIDEqualFold", "impersonatorIDContainsFold", "verb", "verbNEQ", "verbIn", "verbNotIn", "verbGT", "verbGTE", "verbLT", "verbLTE", "verbContains", "verbHasPrefix", "verbHasSuffix", "verbEqualFold", "verbContainsFold", "objectType", "objectTypeNEQ", "objectTypeIn", "objectTypeNotIn", "objectTypeGT", "objectTypeGTE", "objectTypeLT", "objectTypeLTE", "objectTypeContains", "objectTypeHasPrefix", "objectTypeHasSuffix", "objectTypeEqualFold", "objectTypeContainsFold", "objectID", "objectIDNEQ", "objectIDIn", "objectIDNotIn", "objectIDGT", "objectIDGTE", "objectIDLT", "objectIDLTE", "objectIDContains", "objectIDHasPrefix", "objectIDHasSuffix", "objectIDEqualFold", "objectIDContainsFold", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "ip", "ipNEQ", "ipIn", "ipNotIn", "ipGT", "ipGTE", "ipLT", "ipLTE", "ipContains", "ipHasPrefix", "ipHasSuffix", "ipEqualFold", "ipContainsFold", "userAgent", "userAgentNEQ", "userAgentIn", "userAgentNotIn", "userAgentGT", "userAgentGTE", "userAgentLT", "userAgentLTE", "userAgentContains", "userAgentHasPrefix", "userAgentHasSuffix", "userAgentEqualFold", "userAgentContainsFold", "requestID", "requestIDNEQ", "requestIDIn", "requestIDNotIn", "requestIDGT", "requestIDGTE", "requestIDLT", "requestIDLTE", "requestIDContains", "requestIDHasPrefix", "requestIDHasSuffix", "requestIDEqualFold", "requestIDContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23646,6 +25793,97 @@ func (ec *executionContext) unmarshalInputActivityWhereInput(ctx context.Context
 				return it, err
 			}
 			it.ActorLabelContainsFold = data
+		case "actorDisplay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplay"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplay = data
+		case "actorDisplayNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayNEQ = data
+		case "actorDisplayIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayIn = data
+		case "actorDisplayNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayNotIn = data
+		case "actorDisplayGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayGT = data
+		case "actorDisplayGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayGTE = data
+		case "actorDisplayLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayLT = data
+		case "actorDisplayLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayLTE = data
+		case "actorDisplayContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayContains = data
+		case "actorDisplayHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayHasPrefix = data
+		case "actorDisplayHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayHasSuffix = data
+		case "actorDisplayEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayEqualFold = data
+		case "actorDisplayContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorDisplayContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorDisplayContainsFold = data
 		case "impersonatorID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("impersonatorID"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
@@ -24388,62 +26626,6 @@ func (ec *executionContext) unmarshalInputActivityWhereInput(ctx context.Context
 				return it, err
 			}
 			it.RequestIDContainsFold = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
-		case "hasOrganizationWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganizationWith = data
-		case "hasActorUser":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActorUser"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActorUser = data
-		case "hasActorUserWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActorUserWith"))
-			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUserWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActorUserWith = data
-		case "hasActorAPIKey":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActorAPIKey"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActorAPIKey = data
-		case "hasActorAPIKeyWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActorAPIKeyWith"))
-			data, err := ec.unmarshalOAPIKeyWhereInput2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐAPIKeyWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActorAPIKeyWith = data
-		case "hasImpersonator":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasImpersonator"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasImpersonator = data
-		case "hasImpersonatorWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasImpersonatorWith"))
-			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUserWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasImpersonatorWith = data
 		}
 	}
 	return it, nil
@@ -24790,6 +26972,64 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.Metadata = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDeletePreferenceInput(ctx context.Context, obj any) (model.DeletePreferenceInput, error) {
+	var it model.DeletePreferenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"level", "organizationID", "userID", "key", "expectedVersion"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "level":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("level"))
+			data, err := ec.unmarshalNPreferenceScope2githubᚗcomᚋcfᚋidentityᚋentᚋpreferenceᚐScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Level = data
+		case "organizationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -27629,7 +29869,7 @@ func (ec *executionContext) unmarshalInputOrganizationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "plan", "planNEQ", "planIn", "planNotIn", "planGT", "planGTE", "planLT", "planLTE", "planContains", "planHasPrefix", "planHasSuffix", "planEqualFold", "planContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDGT", "parentIDGTE", "parentIDLT", "parentIDLTE", "parentIDContains", "parentIDHasPrefix", "parentIDHasSuffix", "parentIDIsNil", "parentIDNotNil", "parentIDEqualFold", "parentIDContainsFold", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasMemberships", "hasMembershipsWith", "hasRoles", "hasRolesWith", "hasAPIKeys", "hasAPIKeysWith", "hasActivities", "hasActivitiesWith", "hasPreferences", "hasPreferencesWith", "hasInvitations", "hasInvitationsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "plan", "planNEQ", "planIn", "planNotIn", "planGT", "planGTE", "planLT", "planLTE", "planContains", "planHasPrefix", "planHasSuffix", "planEqualFold", "planContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDGT", "parentIDGTE", "parentIDLT", "parentIDLTE", "parentIDContains", "parentIDHasPrefix", "parentIDHasSuffix", "parentIDIsNil", "parentIDNotNil", "parentIDEqualFold", "parentIDContainsFold", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasMemberships", "hasMembershipsWith", "hasRoles", "hasRolesWith", "hasAPIKeys", "hasAPIKeysWith", "hasPreferences", "hasPreferencesWith", "hasInvitations", "hasInvitationsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28371,20 +30611,6 @@ func (ec *executionContext) unmarshalInputOrganizationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HasAPIKeysWith = data
-		case "hasActivities":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActivities"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActivities = data
-		case "hasActivitiesWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActivitiesWith"))
-			data, err := ec.unmarshalOActivityWhereInput2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋentᚐActivityWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasActivitiesWith = data
 		case "hasPreferences":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPreferences"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -32321,6 +34547,71 @@ func (ec *executionContext) unmarshalInputSessionWhereInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSetPreferenceInput(ctx context.Context, obj any) (model.SetPreferenceInput, error) {
+	var it model.SetPreferenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"level", "organizationID", "userID", "key", "value", "expectedVersion"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "level":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("level"))
+			data, err := ec.unmarshalNPreferenceScope2githubᚗcomᚋcfᚋidentityᚋentᚋpreferenceᚐScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Level = data
+		case "organizationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋcfᚋidentityᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateMemberInput(ctx context.Context, obj any) (tenancy.UpdateMemberInput, error) {
 	var it tenancy.UpdateMemberInput
 	if obj == nil {
@@ -34909,6 +37200,11 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "actorDisplay":
+			out.Values[i] = ec._Activity_actorDisplay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "impersonatorID":
 			out.Values[i] = ec._Activity_impersonatorID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -34927,6 +37223,11 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 		case "objectID":
 			out.Values[i] = ec._Activity_objectID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targets":
+			out.Values[i] = ec._Activity_targets(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channel":
@@ -34949,12 +37250,17 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "data":
-			out.Values[i] = ec._Activity_data(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+		case "chain":
+			out.Values[i] = ec._Activity_chain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "organization":
+		case "seq":
+			out.Values[i] = ec._Activity_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "data":
 			field := field
 
 			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
@@ -34963,8 +37269,84 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
-				res = ec._Activity_organization(ctx, field, obj)
+				res = ec._Activity_data(ctx, field, obj)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "actor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Activity_actor(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "occurredAt":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Activity_occurredAt(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -35002,44 +37384,6 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 					}
 				}()
 				res = ec._Activity_actorUser(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "actorAPIKey":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Activity_actorAPIKey(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -35106,6 +37450,59 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var activityActorImplementors = []string{"ActivityActor"}
+
+func (ec *executionContext) _ActivityActor(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityActor) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityActorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityActor")
+		case "type":
+			out.Values[i] = ec._ActivityActor_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userID":
+			out.Values[i] = ec._ActivityActor_userID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "apiKeyID":
+			out.Values[i] = ec._ActivityActor_apiKeyID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "display":
+			out.Values[i] = ec._ActivityActor_display(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -35218,6 +37615,54 @@ func (ec *executionContext) _ActivityEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var activityStatsImplementors = []string{"ActivityStats"}
+
+func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityStats")
+		case "total":
+			out.Values[i] = ec._ActivityStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byVerb":
+			out.Values[i] = ec._ActivityStats_byVerb(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byDay":
+			out.Values[i] = ec._ActivityStats_byDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createdAPIKeyImplementors = []string{"CreatedAPIKey"}
 
 func (ec *executionContext) _CreatedAPIKey(ctx context.Context, sel ast.SelectionSet, obj *credential.CreatedAPIKey) graphql.Marshaler {
@@ -35237,6 +37682,49 @@ func (ec *executionContext) _CreatedAPIKey(ctx context.Context, sel ast.Selectio
 			}
 		case "apiKey":
 			out.Values[i] = ec._CreatedAPIKey_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dayCountImplementors = []string{"DayCount"}
+
+func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *model.DayCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayCount")
+		case "day":
+			out.Values[i] = ec._DayCount_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DayCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -35323,6 +37811,59 @@ func (ec *executionContext) _EffectivePermission(ctx context.Context, sel ast.Se
 			}
 		case "grantedBy":
 			out.Values[i] = ec._EffectivePermission_grantedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var effectivePreferenceImplementors = []string{"EffectivePreference"}
+
+func (ec *executionContext) _EffectivePreference(ctx context.Context, sel ast.SelectionSet, obj *model.EffectivePreference) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, effectivePreferenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EffectivePreference")
+		case "key":
+			out.Values[i] = ec._EffectivePreference_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._EffectivePreference_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._EffectivePreference_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "layers":
+			out.Values[i] = ec._EffectivePreference_layers(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36512,6 +39053,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setPreference":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPreference(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePreference":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePreference(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "changePassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_changePassword(ctx, field)
@@ -37125,44 +39680,6 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "activities":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organization_activities(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "preferences":
 			field := field
 
@@ -37351,6 +39868,74 @@ func (ec *executionContext) _OrganizationEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var organizationStatsImplementors = []string{"OrganizationStats"}
+
+func (ec *executionContext) _OrganizationStats(ctx context.Context, sel ast.SelectionSet, obj *model.OrganizationStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, organizationStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrganizationStats")
+		case "membersByStatus":
+			out.Values[i] = ec._OrganizationStats_membersByStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersByRole":
+			out.Values[i] = ec._OrganizationStats_membersByRole(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pendingInvitations":
+			out.Values[i] = ec._OrganizationStats_pendingInvitations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeSessions":
+			out.Values[i] = ec._OrganizationStats_activeSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeAPIKeys":
+			out.Values[i] = ec._OrganizationStats_activeAPIKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activities24h":
+			out.Values[i] = ec._OrganizationStats_activities24h(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activities7d":
+			out.Values[i] = ec._OrganizationStats_activities7d(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[pulid.ID]) graphql.Marshaler {
@@ -37381,6 +39966,94 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var platformStatsImplementors = []string{"PlatformStats"}
+
+func (ec *executionContext) _PlatformStats(ctx context.Context, sel ast.SelectionSet, obj *model.PlatformStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, platformStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlatformStats")
+		case "usersByStatus":
+			out.Values[i] = ec._PlatformStats_usersByStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bannedUsers":
+			out.Values[i] = ec._PlatformStats_bannedUsers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lockedUsers":
+			out.Values[i] = ec._PlatformStats_lockedUsers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeSessions":
+			out.Values[i] = ec._PlatformStats_activeSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "organizations":
+			out.Values[i] = ec._PlatformStats_organizations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeAPIKeys":
+			out.Values[i] = ec._PlatformStats_activeAPIKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signIns24h":
+			out.Values[i] = ec._PlatformStats_signIns24h(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signIns7d":
+			out.Values[i] = ec._PlatformStats_signIns7d(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activities24h":
+			out.Values[i] = ec._PlatformStats_activities24h(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activities7d":
+			out.Values[i] = ec._PlatformStats_activities7d(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newUsersPerDay":
+			out.Values[i] = ec._PlatformStats_newUsersPerDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -37692,6 +40365,54 @@ func (ec *executionContext) _PreferenceEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var preferenceLayerImplementors = []string{"PreferenceLayer"}
+
+func (ec *executionContext) _PreferenceLayer(ctx context.Context, sel ast.SelectionSet, obj *model.PreferenceLayer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, preferenceLayerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PreferenceLayer")
+		case "level":
+			out.Values[i] = ec._PreferenceLayer_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._PreferenceLayer_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._PreferenceLayer_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -37976,6 +40697,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "activityStats":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_activityStats(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "features":
 			field := field
 
@@ -37986,6 +40729,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_features(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "effectivePreferences":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_effectivePreferences(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "platformStats":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_platformStats(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "organizationStats":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_organizationStats(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -38690,6 +41499,59 @@ func (ec *executionContext) _RoleConnection(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var roleCountImplementors = []string{"RoleCount"}
+
+func (ec *executionContext) _RoleCount(ctx context.Context, sel ast.SelectionSet, obj *model.RoleCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roleCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoleCount")
+		case "roleID":
+			out.Values[i] = ec._RoleCount_roleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._RoleCount_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._RoleCount_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RoleCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var roleEdgeImplementors = []string{"RoleEdge"}
 
 func (ec *executionContext) _RoleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoleEdge) graphql.Marshaler {
@@ -39012,6 +41874,49 @@ func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._SessionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var statusCountImplementors = []string{"StatusCount"}
+
+func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.StatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatusCount")
+		case "status":
+			out.Values[i] = ec._StatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._StatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -39548,6 +42453,49 @@ func (ec *executionContext) _UserTransitionResult(ctx context.Context, sel ast.S
 		case "user":
 			out.Values[i] = ec._UserTransitionResult_user(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var verbCountImplementors = []string{"VerbCount"}
+
+func (ec *executionContext) _VerbCount(ctx context.Context, sel ast.SelectionSet, obj *model.VerbCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verbCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerbCount")
+		case "verb":
+			out.Values[i] = ec._VerbCount_verb(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._VerbCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -40441,6 +43389,20 @@ func (ec *executionContext) marshalNAcceptedInvitation2ᚖgithubᚗcomᚋcfᚋid
 	return ec._AcceptedInvitation(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNActivityActor2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityActor(ctx context.Context, sel ast.SelectionSet, v model.ActivityActor) graphql.Marshaler {
+	return ec._ActivityActor(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNActivityActor2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityActor(ctx context.Context, sel ast.SelectionSet, v *model.ActivityActor) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ActivityActor(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNActivityActorType2githubᚗcomᚋcfᚋidentityᚋentᚋactivityᚐActorType(ctx context.Context, v any) (activity.ActorType, error) {
 	var res activity.ActorType
 	err := res.UnmarshalGQL(v)
@@ -40484,6 +43446,20 @@ func (ec *executionContext) marshalNActivityOrderField2ᚖgithubᚗcomᚋcfᚋid
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNActivityStats2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityStats(ctx context.Context, sel ast.SelectionSet, v model.ActivityStats) graphql.Marshaler {
+	return ec._ActivityStats(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNActivityStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐActivityStats(ctx context.Context, sel ast.SelectionSet, v *model.ActivityStats) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ActivityStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNActivityWhereInput2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐActivityWhereInput(ctx context.Context, v any) (*ent.ActivityWhereInput, error) {
@@ -40562,6 +43538,32 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return res
 }
 
+func (ec *executionContext) marshalNDayCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDayCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *model.DayCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DayCount(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDecision2githubᚗcomᚋcfᚋidentityᚋtenancyᚐDecision(ctx context.Context, sel ast.SelectionSet, v tenancy.Decision) graphql.Marshaler {
 	return ec._Decision(ctx, sel, &v)
 }
@@ -40574,6 +43576,11 @@ func (ec *executionContext) marshalNDecision2ᚖgithubᚗcomᚋcfᚋidentityᚋt
 		return graphql.Null
 	}
 	return ec._Decision(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeletePreferenceInput2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐDeletePreferenceInput(ctx context.Context, v any) (model.DeletePreferenceInput, error) {
+	res, err := ec.unmarshalInputDeletePreferenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNEffectivePermission2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋtenancyᚐEffectivePermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []*tenancy.EffectivePermission) graphql.Marshaler {
@@ -40600,6 +43607,32 @@ func (ec *executionContext) marshalNEffectivePermission2ᚖgithubᚗcomᚋcfᚋi
 		return graphql.Null
 	}
 	return ec._EffectivePermission(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEffectivePreference2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐEffectivePreferenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EffectivePreference) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEffectivePreference2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐEffectivePreference(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEffectivePreference2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐEffectivePreference(ctx context.Context, sel ast.SelectionSet, v *model.EffectivePreference) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EffectivePreference(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFeature2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐFeature(ctx context.Context, v any) (model.Feature, error) {
@@ -40703,6 +43736,22 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -40982,6 +44031,20 @@ func (ec *executionContext) marshalNOrganizationOrderField2ᚖgithubᚗcomᚋcf�
 	return v
 }
 
+func (ec *executionContext) marshalNOrganizationStats2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐOrganizationStats(ctx context.Context, sel ast.SelectionSet, v model.OrganizationStats) graphql.Marshaler {
+	return ec._OrganizationStats(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrganizationStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐOrganizationStats(ctx context.Context, sel ast.SelectionSet, v *model.OrganizationStats) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OrganizationStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNOrganizationStatus2githubᚗcomᚋcfᚋidentityᚋentᚋorganizationᚐStatus(ctx context.Context, v any) (organization.Status, error) {
 	var res organization.Status
 	err := res.UnmarshalGQL(v)
@@ -41001,6 +44064,34 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPlatformStats2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPlatformStats(ctx context.Context, sel ast.SelectionSet, v model.PlatformStats) graphql.Marshaler {
+	return ec._PlatformStats(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPlatformStats2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPlatformStats(ctx context.Context, sel ast.SelectionSet, v *model.PlatformStats) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PlatformStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPreference2githubᚗcomᚋcfᚋidentityᚋentᚐPreference(ctx context.Context, sel ast.SelectionSet, v ent.Preference) graphql.Marshaler {
+	return ec._Preference(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPreference2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐPreference(ctx context.Context, sel ast.SelectionSet, v *ent.Preference) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Preference(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPreferenceConnection2githubᚗcomᚋcfᚋidentityᚋentᚐPreferenceConnection(ctx context.Context, sel ast.SelectionSet, v ent.PreferenceConnection) graphql.Marshaler {
 	return ec._PreferenceConnection(ctx, sel, &v)
 }
@@ -41013,6 +44104,32 @@ func (ec *executionContext) marshalNPreferenceConnection2ᚖgithubᚗcomᚋcfᚋ
 		return graphql.Null
 	}
 	return ec._PreferenceConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPreferenceLayer2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPreferenceLayerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreferenceLayer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPreferenceLayer2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPreferenceLayer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPreferenceLayer2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐPreferenceLayer(ctx context.Context, sel ast.SelectionSet, v *model.PreferenceLayer) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PreferenceLayer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPreferenceOrder2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐPreferenceOrder(ctx context.Context, v any) (*ent.PreferenceOrder, error) {
@@ -41145,6 +44262,32 @@ func (ec *executionContext) marshalNRoleConnection2ᚖgithubᚗcomᚋcfᚋidenti
 	return ec._RoleConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRoleCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐRoleCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RoleCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoleCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐRoleCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRoleCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐRoleCount(ctx context.Context, sel ast.SelectionSet, v *model.RoleCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RoleCount(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRoleOrder2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐRoleOrder(ctx context.Context, v any) (*ent.RoleOrder, error) {
 	res, err := ec.unmarshalInputRoleOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -41223,6 +44366,37 @@ func (ec *executionContext) marshalNSessionOrderField2ᚖgithubᚗcomᚋcfᚋide
 func (ec *executionContext) unmarshalNSessionWhereInput2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐSessionWhereInput(ctx context.Context, v any) (*ent.SessionWhereInput, error) {
 	res, err := ec.unmarshalInputSessionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetPreferenceInput2githubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐSetPreferenceInput(ctx context.Context, v any) (model.SetPreferenceInput, error) {
+	res, err := ec.unmarshalInputSetPreferenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatusCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StatusCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatusCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatusCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐStatusCount(ctx context.Context, sel ast.SelectionSet, v *model.StatusCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._StatusCount(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -41426,6 +44600,32 @@ func (ec *executionContext) marshalNUserTransitionResult2ᚖgithubᚗcomᚋcfᚋ
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋcfᚋidentityᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerbCount2ᚕᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐVerbCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VerbCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVerbCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐVerbCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVerbCount2ᚖgithubᚗcomᚋcfᚋidentityᚋgraphᚋmodelᚐVerbCount(ctx context.Context, sel ast.SelectionSet, v *model.VerbCount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VerbCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNViewer2githubᚗcomᚋcfᚋidentityᚋtenancyᚐViewer(ctx context.Context, sel ast.SelectionSet, v tenancy.Viewer) graphql.Marshaler {

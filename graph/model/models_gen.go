@@ -4,10 +4,139 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/cf/identity/ent/activity"
+	"github.com/cf/identity/ent/preference"
+	"github.com/cf/identity/pulid"
 )
+
+// Who performed an activity, as recorded when it happened.
+type ActivityActor struct {
+	Type activity.ActorType `json:"type"`
+	// The acting user (for an API key, the key's owner); null for the system.
+	UserID *pulid.ID `json:"userID,omitempty"`
+	// The API key that acted, for an API key actor.
+	APIKeyID *pulid.ID `json:"apiKeyID,omitempty"`
+	// The actor as shown when the row was written: a user's display name or
+	// email, a system actor's reason.
+	Display string `json:"display"`
+}
+
+// Counts of activities in a time range.
+type ActivityStats struct {
+	Total int `json:"total"`
+	// Counts per verb, the most frequent first.
+	ByVerb []*VerbCount `json:"byVerb"`
+	// Counts per UTC day, oldest first; days without activity are left out.
+	ByDay []*DayCount `json:"byDay"`
+}
+
+// A count for one UTC day.
+type DayCount struct {
+	// The day, YYYY-MM-DD (UTC).
+	Day   string `json:"day"`
+	Count int    `json:"count"`
+}
+
+type DeletePreferenceInput struct {
+	Level           preference.Scope `json:"level"`
+	OrganizationID  *pulid.ID        `json:"organizationID,omitempty"`
+	UserID          *pulid.ID        `json:"userID,omitempty"`
+	Key             string           `json:"key"`
+	ExpectedVersion *int             `json:"expectedVersion,omitempty"`
+}
+
+// A preference key's value as it applies to a user in an organization: the
+// layers system < organization < user resolved. JSON objects merge key by
+// key from the broad level to the narrow one; any other value of a narrower
+// level replaces the broader one.
+type EffectivePreference struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+	// The narrowest level that set the key.
+	Source preference.Scope `json:"source"`
+	// Every level that sets the key, broadest first.
+	Layers []*PreferenceLayer `json:"layers"`
+}
+
+// Figures of one organization.
+type OrganizationStats struct {
+	MembersByStatus []*StatusCount `json:"membersByStatus"`
+	// Active members per role they hold.
+	MembersByRole      []*RoleCount `json:"membersByRole"`
+	PendingInvitations int          `json:"pendingInvitations"`
+	// Sessions of active members, neither revoked nor expired.
+	ActiveSessions int `json:"activeSessions"`
+	// Organization API keys neither revoked nor expired.
+	ActiveAPIKeys int `json:"activeAPIKeys"`
+	Activities24h int `json:"activities24h"`
+	Activities7d  int `json:"activities7d"`
+}
+
+// Figures of the whole platform (platform:stats_read).
+type PlatformStats struct {
+	UsersByStatus []*StatusCount `json:"usersByStatus"`
+	// Users with a ban in force.
+	BannedUsers int `json:"bannedUsers"`
+	// Users locked out after failed sign-ins.
+	LockedUsers int `json:"lockedUsers"`
+	// Sessions neither revoked nor expired.
+	ActiveSessions int `json:"activeSessions"`
+	Organizations  int `json:"organizations"`
+	// API keys neither revoked nor expired.
+	ActiveAPIKeys int `json:"activeAPIKeys"`
+	SignIns24h    int `json:"signIns24h"`
+	SignIns7d     int `json:"signIns7d"`
+	Activities24h int `json:"activities24h"`
+	Activities7d  int `json:"activities7d"`
+	// New users per UTC day in the range asked for, oldest first.
+	NewUsersPerDay []*DayCount `json:"newUsersPerDay"`
+}
+
+// The value of a preference key at one level.
+type PreferenceLayer struct {
+	Level   preference.Scope `json:"level"`
+	Value   json.RawMessage  `json:"value"`
+	Version int              `json:"version"`
+}
+
+// A count of members holding one role.
+type RoleCount struct {
+	RoleID pulid.ID `json:"roleID"`
+	Key    string   `json:"key"`
+	Name   string   `json:"name"`
+	Count  int      `json:"count"`
+}
+
+type SetPreferenceInput struct {
+	Level preference.Scope `json:"level"`
+	// The organization, for an organization preference.
+	OrganizationID *pulid.ID `json:"organizationID,omitempty"`
+	// The user, for a user preference; yourself when left out.
+	UserID *pulid.ID `json:"userID,omitempty"`
+	// Case-insensitive; letters, digits, '.', '_' and '-'.
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+	// When given, the write happens only if the key's current version at the
+	// level is this one (0: the key is not set); otherwise CONFLICT.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A count of rows with one status.
+type StatusCount struct {
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+}
+
+// A count of activities with one verb.
+type VerbCount struct {
+	Verb  string `json:"verb"`
+	Count int    `json:"count"`
+}
 
 // A self-service flow that can be switched off.
 type Feature string

@@ -1,12 +1,16 @@
 // Package bypass is the one audited place where a write is allowed past the
-// privacy policies. It is used for exactly two writes, each of which is
+// privacy policies. It is used for exactly three writes, each of which is
 // itself authorized and recorded:
 //
 //   - the activity rows written after an authorized mutation, by the audit
 //     hook or by a flow that records its own verbs (both through package
 //     trail);
 //   - the owner membership of a new organization, created for the user who
-//     was just allowed to create that organization.
+//     was just allowed to create that organization;
+//   - the deletion of activity rows older than the retention period, by the
+//     retention job (trail.Prune, run by `identity activity prune`), which
+//     records what it deleted in the trail. Nothing else deletes or updates
+//     an activity: the Activity policy denies it to every actor.
 //
 // Adding a caller needs a review of why the policies cannot express it.
 package bypass
@@ -22,8 +26,9 @@ type Reason string
 
 // The permitted bypasses.
 const (
-	AuditRecord  Reason = "audit record"
-	CreatorOwner Reason = "creator becomes owner"
+	AuditRecord   Reason = "audit record"
+	CreatorOwner  Reason = "creator becomes owner"
+	ActivityPrune Reason = "activity retention"
 )
 
 // Allow returns a context whose next ent operations skip the privacy

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/apikey"
+	"github.com/cf/identity/audit"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/bootstrap"
 	"github.com/cf/identity/credential"
@@ -17,6 +18,7 @@ import (
 	"github.com/cf/identity/ent/preference"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/ent/usertoken"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -323,9 +325,11 @@ func buildFixture(t *testing.T, c *ent.Client) *fixture {
 	if err := c.Membership.Create().SetOrganizationID(f.orgAChild).SetUserID(f.adminA).AddRoleIDs(permission.ViewerRoleID).Exec(sys); err != nil {
 		t.Fatalf("fixture: member without joined_at: %v", err)
 	}
-	c.Activity.Create().SetOrganizationID(f.orgA).SetActorType("user").SetActorUserID(f.adminA).SetImpersonatorID(f.ownerA).
-		SetVerb("organization.viewed").SetObjectType("Organization").SetObjectID(string(f.orgA)).SetChannel("graphql").
-		SetIP("10.1.1.1").SetUserAgent(marker + " agent").SetRequestID(marker + "-req").ExecX(sys)
+	reqCtx := audit.WithRequest(sys, audit.Request{Channel: "graphql", IP: "10.1.1.1", UserAgent: marker + " agent", RequestID: marker + "-req"})
+	if err := trail.Record(reqCtx, c, trail.Event{Verb: "organization.viewed", ObjectType: "Organization", ObjectID: f.orgA, Organization: f.orgA,
+		Actor: actor.User(f.adminA, actor.PlatformNone).ImpersonatedBy(f.ownerA)}); err != nil {
+		t.Fatalf("fixture: impersonated activity: %v", err)
+	}
 
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -724,6 +725,7 @@ func (s *suite) runGraphQL(t *testing.T) {
 	}
 	cases = append(cases, readCase{name: "nodes of all of A", query: nodesQ, vars: map[string]any{"ids": all}, targets: all, nodeLookup: true})
 	cases = append(cases, s.viewerCases(si)...)
+	cases = append(cases, s.statsAndPreferenceCases()...)
 	cases = append(cases, s.sessionGraphQLCases()...)
 	cases = append(cases, s.invitationReadCases()...)
 	if uncovered > 0 {
@@ -1127,4 +1129,67 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// statsAndPreferenceCases ask for A's statistics and A's effective
+// preferences: platform support reads them (platform:read), nobody else of
+// the adversaries gets a figure of A or a value of A's preferences.
+func (s *suite) statsAndPreferenceCases() []readCase {
+	f := s.f
+	var cases []readCase
+	// leakIfData: the answer holds data under field for a principal that
+	// is not platform staff.
+	leakIfData := func(field string, platform bool) func(p principal, r gqlResp) ([]string, []string) {
+		return func(p principal, r gqlResp) ([]string, []string) {
+			if p.support && platform {
+				return nil, nil
+			}
+			var d map[string]json.RawMessage
+			_ = json.Unmarshal(r.data, &d)
+			if v, ok := d[field]; ok && string(v) != "null" {
+				return []string{fmt.Sprintf("%s answered: %s", field, v)}, nil
+			}
+			return nil, nil
+		}
+	}
+	from, to := time.Now().Add(-30*24*time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		cases = append(cases,
+			readCase{name: "organizationStats of " + string(org), noTwin: true,
+				query: `query($o: ID!) { organizationStats(id: $o) { membersByStatus { status count } membersByRole { roleID key count } pendingInvitations activeSessions activeAPIKeys activities24h activities7d } }`,
+				vars:  map[string]any{"o": org}, check: leakIfData("organizationStats", true)},
+			readCase{name: "activityStats of " + string(org), noTwin: true,
+				query: `query($o: ID!, $f: Time!, $t: Time!) { activityStats(organizationID: $o, from: $f, to: $t) { total byVerb { verb count } byDay { day count } } }`,
+				vars:  map[string]any{"o": org, "f": from, "t": to}, check: leakIfData("activityStats", true)},
+		)
+		cases = append(cases, readCase{name: "effectivePreferences in " + string(org), noTwin: true,
+			query: `query($o: ID!) { effectivePreferences(organizationID: $o) { key value source layers { level value version } } }`,
+			vars:  map[string]any{"o": org},
+			check: func(p principal, r gqlResp) ([]string, []string) {
+				if !p.support && strings.Contains(string(r.data), marker+".") {
+					return []string{"A's preferences in the answer: " + string(r.data)}, nil
+				}
+				return nil, nil
+			}})
+	}
+	for _, u := range []pulid.ID{f.ownerA, f.memberA} {
+		cases = append(cases, readCase{name: "effectivePreferences of A's user " + string(u), noTwin: true,
+			query: `query($u: ID!) { effectivePreferences(userID: $u) { key value source } }`,
+			vars:  map[string]any{"u": u},
+			check: func(p principal, r gqlResp) ([]string, []string) {
+				if strings.Contains(string(r.data), marker+".memberpref") {
+					return []string{"A's user preference in the answer: " + string(r.data)}, nil
+				}
+				return nil, nil
+			}})
+	}
+	cases = append(cases, readCase{name: "platformStats", noTwin: true, refused: true,
+		query: `{ platformStats { usersByStatus { status count } bannedUsers organizations activities7d } }`,
+		check: func(p principal, r gqlResp) ([]string, []string) {
+			if p.support || p.actor != nil && p.actor.UserID() == f.superadmin {
+				return nil, nil
+			}
+			return leakIfData("platformStats", false)(p, r)
+		}})
+	return cases
 }

@@ -259,6 +259,32 @@ func (s *suite) flowMutations() []mutationCase {
 		c := add("setFeature", fmt.Sprintf("%s to %v", v.flow, v.on), setFeature, map[string]any{"f": v.flow, "on": v.on})
 		c.only, c.signedIn = notSuper, true
 	}
+	// Preferences of A: its organizations' and its users' levels, and
+	// the system level (platform:settings_manage, which only the
+	// superadmin acting in B holds: left out).
+	const setPref = `mutation($i: SetPreferenceInput!) { r: setPreference(input: $i) { id key value version } }`
+	const deletePref = `mutation($i: DeletePreferenceInput!) { r: deletePreference(input: $i) }`
+	for _, org := range []pulid.ID{f.orgA, f.orgAChild} {
+		for _, k := range []string{marker + ".theme", marker + ".child", "new.key"} {
+			add("setPreference", fmt.Sprintf("of %s key %s", org, k), setPref, map[string]any{"i": map[string]any{
+				"level": "organization", "organizationID": org, "key": k, "value": "pwned"}})
+			add("setPreference", fmt.Sprintf("of %s key %s at version 1", org, k), setPref, map[string]any{"i": map[string]any{
+				"level": "organization", "organizationID": org, "key": k, "value": "pwned", "expectedVersion": 1}})
+			add("deletePreference", fmt.Sprintf("of %s key %s", org, k), deletePref, map[string]any{"i": map[string]any{
+				"level": "organization", "organizationID": org, "key": k}})
+		}
+	}
+	for _, u := range []pulid.ID{f.ownerA, f.adminA, f.memberA, f.viewerA} {
+		notU := func(p principal) bool { return p.actor == nil || p.actor.UserID() != u }
+		add("setPreference", "of A's user "+string(u), setPref, map[string]any{"i": map[string]any{
+			"level": "user", "userID": u, "key": marker + ".memberpref", "value": "pwned"}}).only = notU
+		add("deletePreference", "of A's user "+string(u), deletePref, map[string]any{"i": map[string]any{
+			"level": "user", "userID": u, "key": marker + ".memberpref"}}).only = notU
+	}
+	c := add("setPreference", "at the system level", setPref, map[string]any{"i": map[string]any{"level": "system", "key": "site.banner", "value": "pwned"}})
+	c.only = notSuper
+	c = add("deletePreference", "at the system level", deletePref, map[string]any{"i": map[string]any{"level": "system", "key": "site.banner"}})
+	c.only = notSuper
 	// The signed-in flows refuse API keys.
 	add("requestEmailVerification", "with an API key", `mutation { r: requestEmailVerification }`, nil)
 	const emailChange = `mutation($e: String!, $p: String!) { r: requestEmailChange(email: $e, currentPassword: $p) }`

@@ -15,6 +15,7 @@ import (
 	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/ent"
+	"github.com/cf/identity/ent/activity"
 	entapikey "github.com/cf/identity/ent/apikey"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
@@ -23,6 +24,7 @@ import (
 	"github.com/cf/identity/ent/session"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
@@ -80,8 +82,8 @@ func setupTenants(t *testing.T, c *ent.Client) tenants {
 			SetTokenHash(secret.DigestOf(string(pulid.New("tok")))).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(sys).ID
 	}
 	w.tokA, w.tokB, w.tokN = token(&w.a, w.sesA), token(&w.b, w.sesB), token(nil, w.sesN)
-	w.actB = c.Activity.Create().SetOrganizationID(w.b).SetActorType("user").SetActorUserID(w.both).SetVerb("test.in_b").SaveX(sys).ID
-	w.actN = c.Activity.Create().SetActorType("user").SetActorUserID(w.both).SetVerb("test.nowhere").SaveX(sys).ID
+	w.actB = recordActivity(t, sys, c, trail.Event{Organization: w.b, Actor: actor.User(w.both, actor.PlatformNone), Verb: "test.in_b"})
+	w.actN = recordActivity(t, sys, c, trail.Event{Actor: actor.User(w.both, actor.PlatformNone), Verb: "test.nowhere"})
 	w.oauth = c.OAuthAccount.Create().SetUserID(w.both).SetProvider("github").SetProviderUserID("both-gh").SaveX(sys).ID
 	w.prefBoth = c.Preference.Create().SetScope("user").SetUserID(w.both).SetKey("ui.theme").SetValue(json.RawMessage(`"dark"`)).SaveX(sys).ID
 	return w
@@ -637,4 +639,22 @@ func TestPersonalKeyScopesMustBeHeld(t *testing.T) {
 			t.Errorf("member acting in B, minting role:read (held in A and B): %v", err)
 		}
 	})
+}
+
+// recordActivity writes e through the trail (the only writer of the
+// activity table) and returns its row's ID.
+func recordActivity(t *testing.T, ctx context.Context, c *ent.Client, e trail.Event) pulid.ID {
+	t.Helper()
+	if err := trail.Record(ctx, c, e); err != nil {
+		t.Fatalf("recording %s: %v", e.Verb, err)
+	}
+	// In a transaction the row waits for the commit: write it now.
+	if err := trail.Flush(ctx, c); err != nil {
+		t.Fatalf("flushing %s: %v", e.Verb, err)
+	}
+	id, err := c.Activity.Query().Where(activity.Verb(e.Verb)).Order(ent.Desc(activity.FieldSeq)).FirstID(ctx)
+	if err != nil {
+		t.Fatalf("reading back %s: %v", e.Verb, err)
+	}
+	return id
 }

@@ -1,3 +1,17 @@
+-- Create "cf_activities" table
+CREATE TABLE "cf_activities" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "organization_id" character varying(31) NULL, "actor_type" character varying NOT NULL, "actor_user_id" character varying(31) NULL, "actor_api_key_id" character varying(31) NULL, "actor_label" character varying NOT NULL DEFAULT '', "actor_display" character varying NOT NULL DEFAULT '', "impersonator_id" character varying(31) NULL, "verb" character varying NOT NULL, "object_type" character varying NOT NULL DEFAULT '', "object_id" character varying NOT NULL DEFAULT '', "targets" jsonb NULL, "channel" character varying NOT NULL DEFAULT '', "ip" character varying NOT NULL DEFAULT '', "user_agent" character varying NOT NULL DEFAULT '', "request_id" character varying NOT NULL DEFAULT '', "data" jsonb NULL, "chain" character varying NOT NULL, "seq" bigint NOT NULL, "prev_hash" character varying NOT NULL, "hash" character varying NOT NULL, PRIMARY KEY ("id"));
+-- Create index "cf_activities_actor_created" to table: "cf_activities"
+CREATE INDEX "cf_activities_actor_created" ON "cf_activities" ("actor_user_id", "created_at");
+-- Create index "cf_activities_chain_seq" to table: "cf_activities"
+CREATE UNIQUE INDEX "cf_activities_chain_seq" ON "cf_activities" ("chain", "seq");
+-- Create index "cf_activities_created" to table: "cf_activities"
+CREATE INDEX "cf_activities_created" ON "cf_activities" ("created_at", "id");
+-- Create index "cf_activities_object" to table: "cf_activities"
+CREATE INDEX "cf_activities_object" ON "cf_activities" ("object_type", "object_id");
+-- Create index "cf_activities_organization_created" to table: "cf_activities"
+CREATE INDEX "cf_activities_organization_created" ON "cf_activities" ("organization_id", "created_at", "id");
+-- Create "cf_activity_chains" table
+CREATE TABLE "cf_activity_chains" ("id" character varying NOT NULL, "seq" bigint NOT NULL DEFAULT 0, "hash" character varying NOT NULL DEFAULT '', "anchor_seq" bigint NOT NULL DEFAULT 0, "anchor_hash" character varying NOT NULL DEFAULT '', PRIMARY KEY ("id"));
 -- Create "cf_organizations" table
 CREATE TABLE "cf_organizations" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "deleted_at" timestamptz NULL, "name" character varying NOT NULL, "slug" character varying NOT NULL, "plan" character varying NOT NULL DEFAULT 'free', "status" character varying NOT NULL DEFAULT 'active', "metadata" jsonb NULL, "parent_id" character varying(31) NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_organizations_cf_organizations_children" FOREIGN KEY ("parent_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
 -- Create index "cf_organizations_parent" to table: "cf_organizations"
@@ -12,8 +26,14 @@ CREATE TABLE "cf_signing_keys" ("id" character varying(31) NOT NULL, "created_at
 CREATE INDEX "cf_signing_keys_created" ON "cf_signing_keys" ("created_at");
 -- Create "cf_users" table
 CREATE TABLE "cf_users" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "deleted_at" timestamptz NULL, "email" character varying NOT NULL, "email_verified" boolean NOT NULL DEFAULT false, "email_verified_at" timestamptz NULL, "first_name" character varying NOT NULL DEFAULT '', "last_name" character varying NOT NULL DEFAULT '', "display_name" character varying NOT NULL DEFAULT '', "avatar_url" character varying NOT NULL DEFAULT '', "phone" character varying NOT NULL DEFAULT '', "locale" character varying NOT NULL DEFAULT 'en', "timezone" character varying NOT NULL DEFAULT 'UTC', "password_hash" character varying NULL, "platform_role" character varying NOT NULL DEFAULT 'none', "status" character varying NOT NULL DEFAULT 'pending', "status_reason" character varying NOT NULL DEFAULT '', "status_changed_at" timestamptz NULL, "banned_at" timestamptz NULL, "ban_reason" character varying NOT NULL DEFAULT '', "ban_expires_at" timestamptz NULL, "failed_logins" bigint NOT NULL DEFAULT 0, "locked_until" timestamptz NULL, "last_login_at" timestamptz NULL, "metadata" jsonb NULL, PRIMARY KEY ("id"));
+-- Create index "cf_users_banned" to table: "cf_users"
+CREATE INDEX "cf_users_banned" ON "cf_users" ("banned_at", "ban_expires_at") WHERE (banned_at IS NOT NULL);
+-- Create index "cf_users_created" to table: "cf_users"
+CREATE INDEX "cf_users_created" ON "cf_users" ("created_at");
 -- Create index "cf_users_email_live" to table: "cf_users"
 CREATE UNIQUE INDEX "cf_users_email_live" ON "cf_users" ("email") WHERE (deleted_at IS NULL);
+-- Create index "cf_users_locked" to table: "cf_users"
+CREATE INDEX "cf_users_locked" ON "cf_users" ("locked_until") WHERE (locked_until IS NOT NULL);
 -- Create index "cf_users_platform_role" to table: "cf_users"
 CREATE INDEX "cf_users_platform_role" ON "cf_users" ("platform_role");
 -- Create index "cf_users_status_created" to table: "cf_users"
@@ -28,14 +48,6 @@ CREATE UNIQUE INDEX "cf_api_keys_prefix_key" ON "cf_api_keys" ("prefix");
 CREATE UNIQUE INDEX "cf_api_keys_secret_hash_key" ON "cf_api_keys" ("secret_hash");
 -- Create index "cf_api_keys_user" to table: "cf_api_keys"
 CREATE INDEX "cf_api_keys_user" ON "cf_api_keys" ("user_id", "created_at");
--- Create "cf_activities" table
-CREATE TABLE "cf_activities" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "actor_type" character varying NOT NULL, "actor_label" character varying NOT NULL DEFAULT '', "verb" character varying NOT NULL, "object_type" character varying NOT NULL DEFAULT '', "object_id" character varying NOT NULL DEFAULT '', "channel" character varying NOT NULL DEFAULT '', "ip" character varying NOT NULL DEFAULT '', "user_agent" character varying NOT NULL DEFAULT '', "request_id" character varying NOT NULL DEFAULT '', "data" jsonb NULL, "actor_user_id" character varying(31) NULL, "actor_api_key_id" character varying(31) NULL, "impersonator_id" character varying(31) NULL, "organization_id" character varying(31) NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_activities_cf_api_keys_actor_api_key" FOREIGN KEY ("actor_api_key_id") REFERENCES "cf_api_keys" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_activities_cf_organizations_activities" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_activities_cf_users_actor_user" FOREIGN KEY ("actor_user_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_activities_cf_users_impersonator" FOREIGN KEY ("impersonator_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
--- Create index "cf_activities_actor_created" to table: "cf_activities"
-CREATE INDEX "cf_activities_actor_created" ON "cf_activities" ("actor_user_id", "created_at");
--- Create index "cf_activities_object" to table: "cf_activities"
-CREATE INDEX "cf_activities_object" ON "cf_activities" ("object_type", "object_id");
--- Create index "cf_activities_organization_created" to table: "cf_activities"
-CREATE INDEX "cf_activities_organization_created" ON "cf_activities" ("organization_id", "created_at");
 -- Create "cf_invitations" table
 CREATE TABLE "cf_invitations" ("id" character varying(31) NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "email" character varying NOT NULL, "status" character varying NOT NULL DEFAULT 'pending', "token_digest" bytea NOT NULL, "expires_at" timestamptz NOT NULL, "message" character varying NOT NULL DEFAULT '', "accepted_at" timestamptz NULL, "revoked_at" timestamptz NULL, "sent_count" bigint NOT NULL DEFAULT 1, "inviter_id" character varying(31) NULL, "accepted_by_id" character varying(31) NULL, "organization_id" character varying(31) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "cf_invitations_cf_organizations_invitations" FOREIGN KEY ("organization_id") REFERENCES "cf_organizations" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "cf_invitations_cf_users_accepted_by" FOREIGN KEY ("accepted_by_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL, CONSTRAINT "cf_invitations_cf_users_inviter" FOREIGN KEY ("inviter_id") REFERENCES "cf_users" ("id") ON UPDATE NO ACTION ON DELETE SET NULL);
 -- Create index "cf_invitations_email" to table: "cf_invitations"

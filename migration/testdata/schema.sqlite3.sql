@@ -9,13 +9,19 @@ CREATE INDEX `cf_api_keys_organization` ON `cf_api_keys` (`organization_id`, `cr
 -- Create index "cf_api_keys_user" to table: "cf_api_keys"
 CREATE INDEX `cf_api_keys_user` ON `cf_api_keys` (`user_id`, `created_at`);
 -- Create "cf_activities" table
-CREATE TABLE `cf_activities` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `actor_type` text NOT NULL, `actor_label` text NOT NULL DEFAULT (''), `verb` text NOT NULL, `object_type` text NOT NULL DEFAULT (''), `object_id` text NOT NULL DEFAULT (''), `channel` text NOT NULL DEFAULT (''), `ip` text NOT NULL DEFAULT (''), `user_agent` text NOT NULL DEFAULT (''), `request_id` text NOT NULL DEFAULT (''), `data` json NULL, `actor_user_id` varchar NULL, `actor_api_key_id` varchar NULL, `impersonator_id` varchar NULL, `organization_id` varchar NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_activities_cf_users_actor_user` FOREIGN KEY (`actor_user_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_activities_cf_api_keys_actor_api_key` FOREIGN KEY (`actor_api_key_id`) REFERENCES `cf_api_keys` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_activities_cf_users_impersonator` FOREIGN KEY (`impersonator_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_activities_cf_organizations_activities` FOREIGN KEY (`organization_id`) REFERENCES `cf_organizations` (`id`) ON DELETE SET NULL);
+CREATE TABLE `cf_activities` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `organization_id` varchar NULL, `actor_type` text NOT NULL, `actor_user_id` varchar NULL, `actor_api_key_id` varchar NULL, `actor_label` text NOT NULL DEFAULT (''), `actor_display` text NOT NULL DEFAULT (''), `impersonator_id` varchar NULL, `verb` text NOT NULL, `object_type` text NOT NULL DEFAULT (''), `object_id` text NOT NULL DEFAULT (''), `targets` json NULL, `channel` text NOT NULL DEFAULT (''), `ip` text NOT NULL DEFAULT (''), `user_agent` text NOT NULL DEFAULT (''), `request_id` text NOT NULL DEFAULT (''), `data` json NULL, `chain` text NOT NULL, `seq` integer NOT NULL, `prev_hash` text NOT NULL, `hash` text NOT NULL, PRIMARY KEY (`id`));
 -- Create index "cf_activities_organization_created" to table: "cf_activities"
-CREATE INDEX `cf_activities_organization_created` ON `cf_activities` (`organization_id`, `created_at`);
+CREATE INDEX `cf_activities_organization_created` ON `cf_activities` (`organization_id`, `created_at`, `id`);
+-- Create index "cf_activities_created" to table: "cf_activities"
+CREATE INDEX `cf_activities_created` ON `cf_activities` (`created_at`, `id`);
 -- Create index "cf_activities_actor_created" to table: "cf_activities"
 CREATE INDEX `cf_activities_actor_created` ON `cf_activities` (`actor_user_id`, `created_at`);
 -- Create index "cf_activities_object" to table: "cf_activities"
 CREATE INDEX `cf_activities_object` ON `cf_activities` (`object_type`, `object_id`);
+-- Create index "cf_activities_chain_seq" to table: "cf_activities"
+CREATE UNIQUE INDEX `cf_activities_chain_seq` ON `cf_activities` (`chain`, `seq`);
+-- Create "cf_activity_chains" table
+CREATE TABLE `cf_activity_chains` (`id` text NOT NULL, `seq` integer NOT NULL DEFAULT (0), `hash` text NOT NULL DEFAULT (''), `anchor_seq` integer NOT NULL DEFAULT (0), `anchor_hash` text NOT NULL DEFAULT (''), PRIMARY KEY (`id`));
 -- Create "cf_invitations" table
 CREATE TABLE `cf_invitations` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `email` text NOT NULL, `status` text NOT NULL DEFAULT ('pending'), `token_digest` blob NOT NULL, `expires_at` datetime NOT NULL, `message` text NOT NULL DEFAULT (''), `accepted_at` datetime NULL, `revoked_at` datetime NULL, `sent_count` integer NOT NULL DEFAULT (1), `inviter_id` varchar NULL, `accepted_by_id` varchar NULL, `organization_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_invitations_cf_users_inviter` FOREIGN KEY (`inviter_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_invitations_cf_users_accepted_by` FOREIGN KEY (`accepted_by_id`) REFERENCES `cf_users` (`id`) ON DELETE SET NULL, CONSTRAINT `cf_invitations_cf_organizations_invitations` FOREIGN KEY (`organization_id`) REFERENCES `cf_organizations` (`id`) ON DELETE NO ACTION);
 -- Create index "cf_invitations_organization_status" to table: "cf_invitations"
@@ -96,6 +102,12 @@ CREATE UNIQUE INDEX `cf_users_email_live` ON `cf_users` (`email`) WHERE deleted_
 CREATE INDEX `cf_users_status_created` ON `cf_users` (`status`, `created_at`);
 -- Create index "cf_users_platform_role" to table: "cf_users"
 CREATE INDEX `cf_users_platform_role` ON `cf_users` (`platform_role`);
+-- Create index "cf_users_created" to table: "cf_users"
+CREATE INDEX `cf_users_created` ON `cf_users` (`created_at`);
+-- Create index "cf_users_banned" to table: "cf_users"
+CREATE INDEX `cf_users_banned` ON `cf_users` (`banned_at`, `ban_expires_at`) WHERE banned_at IS NOT NULL;
+-- Create index "cf_users_locked" to table: "cf_users"
+CREATE INDEX `cf_users_locked` ON `cf_users` (`locked_until`) WHERE locked_until IS NOT NULL;
 -- Create "cf_user_tokens" table
 CREATE TABLE `cf_user_tokens` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `purpose` text NOT NULL, `email` text NOT NULL, `token_digest` blob NOT NULL, `expires_at` datetime NOT NULL, `used_at` datetime NULL, `user_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_user_tokens_cf_users_tokens` FOREIGN KEY (`user_id`) REFERENCES `cf_users` (`id`) ON DELETE CASCADE);
 -- Create index "cf_user_tokens_token" to table: "cf_user_tokens"
