@@ -24,7 +24,7 @@ login() {
 pw='violet cactus harbor 1987 drums'
 
 KEY="$("$bin" bootstrap --email admin@example.com 2>/dev/null)"
-for u in alice bob; do
+for u in alice bob carol; do
   printf '%s\n' "$pw" | "$bin" user create --email "$u@example.com" --name "$u" --password-stdin >/dev/null 2>&1
 done
 # A schema for one preference key: the server refuses values that break it.
@@ -84,7 +84,7 @@ echo "$eff" | jq -c '.data.effectivePreferences[0]'
 ps="$(gql "$KEY" '{ platformStats { usersByStatus { status count } organizations activeSessions activities24h signIns24h newUsersPerDay { day count } } }')"
 echo "$ps" | jq -c .data.platformStats
 [[ "$(jq -r .data.platformStats.organizations <<<"$ps")" == 1 ]] || fail "platformStats: $ps"
-[[ "$(jq -r '.data.platformStats.usersByStatus[] | select(.status == "active") | .count' <<<"$ps")" == 3 ]] || fail "active users: $ps"
+[[ "$(jq -r '.data.platformStats.usersByStatus[] | select(.status == "active") | .count' <<<"$ps")" == 4 ]] || fail "active users: $ps"
 [[ "$(jq -r .data.platformStats.signIns24h <<<"$ps")" -ge 1 ]] || fail "sign-ins: $ps"
 os="$(gql "$ALICE" 'query ($o: ID!) { organizationStats(id: $o) { membersByStatus { status count } membersByRole { key count } activities24h } }' "{\"o\":\"$ORG\"}")"
 echo "$os" | jq -c .data.organizationStats
@@ -97,6 +97,12 @@ out="$(gql "$ALICE" '{ platformStats { organizations } }')"
 [[ "$(wc -l <trail.jsonl)" -ge 3 ]] || fail "export: $(cat trail.jsonl)"
 "$bin" activity verify --file trail.jsonl | tee verify-file.out
 grep -q "chain $ORG: ok" verify-file.out || fail "verify --file: $(cat verify-file.out)"
+# Alice downloads the same trail over HTTP; Carol (not a member) cannot.
+curl -sSf "$base/activity/export?organization=$ORG" -H "Authorization: Bearer $ALICE" -o download.jsonl
+"$bin" activity verify --file download.jsonl | grep -q "chain $ORG: ok" || fail "verify of the download: $(cat download.jsonl)"
+CAROL="$(login carol@example.com "$pw" | jq -r .accessToken)"
+code="$(curl -s -o /dev/null -w '%{http_code}' "$base/activity/export?organization=$ORG" -H "Authorization: Bearer $CAROL")"
+[[ "$code" == 404 ]] || fail "Carol's export answered $code"
 "$bin" activity verify | tee verify-db.out
 grep -q "chain $ORG: ok" verify-db.out || fail "verify: $(cat verify-db.out)"
 

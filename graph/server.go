@@ -224,6 +224,7 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withCORS(opts.CORSOrigins, withDeadline(timeout, withBodyLimit(maxBody,
 		authenticate(client, opts.Sessions, log, limiter, NewGraphQLHandler(client, opts))))))
+	mux.Handle("GET /activity/export", withCORS(opts.CORSOrigins, authenticate(client, opts.Sessions, log, limiter, activityExport(client, log))))
 	if opts.Sessions != nil {
 		auth := http.NewServeMux()
 		newSignIn(client, opts.Sessions, log, opts).routes(auth)
