@@ -26,7 +26,7 @@ import (
 type auditMixin struct{ mixin.Schema }
 
 // quietFields change without being recorded: they are telemetry, not state.
-var quietFields = []string{"updated_at", "last_used_at"}
+var quietFields = []string{"updated_at", "last_used_at", "created_at"}
 
 // Hooks of the auditMixin.
 func (auditMixin) Hooks() []ent.Hook {
@@ -152,7 +152,16 @@ func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
 		}
 		out[f] = c
 	}
+	// An edge kept in a field of its own (organization: organization_id)
+	// is recorded once, as the field.
+	field := func(e string) bool {
+		_, ok := out[e+"_id"]
+		return ok
+	}
 	for _, e := range m.AddedEdges() {
+		if field(e) {
+			continue
+		}
 		if ids := m.AddedIDs(e); len(ids) > 0 {
 			c := out[e]
 			c.New = map[string]any{"added": ids}
@@ -160,6 +169,9 @@ func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
 		}
 	}
 	for _, e := range m.RemovedEdges() {
+		if field(e) {
+			continue
+		}
 		if ids := m.RemovedIDs(e); len(ids) > 0 {
 			c := out[e]
 			if added, ok := c.New.(map[string]any); ok {
@@ -171,7 +183,7 @@ func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
 		}
 	}
 	for _, e := range m.ClearedEdges() {
-		if _, ok := out[e]; !ok {
+		if _, ok := out[e]; !ok && !field(e) {
 			out[e] = change{Cleared: true}
 		}
 	}

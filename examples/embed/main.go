@@ -271,10 +271,10 @@ func main() {
 		if a.ActorUserID != nil {
 			who += " " + string(*a.ActorUserID)
 		}
-		fmt.Printf("    %-20s %-12s %s by %s via %s, fields %v\n", a.Verb, a.ObjectType, a.ObjectID, who, a.Channel, a.Data["fields"])
+		fmt.Printf("    %-20s %-12s %s by %s (%s) via %s, changes %v\n", a.Verb, a.ObjectType, a.ObjectID, who, a.ActorDisplay, a.Channel, a.Data["changes"])
 		verbs = append(verbs, a.Verb)
 	}
-	want := []string{"organization.created", "membership.created", "member.invited", "invitation.accepted", "member.joined", "role.created", "membership.updated"}
+	want := []string{"organization.created", "membership.created", "member.invited", "invitation.accepted", "member.joined", "role.created", "role.assigned"}
 	slices.Sort(verbs)
 	slices.Sort(want)
 	if !slices.Equal(verbs, want) {
