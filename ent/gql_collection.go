@@ -295,16 +295,6 @@ func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, activity.FieldRequestID)
 				fieldSeen[activity.FieldRequestID] = struct{}{}
 			}
-		case "chain":
-			if _, ok := fieldSeen[activity.FieldChain]; !ok {
-				selectedFields = append(selectedFields, activity.FieldChain)
-				fieldSeen[activity.FieldChain] = struct{}{}
-			}
-		case "seq":
-			if _, ok := fieldSeen[activity.FieldSeq]; !ok {
-				selectedFields = append(selectedFields, activity.FieldSeq)
-				fieldSeen[activity.FieldSeq] = struct{}{}
-			}
 		case "id":
 		case "__typename":
 		default:

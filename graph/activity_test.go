@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 
@@ -352,4 +353,34 @@ func asUser(t *testing.T, c *ent.Client, id pulid.ID) context.Context {
 		t.Fatal(err)
 	}
 	return ctx
+}
+
+// TestHostileRequestHeaders: a user agent or request ID that is not valid
+// UTF-8, or is cut in the middle of a character, does not break the write
+// it comes with (PostgreSQL refuses invalid UTF-8): the activity keeps a
+// valid form of it, and the chain verifies.
+func TestHostileRequestHeaders(t *testing.T) {
+	const rename = `mutation ($o: ID!, $n: String!) { updateOrganization(id: $o, input: {name: $n}) { id } }`
+	cases := []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"invalid byte in the user agent", map[string]string{"User-Agent": "agent \xff\xfe"}},
+		{"user agent cut inside a character", map[string]string{"User-Agent": strings.Repeat("é", 300)}},
+		{"request ID with invalid bytes", map[string]string{"X-Request-ID": "req-\xff"}},
+	}
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := setupTrail(t, db)
+		for i, tc := range cases {
+			r := gqlOn(t, e.srv, e.ownerKey, rename, map[string]any{"o": e.org.ID, "n": fmt.Sprintf("Acme %d", i)}, tc.headers)
+			wantOK(t, r, nil)
+			a := e.client.Activity.Query().Where(activity.Verb("organization.updated")).Order(ent.Desc(activity.FieldSeq)).FirstX(sys())
+			if !utf8.ValidString(a.UserAgent) || !utf8.ValidString(a.RequestID) || len(a.UserAgent) > 512 {
+				t.Errorf("%s: stored user agent %q, request ID %q", tc.name, a.UserAgent, a.RequestID)
+			}
+		}
+		if r, err := activitylog.Verify(sys(), e.client, string(e.org.ID)); err != nil || !r.OK() {
+			t.Errorf("verify = %+v, %v", r, err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,12 @@ import (
 	"github.com/cf/identity/pulid"
 )
 
+// Bounds of GET /activity/export.
+const (
+	MaxConcurrentExports = 2
+	ExportTimeout        = 5 * time.Minute
+)
+
 // activityExport serves GET /activity/export?organization=ID[&since=TIME]:
 // the organization's hash chain as JSON Lines (activitylog.Export), for a
 // member holding activity:read there by a role, so that a customer keeps a
@@ -21,9 +28,21 @@ import (
 // --file). An organization the caller cannot read whole is NOT_FOUND, as an
 // unknown one; platform staff, who read other organizations' data masked,
 // export with the CLI.
+//
+// Exports read whole chains: at most MaxConcurrentExports run at once (a
+// further one is 429 RATE_LIMITED), each for at most ExportTimeout.
 func activityExport(client *ent.Client, log *slog.Logger) http.Handler {
+	slots := make(chan struct{}, MaxConcurrentExports)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			rateLimited(w, 10*time.Second)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), ExportTimeout)
+		defer cancel()
 		q := r.URL.Query()
 		org, err := pulid.Parse(q.Get("organization"))
 		if err != nil || org.Prefix() != "org" {

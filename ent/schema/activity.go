@@ -52,14 +52,15 @@ func (Activity) Fields() []ent.Field {
 		// collection load the whole row, which masking needs (trail.Mask).
 		field.JSON("data", map[string]any{}).Optional().Immutable().
 			Annotations(entgql.Skip(entgql.SkipType)),
+		// The chain fields are for `identity activity verify` and exports,
+		// not for the admin API: a position would tell a reader how many
+		// rows others wrote in between (the platform chain is shared).
 		field.String("chain").MaxLen(64).Immutable().
 			Comment("The hash chain of the row: its organization's ID, or platform.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int64("seq").Immutable().
 			Comment("The row's position in its chain, from 1.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
-		// The hashes are for `identity activity verify` and exports, not
-		// for the admin API.
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("prev_hash").MaxLen(64).Immutable().
 			Comment("The hash of the previous row of the chain (hex SHA-256); empty for the first.").
 			Annotations(entgql.Skip(entgql.SkipAll)),

@@ -56,14 +56,19 @@ func (auditMixin) Hooks() []ent.Hook {
 					// no-op records nothing.
 					return next.Mutate(ctx, m)
 				}
+				// The privacy hook ran first: its filters are on the mutation.
+				// The rows it reaches are listed as the system, since an
+				// actor may change rows it may not read (a key with
+				// session:revoke alone).
+				sys := actor.NewContext(ctx, actor.System("audit"))
 				var ids []pulid.ID
 				if m.Op().Is(ent.OpUpdate | ent.OpDelete) {
 					var err error
-					if ids, err = mx.IDs(ctx); err != nil {
+					if ids, err = mx.IDs(sys); err != nil {
 						return nil, err
 					}
 				}
-				org := organizationOf(ctx, m)
+				org := organizationOf(sys, m)
 				v, err := next.Mutate(ctx, m)
 				if err != nil {
 					return v, err

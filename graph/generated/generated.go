@@ -101,7 +101,6 @@ type ComplexityRoot struct {
 		ActorType      func(childComplexity int) int
 		ActorUser      func(childComplexity int) int
 		ActorUserID    func(childComplexity int) int
-		Chain          func(childComplexity int) int
 		Channel        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		Data           func(childComplexity int) int
@@ -114,7 +113,6 @@ type ComplexityRoot struct {
 		OccurredAt     func(childComplexity int) int
 		OrganizationID func(childComplexity int) int
 		RequestID      func(childComplexity int) int
-		Seq            func(childComplexity int) int
 		Targets        func(childComplexity int) int
 		UserAgent      func(childComplexity int) int
 		Verb           func(childComplexity int) int
@@ -910,12 +908,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.ActorUserID(childComplexity), true
-	case "Activity.chain":
-		if e.ComplexityRoot.Activity.Chain == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Activity.Chain(childComplexity), true
 	case "Activity.channel":
 		if e.ComplexityRoot.Activity.Channel == nil {
 			break
@@ -988,12 +980,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Activity.RequestID(childComplexity), true
-	case "Activity.seq":
-		if e.ComplexityRoot.Activity.Seq == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Activity.Seq(childComplexity), true
 	case "Activity.targets":
 		if e.ComplexityRoot.Activity.Targets == nil {
 			break
@@ -4054,14 +4040,6 @@ type Activity implements Node {
   ip: String!
   userAgent: String!
   requestID: String!
-  """
-  The hash chain of the row: its organization's ID, or platform.
-  """
-  chain: String!
-  """
-  The row's position in its chain, from 1.
-  """
-  seq: Int!
 }
 """
 ActivityActorType is enum for the field actor_type
@@ -8332,10 +8310,6 @@ func (ec *executionContext) childFields_Activity(ctx context.Context, field grap
 		return ec.fieldContext_Activity_userAgent(ctx, field)
 	case "requestID":
 		return ec.fieldContext_Activity_requestID(ctx, field)
-	case "chain":
-		return ec.fieldContext_Activity_chain(ctx, field)
-	case "seq":
-		return ec.fieldContext_Activity_seq(ctx, field)
 	case "data":
 		return ec.fieldContext_Activity_data(ctx, field)
 	case "actor":
@@ -12739,52 +12713,6 @@ func (ec *executionContext) _Activity_requestID(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Activity_requestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _Activity_chain(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Activity_chain(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Chain, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Activity_chain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _Activity_seq(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Activity_seq(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seq, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
-			return ec.marshalNInt2int64(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Activity_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Activity_data(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
@@ -37250,16 +37178,6 @@ func (ec *executionContext) _Activity(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "chain":
-			out.Values[i] = ec._Activity_chain(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "seq":
-			out.Values[i] = ec._Activity_seq(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "data":
 			field := field
 
@@ -43736,22 +43654,6 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalInt(v)
-	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-	}
-	return res
-}
-
-func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
-	res, err := graphql.UnmarshalInt64(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalInt64(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

@@ -19,10 +19,12 @@ type Exposure string
 
 // The exposure levels.
 const (
-	// ExposeNone drops the data of such rows.
+	// ExposeNone drops the data of such rows (and masks their IP and user
+	// agent).
 	ExposeNone Exposure = "none"
 	// ExposeSanitized (the default) replaces the values of the keys of
-	// MaskedKeys, at any depth of the data, with Masked.
+	// MaskedKeys, at any depth of the data, and the row's IP and user
+	// agent with Masked.
 	ExposeSanitized Exposure = "sanitized"
 	// ExposeAll shows the data as recorded.
 	ExposeAll Exposure = "all"
@@ -34,8 +36,13 @@ const Masked = "[masked]"
 // MaskedKeys are the keys of activity data whose values a sanitized view
 // masks: personal data and free text.
 var MaskedKeys = []string{
-	"email", "new_email", "provider_email", "first_name", "last_name", "display_name", "name",
-	"phone", "metadata", "ip", "user_agent", "message", "title", "department", "reason",
+	"email", "new_email", "provider_email", "provider_user_id", "first_name", "last_name", "display_name", "name",
+	"phone", "avatar_url", "metadata", "ip", "last_ip", "user_agent", "message", "title", "department",
+	"description", "reason", "status_reason", "ban_reason", "revoked_reason",
+	// The values of changes (changes.FIELD.old/.new), of an email change
+	// (from, to) and of a preference (old, new): a sanitized view tells
+	// which fields changed, not to what.
+	"old", "new", "from", "to", "value",
 }
 
 var platformExposure atomic.Value // Exposure
@@ -84,14 +91,14 @@ func Mask() ent.Interceptor {
 }
 
 func maskFor(ctx context.Context, a *ent.Activity) {
-	if a == nil || len(a.Data) == 0 {
+	if a == nil {
 		return
 	}
 	g, ok := authz.FromContext(ctx)
 	switch {
 	case !ok:
 		// No grants: the policy let nothing through anyway.
-		a.Data = nil
+		a.Data, a.IP, a.UserAgent = nil, Masked, Masked
 		return
 	case g.IsSystem():
 		return
@@ -106,8 +113,10 @@ func maskFor(ctx context.Context, a *ent.Activity) {
 	case ExposeAll:
 	case ExposeNone:
 		a.Data = nil
+		a.IP, a.UserAgent = Masked, Masked
 	default:
 		a.Data = maskMap(a.Data)
+		a.IP, a.UserAgent = Masked, Masked
 	}
 }
 

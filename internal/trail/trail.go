@@ -115,6 +115,9 @@ func RecordAll(ctx context.Context, client *ent.Client, events []Event) error {
 		if en.ActorDisplay == "" && ea == a {
 			en.ActorDisplay = display
 		}
+		// Stored as hashed: clipped to the columns' sizes first.
+		en.ActorDisplay, en.ActorLabel = clip(en.ActorDisplay, 320), clip(en.ActorLabel, 200)
+		en.IP, en.UserAgent, en.RequestID = clip(en.IP, 45), clip(en.UserAgent, 512), clip(en.RequestID, 64)
 		en.ImpersonatorID = string(ea.Impersonator())
 		entries[i] = en
 	}
@@ -228,7 +231,7 @@ func write(ctx context.Context, c *ent.Client, entries []activitylog.Entry) erro
 			return fmt.Errorf("activity %s: %w", e.ID, err)
 		}
 		b := c.Activity.Create().SetID(pulid.ID(e.ID)).SetCreatedAt(at).
-			SetActorType(activity.ActorType(e.ActorType)).SetActorLabel(e.ActorLabel).SetActorDisplay(clip(e.ActorDisplay, 320)).
+			SetActorType(activity.ActorType(e.ActorType)).SetActorLabel(e.ActorLabel).SetActorDisplay(e.ActorDisplay).
 			SetVerb(e.Verb).SetObjectType(e.ObjectType).SetObjectID(e.ObjectID).
 			SetChannel(e.Channel).SetIP(e.IP).SetUserAgent(e.UserAgent).SetRequestID(e.RequestID).
 			SetChain(e.Chain).SetSeq(e.Seq).SetPrevHash(e.PrevHash).SetHash(e.Hash)

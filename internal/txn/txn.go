@@ -125,13 +125,21 @@ func Track(tx *ent.Tx) {
 	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {
 		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			l.mu.Lock()
-			before := l.before
-			l.before = nil
-			l.mu.Unlock()
-			for _, fn := range before {
-				if err := fn(ctx); err != nil {
-					return err
+			for {
+				l.mu.Lock()
+				before := l.before
+				l.before = nil
+				l.mu.Unlock()
+				if len(before) == 0 {
+					break
+				}
+				for _, fn := range before {
+					if err := fn(ctx); err != nil {
+						// Nothing is committed: end the transaction here,
+						// releasing its locks, whatever the caller does.
+						_ = tx.Rollback()
+						return err
+					}
 				}
 			}
 			tracked.Delete(c)
@@ -147,9 +155,10 @@ func Track(tx *ent.Tx) {
 }
 
 // Local returns the value of key in the tracked transaction of client (the
-// transaction's client, or a mutation's client in it), made by mk on first use, when it also registers before (called with that
-// value just before the transaction commits). ok is false when client is
-// not a tracked transaction: the caller then does its work at once.
+// transaction's client, or a mutation's client in it), made by mk on first
+// use, when it also registers before (called with that value just before
+// the transaction commits). ok is false when client is not a tracked
+// transaction: the caller then does its work at once.
 func Local[T any](client *ent.Client, key any, mk func() *T, before func(context.Context, *T) error) (v *T, ok bool) {
 	k := client.TxKey()
 	if k == nil {
