@@ -19,12 +19,12 @@ type Exposure string
 
 // The exposure levels.
 const (
-	// ExposeNone drops the data of such rows (and masks their IP and user
-	// agent).
+	// ExposeNone drops the data of such rows. Their IP and user agent
+	// stay: the columns can be filtered on (where: {ipContains: …}), so
+	// masking them would hide nothing, and they serve investigations.
 	ExposeNone Exposure = "none"
 	// ExposeSanitized (the default) replaces the values of the keys of
-	// MaskedKeys, at any depth of the data, and the row's IP and user
-	// agent with Masked.
+	// MaskedKeys, at any depth of the data, with Masked.
 	ExposeSanitized Exposure = "sanitized"
 	// ExposeAll shows the data as recorded.
 	ExposeAll Exposure = "all"
@@ -91,14 +91,14 @@ func Mask() ent.Interceptor {
 }
 
 func maskFor(ctx context.Context, a *ent.Activity) {
-	if a == nil {
+	if a == nil || len(a.Data) == 0 {
 		return
 	}
 	g, ok := authz.FromContext(ctx)
 	switch {
 	case !ok:
 		// No grants: the policy let nothing through anyway.
-		a.Data, a.IP, a.UserAgent = nil, Masked, Masked
+		a.Data = nil
 		return
 	case g.IsSystem():
 		return
@@ -113,10 +113,8 @@ func maskFor(ctx context.Context, a *ent.Activity) {
 	case ExposeAll:
 	case ExposeNone:
 		a.Data = nil
-		a.IP, a.UserAgent = Masked, Masked
 	default:
 		a.Data = maskMap(a.Data)
-		a.IP, a.UserAgent = Masked, Masked
 	}
 }
 
