@@ -10,11 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 
 	"github.com/cf/identity/activitylog"
 	"github.com/cf/identity/actor"
+	"github.com/cf/identity/audit"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/activity"
 	"github.com/cf/identity/internal/testdb"
@@ -286,6 +288,28 @@ func TestConcurrentWritersKeepOneChain(t *testing.T) {
 		r := e.verify(t, string(org))
 		if !r.OK() || r.Rows != writers || r.From != 1 || r.To != writers {
 			t.Errorf("verify = %+v (%v), want %d rows 1..%d", r, r.Problem, writers, writers)
+		}
+	})
+}
+
+// TestRequestFieldsAreClipped: request fields a Go app passes through
+// audit.WithRequest that are not valid UTF-8 or too long are stored valid
+// and clipped, as hashed: the write succeeds on PostgreSQL too and the
+// chain verifies.
+func TestRequestFieldsAreClipped(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := setup(t, db, 0)
+		org := pulid.New("org")
+		ctx := audit.WithRequest(e.sys, audit.Request{Channel: "client", UserAgent: "agent \xff" + strings.Repeat("é", 400), RequestID: "r\xfe"})
+		if err := trail.Record(ctx, e.c, trail.Event{Verb: "test.clipped", Organization: org}); err != nil {
+			t.Fatalf("record: %v", err)
+		}
+		a := e.c.Activity.Query().Where(activity.Chain(string(org))).OnlyX(e.sys)
+		if !utf8.ValidString(a.UserAgent) || len(a.UserAgent) > 512 || !utf8.ValidString(a.RequestID) {
+			t.Errorf("stored user agent %q (%d bytes), request ID %q", a.UserAgent, len(a.UserAgent), a.RequestID)
+		}
+		if r := e.verify(t, string(org)); !r.OK() {
+			t.Errorf("verify: %v", r.Problem)
 		}
 	})
 }

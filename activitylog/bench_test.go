@@ -83,9 +83,6 @@ func BenchmarkActivityFeed(b *testing.B) {
 			b.Cleanup(func() { db2.Close() })
 			drv := &testdb.CountingDriver{Driver: entsql.OpenDB(scfg.Dialect, db2)}
 			cc := ent.NewClient(ent.Driver(drv))
-			if os.Getenv("BENCH_DEBUG") != "" {
-				cc = cc.Debug()
-			}
 			srv := httptest.NewServer(graph.NewHandler(cc, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 			b.Cleanup(srv.Close)
 			// The cursor after which page 1,000 starts.

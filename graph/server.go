@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -33,6 +32,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/graph/graphiql"
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/session"
 )
@@ -391,19 +391,9 @@ func clientIP(r *http.Request) string {
 	return truncate(host, 45)
 }
 
-// truncate returns s as valid UTF-8 (invalid bytes, which a header may
-// carry, replaced) cut to at most n bytes on a character boundary: it goes
-// into the activity trail, and PostgreSQL refuses invalid UTF-8.
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// truncate returns s as valid UTF-8 cut to at most n bytes on a
+// character boundary (trail.Clip): headers go into the activity trail.
+func truncate(s string, n int) string { return trail.Clip(s, n) }
 
 func forbid(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")

@@ -47,7 +47,13 @@ func (auditMixin) Hooks() []ent.Hook {
 					// The flow records this write in its own words.
 					return next.Mutate(ctx, m)
 				}
-				changes, err := changesOf(ctx, m)
+
+				// The privacy hook ran first: its filters are on the mutation.
+				// The rows it reaches are listed as the system, since an
+				// actor may change rows it may not read (a key with
+				// session:revoke alone).
+				sys := actor.NewContext(ctx, actor.System("audit"))
+				changes, err := changesOf(sys, m)
 				if err != nil {
 					return nil, err
 				}
@@ -56,14 +62,8 @@ func (auditMixin) Hooks() []ent.Hook {
 					// no-op records nothing.
 					return next.Mutate(ctx, m)
 				}
-				// The privacy hook ran first: its filters are on the mutation.
-				// The rows it reaches are listed as the system, since an
-				// actor may change rows it may not read (a key with
-				// session:revoke alone).
-				sys := actor.NewContext(ctx, actor.System("audit"))
 				var ids []pulid.ID
 				if m.Op().Is(ent.OpUpdate | ent.OpDelete) {
-					var err error
 					if ids, err = mx.IDs(sys); err != nil {
 						return nil, err
 					}
@@ -102,17 +102,14 @@ type change struct {
 	Redacted bool `json:"redacted,omitempty"`
 }
 
-// changesOf returns the changes m makes, by field (and edge) name, leaving
+// changesOf returns the changes m makes (its old values read through
+// sys, a system context), by field (and edge) name, leaving
 // out quiet fields and, for an update of one row, fields set to the value
 // they hold. Sensitive fields (ent's Sensitive, see sensitive) are named
 // without values.
-func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
+func changesOf(sys context.Context, m ent.Mutation) (map[string]change, error) {
 	out := map[string]change{}
 	one := m.Op().Is(ent.OpUpdateOne)
-	// The privacy hook ran first: the write is allowed. Its row's old
-	// values are read as the system, since an actor may be allowed to
-	// change a row it may not read (a key with session:revoke alone).
-	ctx = actor.NewContext(ctx, actor.System("audit: old values"))
 	hidden := sensitive(m.Type())
 	for _, f := range m.Fields() {
 		if slices.Contains(quietFields, f) {
@@ -125,7 +122,7 @@ func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
 		}
 		c := change{New: nv}
 		if one {
-			ov, err := m.OldField(ctx, f)
+			ov, err := m.OldField(sys, f)
 			if err != nil {
 				return nil, fmt.Errorf("audit: the old value of %s.%s: %w", m.Type(), f, err)
 			}
@@ -146,7 +143,7 @@ func changesOf(ctx context.Context, m ent.Mutation) (map[string]change, error) {
 		}
 		c := change{Cleared: true}
 		if one {
-			ov, err := m.OldField(ctx, f)
+			ov, err := m.OldField(sys, f)
 			if err != nil {
 				return nil, fmt.Errorf("audit: the old value of %s.%s: %w", m.Type(), f, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -116,8 +117,8 @@ func RecordAll(ctx context.Context, client *ent.Client, events []Event) error {
 			en.ActorDisplay = display
 		}
 		// Stored as hashed: clipped to the columns' sizes first.
-		en.ActorDisplay, en.ActorLabel = clip(en.ActorDisplay, 320), clip(en.ActorLabel, 200)
-		en.IP, en.UserAgent, en.RequestID = clip(en.IP, 45), clip(en.UserAgent, 512), clip(en.RequestID, 64)
+		en.ActorDisplay, en.ActorLabel = Clip(en.ActorDisplay, 320), Clip(en.ActorLabel, 200)
+		en.IP, en.UserAgent, en.RequestID = Clip(en.IP, 45), Clip(en.UserAgent, 512), Clip(en.RequestID, 64)
 		en.ImpersonatorID = string(ea.Impersonator())
 		entries[i] = en
 	}
@@ -305,8 +306,13 @@ func lockHead(sys context.Context, c *ent.Client, chain string) (*ent.ActivityCh
 	return nil, fmt.Errorf("trail: the head of chain %s vanished", chain)
 }
 
-// clip shortens s to at most n bytes, on a rune boundary.
-func clip(s string, n int) string {
+// Clip returns s as valid UTF-8 (invalid bytes replaced by U+FFFD) cut to
+// at most n bytes on a character boundary. The trail stores request fields
+// and names clipped so, whoever supplied them (an HTTP header, a Go app's
+// audit.WithRequest): PostgreSQL refuses invalid UTF-8, and a row is
+// stored as it was hashed.
+func Clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
