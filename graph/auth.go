@@ -26,6 +26,7 @@ import (
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/secret"
 	"github.com/cf/identity/session"
+	"github.com/cf/identity/telemetry"
 	"github.com/cf/identity/validation"
 )
 
@@ -144,7 +145,7 @@ func (s *signIn) endpoint(h handlerFunc) http.Handler {
 			return
 		}
 		if wait := s.take(s.perIP, limiterKey(clientIP(r))); wait > 0 {
-			tooMany(w, wait)
+			tooMany(w, r, telemetry.LimitAuthIP, wait)
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -202,7 +203,8 @@ func (s *signIn) take(l *failureLimiter, key string) time.Duration {
 	return 0
 }
 
-func tooMany(w http.ResponseWriter, wait time.Duration) {
+func tooMany(w http.ResponseWriter, r *http.Request, limit string, wait time.Duration) {
+	telemetry.RateLimited(r.Context(), limit)
 	secs := max(int64((wait+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", fmt.Sprint(secs))
 	forbid(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many sign-in requests; retry in %d s", secs))
@@ -242,6 +244,7 @@ func (s *signIn) login(_ http.ResponseWriter, r *http.Request, in authRequest) (
 		return nil, err
 	}
 	t, err := s.sessions.Login(r.Context(), session.LoginInput{Email: in.Email, Password: in.Password, OrganizationID: org, Client: client(r)})
+	telemetry.Authenticated(r.Context(), telemetry.CredentialPassword, signInResult(err))
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +259,7 @@ func (s *signIn) refresh(_ http.ResponseWriter, r *http.Request, in authRequest)
 		return nil, rateLimit(wait)
 	}
 	t, err := s.sessions.Refresh(r.Context(), in.RefreshToken, client(r))
+	telemetry.Authenticated(r.Context(), telemetry.CredentialRefresh, signInResult(err))
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +356,24 @@ func (e rateLimitError) Error() string { return "rate limited" }
 
 func rateLimit(wait time.Duration) error { return rateLimitError{wait} }
 
+// signInResult is the metrics result of a login or refresh: "ok", or
+// the error's code in lower case ("invalid_credentials",
+// "account_locked", …; "error" for errors without one).
+func signInResult(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if _, code, _, _ := authError(err); code != "" {
+		return strings.ToLower(code)
+	}
+	return "error"
+}
+
 // fail answers err with its status and code.
 func (s *signIn) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rl rateLimitError
 	if errors.As(err, &rl) {
-		tooMany(w, rl.wait)
+		tooMany(w, r, telemetry.LimitAuthAccount, rl.wait)
 		return
 	}
 	status, code, msg, ext := authError(err)

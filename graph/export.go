@@ -13,6 +13,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/telemetry"
 )
 
 // Bounds of GET /activity/export.
@@ -38,7 +39,7 @@ func activityExport(client *ent.Client, log *slog.Logger) http.Handler {
 		case slots <- struct{}{}:
 			defer func() { <-slots }()
 		default:
-			rateLimited(w, 10*time.Second)
+			rateLimited(w, r, telemetry.LimitExports, 10*time.Second)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), ExportTimeout)

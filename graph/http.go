@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/rs/cors"
 	"golang.org/x/time/rate"
+
+	"github.com/cf/identity/telemetry"
 )
 
 // Defaults of the HTTP limits of Options, used when a field is zero.
@@ -240,15 +243,20 @@ func limiterKey(ip string) string {
 }
 
 // rateLimited answers HTTP 429 with Retry-After (whole seconds, at least 1)
-// and extensions.code RATE_LIMITED.
-func rateLimited(w http.ResponseWriter, wait time.Duration) {
+// and extensions.code RATE_LIMITED, for the named limit (package
+// telemetry's Limit constants; the refusal is counted there).
+func rateLimited(w http.ResponseWriter, r *http.Request, limit string, wait time.Duration) {
+	telemetry.RateLimited(r.Context(), limit)
 	secs := int64(math.Ceil(wait.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	forbid(w, http.StatusTooManyRequests, CodeRateLimited,
-		"too many failed authentications from your address; retry in "+strconv.FormatInt(secs, 10)+" s")
+	what := "too many failed authentications from your address"
+	if limit == telemetry.LimitExports {
+		what = fmt.Sprintf("%d activity exports are running", MaxConcurrentExports)
+	}
+	forbid(w, http.StatusTooManyRequests, CodeRateLimited, what+"; retry in "+strconv.FormatInt(secs, 10)+" s")
 }
 
 // authUnavailable answers a request whose credential could not be checked:

@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cf/identity/accesstoken"
 	"github.com/cf/identity/actor"
@@ -35,6 +36,7 @@ import (
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/session"
+	"github.com/cf/identity/telemetry"
 )
 
 // Options configures the HTTP handler.
@@ -112,6 +114,16 @@ type Options struct {
 	// flows; their mutations and /auth endpoints answer
 	// ErrNotConfigured without them.
 	Flows Flows
+	// Metrics records requests, GraphQL operations, authentications, SQL
+	// statements per request, rate-limit refusals and activity rows
+	// (package telemetry); nothing is recorded when nil. NewHandler does
+	// not serve the metrics: serve Metrics.Handler on a listener of its
+	// own.
+	Metrics *telemetry.Metrics
+	// TracerProvider traces every request: a server span per HTTP request,
+	// a span per GraphQL operation and root field, and a client span per
+	// SQL statement (telemetry.Driver); no spans when nil.
+	TracerProvider trace.TracerProvider
 }
 
 // NewSchema returns the executable GraphQL schema over client.
@@ -147,6 +159,13 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 	if !opts.DisableIntrospection {
 		srv.Use(extension.Introspection{})
 	}
+	var tracer trace.Tracer
+	if opts.TracerProvider != nil {
+		tracer = opts.TracerProvider.Tracer(instrumentation)
+	}
+	// First: its response middleware wraps the others (the transaction's
+	// COMMIT included) and sees parse and validation failures.
+	srv.Use(operationTelemetry{metrics: opts.Metrics, tracer: tracer})
 	srv.Use(newOperationLimits(schema.Schema(), opts))
 	srv.SetValidationRulesFn(validationRules)
 	srv.Use(transactioner{entgql.Transactioner{TxOpener: client}})
@@ -253,7 +272,7 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return withRequestLog(log, withSecurityHeaders(mux))
+	return withRequestLog(log, withObservation(mux, opts.Metrics, opts.TracerProvider, withSecurityHeaders(mux)))
 }
 
 // Authenticate reads "Authorization: Bearer <API key or access token>"
@@ -291,9 +310,12 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			return
 		}
 		ip := clientIP(r)
+		cred := credentialOf(r)
+		result := func(res string) { telemetry.Authenticated(r.Context(), cred, res) }
 		if limiter != nil {
 			if wait := limiter.wait(limiterKey(ip), time.Now()); wait > 0 {
-				rateLimited(w, wait)
+				result("rate_limited")
+				rateLimited(w, r, telemetry.LimitAuthFailures, wait)
 				return
 			}
 		}
@@ -302,11 +324,13 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			log.InfoContext(r.Context(), "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(r.Context()))
 		}
 		if r.Header.Get("Authorization") == "" {
+			result("missing")
 			refuse(w, msgAuthRequired)
 			return
 		}
 		token, ok := bearerOf(r)
 		if !ok {
+			result("malformed")
 			refuse(w, "malformed Authorization header: want Bearer <API key or access token>")
 			return
 		}
@@ -315,6 +339,7 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 		case errors.Is(err, apikey.ErrMalformed), errors.Is(err, credential.ErrMalformed):
 			// Not counted: nothing was looked up, nothing was guessed (and
 			// GraphiQL's placeholder key is one).
+			result("malformed")
 			refuse(w, "invalid, revoked or expired API key or access token")
 			return
 		case errors.Is(err, session.ErrInvalidAccessToken):
@@ -322,30 +347,41 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			// not counted (clients present expired tokens before they
 			// refresh); the token of a revoked session cost a lookup and
 			// counts like a wrong key.
-			if !errors.Is(err, accesstoken.ErrInvalidToken) {
+			switch {
+			case errors.Is(err, accesstoken.ErrExpired):
+				result("expired")
+			case errors.Is(err, accesstoken.ErrInvalidToken):
+				result("invalid")
+			default:
+				result("revoked")
 				failed(err)
 			}
 			refuse(w, "invalid or expired access token, or its session was revoked: refresh it or sign in again")
 			return
 		case errors.Is(err, credential.ErrInvalid):
+			result("invalid")
 			failed(err)
 			refuse(w, "invalid, revoked or expired API key")
 			return
 		case err != nil:
+			result("unavailable")
 			authUnavailable(w, r, log, err)
 			return
 		}
 		if h := r.Header.Get("X-Organization-ID"); h != "" {
 			org, err := pulid.Parse(h)
 			if err != nil || org.Prefix() != "org" {
+				result("bad_organization")
 				forbid(w, http.StatusBadRequest, CodeBadUserInput, "malformed X-Organization-ID header: want an organization ID (org_...)")
 				return
 			}
 			if a.SessionID() != "" && a.ActiveOrganization() != "" && a.ActiveOrganization() != org {
+				result("other_organization")
 				forbid(w, http.StatusForbidden, CodeForbidden, "this access token is active in another organization: switch organization (POST /auth/switch) or drop X-Organization-ID")
 				return
 			}
 			if a = a.WithOrganization(org); a == nil {
+				result("other_organization")
 				forbid(w, http.StatusForbidden, CodeForbidden, "this API key belongs to another organization")
 				return
 			}
@@ -353,23 +389,29 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 		ctx, err := authz.NewContext(r.Context(), client, a)
 		switch {
 		case errors.Is(err, authz.ErrNotMember):
+			result("not_member")
 			forbid(w, http.StatusForbidden, CodeForbidden, "you are not a member of the organization in X-Organization-ID")
 			return
 		case errors.Is(err, authz.ErrUnknownOrganization):
 			// Only platform staff, who may read every organization, get
 			// this answer; others get the not-a-member one above.
+			result("bad_organization")
 			forbid(w, http.StatusBadRequest, CodeBadUserInput, "the organization in X-Organization-ID does not exist (or is deleted)")
 			return
 		case errors.Is(err, authz.ErrInactive) && a.Kind() == actor.KindUser:
+			result("inactive")
 			refuse(w, "the user cannot sign in")
 			return
 		case errors.Is(err, authz.ErrInactive):
+			result("inactive")
 			refuse(w, "the key's owner cannot sign in")
 			return
 		case err != nil:
+			result("unavailable")
 			authUnavailable(w, r, log, err)
 			return
 		}
+		result("ok")
 		setActor(r.Context(), a)
 		ctx = audit.WithRequest(ctx, audit.Request{
 			Channel:   audit.ChannelGraphQL,
@@ -379,6 +421,24 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// credentialOf returns the kind of credential r presents, for metrics.
+func credentialOf(r *http.Request) string {
+	if r.Header.Get("Authorization") == "" {
+		return telemetry.CredentialNone
+	}
+	token, ok := bearerOf(r)
+	if !ok {
+		return telemetry.CredentialUnknown
+	}
+	switch credential.KindOf(token) {
+	case credential.KindAPIKey:
+		return telemetry.CredentialAPIKey
+	case credential.KindAccessToken:
+		return telemetry.CredentialAccessToken
+	}
+	return telemetry.CredentialUnknown
 }
 
 // clientIP returns the peer address of r. Proxies' forwarding headers are
@@ -411,7 +471,9 @@ func refuse(w http.ResponseWriter, msg string) {
 type requestIDKey struct{}
 type logInfoKey struct{}
 
-type logInfo struct{ actor string }
+// logInfo is what the request log and the request's span learn of the
+// actor once authentication found it.
+type logInfo struct{ actor, kind string }
 
 // RequestID returns the ID of the HTTP request of ctx, or "".
 func RequestID(ctx context.Context) string {
@@ -422,6 +484,7 @@ func RequestID(ctx context.Context) string {
 func setActor(ctx context.Context, a *actor.Actor) {
 	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
 		li.actor = a.String()
+		li.kind = a.Kind().String()
 	}
 }
 

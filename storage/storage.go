@@ -31,6 +31,7 @@ import (
 
 	"github.com/cf/identity/ent"
 	_ "github.com/cf/identity/ent/runtime" // policies, hooks and defaults
+	"github.com/cf/identity/telemetry"
 )
 
 // ErrBadURL is wrapped by every *URLError.
@@ -229,7 +230,9 @@ func Open(ctx context.Context, raw string, opts ...ent.Option) (*ent.Client, *sq
 }
 
 // NewClient returns an ent client on an open database of the given dialect.
+// Its driver is telemetry.Driver: statements are counted per request and
+// traced when the context carries a span.
 func NewClient(db *sql.DB, dialectName string, opts ...ent.Option) *ent.Client {
-	drv := entsql.OpenDB(dialectName, db)
+	drv := telemetry.Driver(entsql.OpenDB(dialectName, db))
 	return ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cf/identity/migrations"
 	"github.com/cf/identity/session"
 	"github.com/cf/identity/storage"
+	"github.com/cf/identity/telemetry"
 )
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,6 +27,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noMigrate := f.Bool("no-migrate", "IDENTITY_NO_MIGRATE", false, "do not apply pending migrations (nor create a missing database) at start")
 	allowForeign := migrateFlag(f)
 	grace := f.Duration("shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	metricsAddr := f.String("metrics-addr", "IDENTITY_METRICS_ADDR", "",
+		"address of a second listener that serves Prometheus metrics at /metrics, without authentication (keep it private); off when empty")
 	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", graph.DefaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
 	var email emailFlags
 	email.register(f)
@@ -62,7 +65,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info("starting identity", readVersion().logArgs()...)
+	version := readVersion()
+	log.Info("starting identity", version.logArgs()...)
 	email.apply()
 	trail.SetPlatformExposure(exp)
 	if *prefSchemas != "" {
@@ -84,6 +88,27 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if *metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+			return fmt.Errorf("listening on --metrics-addr %s: %w", *metricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+	tp, err := telemetry.TracingFromEnv(ctx, version.Version, stderr)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		log.Info("tracing on (OTEL_* environment)")
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("tracing: flushing the last spans failed", "err", err)
+			}
+		}()
+	}
 	if !*noMigrate {
 		applied, err := prepareDatabase(ctx, c.databaseURL, *allowForeign, func() {
 			log.Info("created database", "database", storage.Redact(c.databaseURL))
@@ -121,7 +146,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sweep(sweepCtx, flows.Invitations, log)
-	h := graph.NewHandler(client, lim.options(graph.Options{
+	opts := graph.Options{
 		Sessions: sessions,
 		Flows:    flows,
 		Logger:   log,
@@ -131,7 +156,32 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return migrations.Check(ctx, db, cfg.Dialect)
 		},
-	}))
+	}
+	if tp != nil {
+		opts.TracerProvider = tp
+	}
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		opts.Metrics = telemetry.NewMetrics(version.Version, version.Revision)
+		if err := opts.Metrics.RegisterDB(db, cfg.Dialect); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", opts.Metrics.Handler())
+		metricsSrv = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		log.Info("serving metrics", "addr", "http://"+metricsLn.Addr().String()+"/metrics")
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
+	h := graph.NewHandler(client, lim.options(opts))
 	// The server's write deadline stays above the request deadline (and the
 	// handler's one-second backstop), so that a request stopped at its
 	// deadline still gets its TIMEOUT answer.
@@ -158,6 +208,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

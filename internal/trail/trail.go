@@ -32,6 +32,7 @@ import (
 	"github.com/cf/identity/internal/bypass"
 	"github.com/cf/identity/internal/txn"
 	"github.com/cf/identity/pulid"
+	"github.com/cf/identity/telemetry"
 )
 
 // Event is one domain activity.
@@ -252,7 +253,17 @@ func write(ctx context.Context, c *ent.Client, entries []activitylog.Entry) erro
 		}
 		builders[i] = b
 	}
-	return c.Activity.CreateBulk(builders...).Exec(bypass.Allow(ctx, bypass.AuditRecord))
+	if err := c.Activity.CreateBulk(builders...).Exec(bypass.Allow(ctx, bypass.AuditRecord)); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		kind := "organization"
+		if e.Chain == activitylog.PlatformChain {
+			kind = "platform"
+		}
+		telemetry.ActivityRows(ctx, kind, 1)
+	}
+	return nil
 }
 
 // displayUsers fills in the display of entries whose user actor had no

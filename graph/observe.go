@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cf/identity/telemetry"
+)
+
+// instrumentation names the tracer of the HTTP and GraphQL spans.
+const instrumentation = "github.com/cf/identity/graph"
+
+// withObservation measures every request of mux: it puts a
+// telemetry.Request on the context (the SQL statements of the request are
+// counted into it), starts the request's server span when tp is set
+// (continuing a W3C traceparent the client sent), and records route,
+// method, status, duration and statement count in m. The route is mux's
+// pattern, never the raw path, so that metrics stay bounded.
+func withObservation(mux *http.ServeMux, m *telemetry.Metrics, tp trace.TracerProvider, next http.Handler) http.Handler {
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer(instrumentation)
+	}
+	prop := propagation.TraceContext{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		_, pattern := mux.Handler(r)
+		route := routeOf(pattern)
+		ctx, req := telemetry.NewRequest(r.Context(), m)
+		var span trace.Span
+		if tracer != nil {
+			ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			name := r.Method + " " + route
+			if route == "" {
+				name = r.Method
+			}
+			ctx, span = tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+				attribute.String("http.request.method", r.Method),
+				attribute.String("http.route", route),
+				attribute.String("cf.request_id", RequestID(ctx)),
+			))
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		m.ObserveHTTP(route, r.Method, sw.status, time.Since(start), req.Statements())
+		if span != nil {
+			kind := "none"
+			if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok && li.kind != "" {
+				kind = li.kind
+			}
+			span.SetAttributes(
+				attribute.Int("http.response.status_code", sw.status),
+				attribute.String("cf.actor.kind", kind),
+				attribute.Int64("cf.sql.statements", req.Statements()),
+			)
+			if sw.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			}
+			span.End()
+		}
+	})
+}
+
+// routeOf returns the path of a ServeMux pattern ("GET /healthz" →
+// "/healthz"), "" for none.
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
+	}
+	return pattern
+}
+
+// operationTelemetry is the gqlgen extension that records every GraphQL
+// response (its operation name, type, outcome and duration) in metrics
+// and, with a tracer, wraps it in a span, with a child span per root
+// field; the SQL spans of the resolvers hang under those. It sees the
+// responses of operations that failed to parse or validate too.
+type operationTelemetry struct {
+	metrics *telemetry.Metrics
+	tracer  trace.Tracer // nil: no spans
+}
+
+var (
+	_ graphql.HandlerExtension     = operationTelemetry{}
+	_ graphql.ResponseInterceptor  = operationTelemetry{}
+	_ graphql.RootFieldInterceptor = operationTelemetry{}
+)
+
+func (operationTelemetry) ExtensionName() string                   { return "OperationTelemetry" }
+func (operationTelemetry) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (o operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	start := time.Now()
+	name, typ := "", "unknown"
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		name = oc.OperationName
+		if oc.Operation != nil {
+			typ = string(oc.Operation.Operation)
+			if name == "" {
+				name = oc.Operation.Name
+			}
+		}
+		if !oc.Stats.OperationStart.IsZero() {
+			start = oc.Stats.OperationStart
+		}
+	}
+	var span trace.Span
+	if o.tracer != nil {
+		spanName := typ
+		if name != "" {
+			spanName += " " + name
+		}
+		ctx, span = o.tracer.Start(ctx, spanName, trace.WithAttributes(
+			attribute.String("graphql.operation.type", typ),
+			attribute.String("graphql.operation.name", name),
+		))
+	}
+	resp := next(ctx)
+	outcome := "ok"
+	if resp != nil && len(resp.Errors) > 0 {
+		outcome = outcomeOf(resp.Errors[0].Extensions)
+	}
+	o.metrics.ObserveOperation(name, typ, outcome, time.Since(start))
+	if span != nil {
+		span.SetAttributes(attribute.String("cf.graphql.outcome", outcome))
+		if outcome != "ok" {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+	}
+	return resp
+}
+
+func (o operationTelemetry) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	if o.tracer == nil {
+		return next(ctx)
+	}
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	object := fc.Object
+	if d := fc.Field.ObjectDefinition; d != nil {
+		object = d.Name
+	}
+	ctx, span := o.tracer.Start(ctx, object+"."+fc.Field.Name, trace.WithAttributes(
+		attribute.String("graphql.field.name", fc.Field.Name),
+	))
+	defer span.End()
+	return next(ctx)
+}
+
+// outcomeOf returns the extensions.code of an error as a label value:
+// codes are upper-case words joined by underscores; anything else is
+// "other", and an error without a code "error".
+func outcomeOf(ext map[string]any) string {
+	code, _ := ext["code"].(string)
+	if code == "" {
+		return "error"
+	}
+	if len(code) > 40 {
+		return "other"
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; (c < 'A' || c > 'Z') && c != '_' && (c < '0' || c > '9') {
+			return "other"
+		}
+	}
+	return code
+}
