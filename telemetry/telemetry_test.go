@@ -1,0 +1,168 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	entsql "entgo.io/ent/dialect/sql"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/cf/identity/internal/testdb"
+	"github.com/cf/identity/storage"
+	"github.com/cf/identity/telemetry"
+)
+
+var otelVars = []string{
+	"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+}
+
+// TestTracingFromEnv checks which environments switch tracing on, which
+// leave it off and which are refused with a *TracingConfigError naming
+// the variable.
+func TestTracingFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		on      bool
+		badVar  string // "": no error
+		service string // service.name of the resource, when on
+	}{
+		{"nothing set: off", nil, false, "", ""},
+		{"endpoint: OTLP over HTTP", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, "", "cf-identity"},
+		{"traces endpoint", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, true, "", "cf-identity"},
+		{"console, service name from env", map[string]string{"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "identity-eu"}, true, "", "identity-eu"},
+		{"none wins over an endpoint", map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, false, "", ""},
+		{"SDK disabled", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, false, "", ""},
+		{"explicit http/protobuf", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, true, "", "cf-identity"},
+		{"gRPC refused", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false, "OTEL_EXPORTER_OTLP_PROTOCOL", ""},
+		{"traces protocol refused", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, false, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", ""},
+		{"unknown exporter", map[string]string{"OTEL_TRACES_EXPORTER": "jaeger"}, false, "OTEL_TRACES_EXPORTER", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, v := range otelVars {
+				t.Setenv(v, "")
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var console bytes.Buffer
+			tp, err := telemetry.TracingFromEnv(context.Background(), "v0.0.1", &console)
+			if tt.badVar != "" {
+				var ce *telemetry.TracingConfigError
+				if !errors.As(err, &ce) || ce.Var != tt.badVar || !errors.Is(err, telemetry.ErrTracingConfig) {
+					t.Fatalf("err = %v, want a *TracingConfigError naming %s", err, tt.badVar)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tp != nil) != tt.on {
+				t.Fatalf("provider %v, want on=%v", tp, tt.on)
+			}
+			if tp == nil {
+				return
+			}
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			_, span := tp.Tracer("test").Start(context.Background(), "probe")
+			span.End()
+			ro, ok := span.(sdktrace.ReadOnlySpan)
+			if !ok {
+				t.Fatalf("span %T is not an SDK span", span)
+			}
+			attrs := map[string]string{}
+			for _, kv := range ro.Resource().Attributes() {
+				attrs[string(kv.Key)] = kv.Value.Emit()
+			}
+			if attrs["service.name"] != tt.service || attrs["service.version"] != "v0.0.1" {
+				t.Errorf("resource service.name=%q service.version=%q, want %q v0.0.1", attrs["service.name"], attrs["service.version"], tt.service)
+			}
+		})
+	}
+}
+
+// TestDriverSpans checks the SQL spans of telemetry.Driver on both
+// dialects: a statement under a recording span gets a child span with
+// its text and without its arguments, a transaction gets BEGIN and
+// COMMIT; statements outside a span cost none, and every statement is
+// counted into the request of its context.
+func TestDriverSpans(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		testdb.Migrated(t, db)
+		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB.Close() })
+		drv := telemetry.Driver(entsql.OpenDB(cfg.Dialect, sqlDB))
+		exp := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+
+		ctx, req := telemetry.NewRequest(context.Background(), nil)
+		ph := "?"
+		if cfg.Dialect == "postgres" {
+			ph = "$1"
+		}
+		const secret = "s3cret-argument"
+		var rows entsql.Rows
+		if err := drv.Query(ctx, "SELECT count(*) FROM cf_users WHERE email = "+ph, []any{secret}, &rows); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if n := len(exp.GetSpans()); n != 0 {
+			t.Fatalf("%d spans for a statement outside any span", n)
+		}
+
+		sctx, parent := tp.Tracer("test").Start(ctx, "request")
+		if err := drv.Query(sctx, "SELECT count(*) FROM cf_users WHERE email = "+ph, []any{secret}, &rows); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		tx, err := drv.Tx(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Exec(sctx, "UPDATE cf_users SET email = email WHERE email = "+ph, []any{secret}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := drv.Exec(sctx, "SELECT no_such_column FROM cf_users", []any{}, nil); err == nil {
+			t.Fatal("a bad statement succeeded")
+		}
+		parent.End()
+
+		var names []string
+		for _, s := range exp.GetSpans() {
+			if s.Name == "request" {
+				continue
+			}
+			names = append(names, s.Name)
+			if s.Parent.SpanID() != parent.SpanContext().SpanID() {
+				t.Errorf("span %s is not a child of the request span", s.Name)
+			}
+			for _, kv := range s.Attributes {
+				if strings.Contains(kv.Value.Emit(), secret) {
+					t.Errorf("span %s attribute %s holds a statement argument", s.Name, kv.Key)
+				}
+			}
+			if s.Name == "SELECT" && s.Status.Code.String() == "Error" && len(s.Events) == 0 {
+				t.Errorf("failed statement span records no error event")
+			}
+		}
+		if got, want := strings.Join(names, " "), "SELECT BEGIN UPDATE COMMIT SELECT"; got != want {
+			t.Errorf("spans %q, want %q", got, want)
+		}
+		if got := req.Statements(); got != 4 {
+			t.Errorf("counted %d statements, want 4 (BEGIN and COMMIT are not statements)", got)
+		}
+	})
+}
