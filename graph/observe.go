@@ -18,13 +18,30 @@ import (
 // instrumentation names the tracer of the HTTP and GraphQL spans.
 const instrumentation = "github.com/cf/identity/graph"
 
-// withObservation measures every request of mux: it puts a
+// router returns the route pattern of a request, for metrics and spans.
+type router func(*http.Request) string
+
+// routes returns the router of mux, whose /auth/ subtree (when sub is not
+// nil) is routed by sub: each sign-in endpoint is a route of its own.
+func routes(mux, sub *http.ServeMux) router {
+	return func(r *http.Request) string {
+		_, pattern := mux.Handler(r)
+		if sub != nil && pattern == "/auth/" {
+			if _, p := sub.Handler(r); p != "" {
+				pattern = p
+			}
+		}
+		return routeOf(pattern)
+	}
+}
+
+// withObservation measures every request: it puts a
 // telemetry.Request on the context (the SQL statements of the request are
 // counted into it), starts the request's server span when tp is set
 // (continuing a W3C traceparent the client sent), and records route,
-// method, status, duration and statement count in m. The route is mux's
-// pattern, never the raw path, so that metrics stay bounded.
-func withObservation(mux *http.ServeMux, m *telemetry.Metrics, tp trace.TracerProvider, next http.Handler) http.Handler {
+// method, status, duration and statement count in m. The route is the
+// mux pattern, never the raw path, so that metrics stay bounded.
+func withObservation(routeFor router, m *telemetry.Metrics, tp trace.TracerProvider, next http.Handler) http.Handler {
 	var tracer trace.Tracer
 	if tp != nil {
 		tracer = tp.Tracer(instrumentation)
@@ -32,8 +49,7 @@ func withObservation(mux *http.ServeMux, m *telemetry.Metrics, tp trace.TracerPr
 	prop := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		_, pattern := mux.Handler(r)
-		route := routeOf(pattern)
+		route := routeFor(r)
 		ctx, req := telemetry.NewRequest(r.Context(), m)
 		var span trace.Span
 		if tracer != nil {

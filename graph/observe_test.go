@@ -130,7 +130,7 @@ func TestMetricsAfterRequests(t *testing.T) {
 			{telemetry.MetricHTTPRequests, map[string]string{"route": "/graphql", "method": "POST", "code": "200"}, 2},
 			{telemetry.MetricHTTPRequests, map[string]string{"route": "/graphql", "method": "POST", "code": "401"}, 3},
 			{telemetry.MetricHTTPRequests, map[string]string{"route": "/graphql", "code": "429"}, 1},
-			{telemetry.MetricHTTPRequests, map[string]string{"route": "/auth/"}, 2},
+			{telemetry.MetricHTTPRequests, map[string]string{"route": "/auth/login", "method": "POST"}, 2},
 			{telemetry.MetricHTTPDuration, map[string]string{"route": "/graphql"}, 7},
 			{telemetry.MetricStatementsPerRequest, map[string]string{"route": "/graphql"}, 7},
 			{telemetry.MetricOperations, map[string]string{"operation": "Viewer", "type": "query", "outcome": "ok"}, 1},

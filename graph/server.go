@@ -245,8 +245,9 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	mux.Handle("/graphql", withCORS(opts.CORSOrigins, withDeadline(timeout, withBodyLimit(maxBody,
 		authenticate(client, opts.Sessions, log, limiter, NewGraphQLHandler(client, opts))))))
 	mux.Handle("GET /activity/export", withCORS(opts.CORSOrigins, authenticate(client, opts.Sessions, log, limiter, activityExport(client, log))))
+	var auth *http.ServeMux
 	if opts.Sessions != nil {
-		auth := http.NewServeMux()
+		auth = http.NewServeMux()
 		newSignIn(client, opts.Sessions, log, opts).routes(auth)
 		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withTimeout(timeout, auth)))
 		mux.Handle("GET /.well-known/jwks.json", auth)
@@ -272,7 +273,7 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return withRequestLog(log, withObservation(mux, opts.Metrics, opts.TracerProvider, withSecurityHeaders(mux)))
+	return withRequestLog(log, withObservation(routes(mux, auth), opts.Metrics, opts.TracerProvider, withSecurityHeaders(mux)))
 }
 
 // Authenticate reads "Authorization: Bearer <API key or access token>"
