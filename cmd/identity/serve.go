@@ -62,7 +62,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info("starting identity", readVersion().logArgs()...)
+	build := readVersion()
+	log.Info("starting identity", build.logArgs()...)
 	email.apply()
 	trail.SetPlatformExposure(exp)
 	if *prefSchemas != "" {
@@ -125,6 +126,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Sessions: sessions,
 		Flows:    flows,
 		Logger:   log,
+		Version:  build.Version,
+		Revision: build.Revision,
+		Modified: build.Modified,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return err
