@@ -45,8 +45,11 @@ func (v buildVersion) write(w io.Writer) {
 	}
 }
 
+// newVersionFlags returns the flags of identity version (none but -h).
+func newVersionFlags(w io.Writer) *flags { return newFlags("version", "version", w) }
+
 func versionCmd(args []string, stdout io.Writer) error {
-	f := newFlags("version", "version", stdout)
+	f := newVersionFlags(stdout)
 	if err := f.parse(args); err != nil {
 		return err
 	}
