@@ -33,6 +33,7 @@ import (
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph/generated"
 	"github.com/cf/identity/graph/graphiql"
+	"github.com/cf/identity/internal/buildinfo"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/pulid"
 	"github.com/cf/identity/session"
@@ -124,6 +125,12 @@ type Options struct {
 	// a span per GraphQL operation and root field, and a client span per
 	// SQL statement (telemetry.Driver); no spans when nil.
 	TracerProvider trace.TracerProvider
+	// Version, Revision and Modified name the build on /healthz, after its
+	// "ok" line: "version V", then "revision R" (" (modified)" appended
+	// when Modified) when Revision is set. With Version empty, NewHandler
+	// takes all three from the running binary's build information.
+	Version, Revision string
+	Modified          bool
 }
 
 // NewSchema returns the executable GraphQL schema over client.
@@ -255,9 +262,10 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 	ui := graphiql.Handler("cf identity", "/graphql")
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET "+graphiql.AssetPrefix, ui)
+	health := healthBody(opts)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = w.Write(health)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -274,6 +282,26 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	return withRequestLog(log, withObservation(routes(mux, auth), opts.Metrics, opts.TracerProvider, withSecurityHeaders(mux)))
+}
+
+// healthBody returns the body of /healthz: "ok", then the version and,
+// when the build has one, the VCS revision, one per line. The first line
+// stays "ok" for probes that match it.
+func healthBody(opts Options) []byte {
+	v, rev, modified := opts.Version, opts.Revision, opts.Modified
+	if v == "" {
+		bi := buildinfo.Read()
+		v, rev, modified = bi.Version, bi.Revision, bi.Modified
+	}
+	b := []byte("ok\nversion " + v + "\n")
+	if rev != "" {
+		b = append(b, "revision "+rev...)
+		if modified {
+			b = append(b, " (modified)"...)
+		}
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // Authenticate reads "Authorization: Bearer <API key or access token>"

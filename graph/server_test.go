@@ -906,6 +906,21 @@ func TestPlainEndpoints(t *testing.T) {
 			Ready:  func(ctx context.Context) error { return e.sqlDB.PingContext(ctx) },
 		}))
 		t.Cleanup(ready.Close)
+		stamped := httptest.NewServer(graph.NewHandler(e.client, graph.Options{
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Version: "v1.2.3", Revision: "0123abcd", Modified: true,
+		}))
+		t.Cleanup(stamped.Close)
+		clean := httptest.NewServer(graph.NewHandler(e.client, graph.Options{
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Version: "v1.2.3", Revision: "0123abcd",
+		}))
+		t.Cleanup(clean.Close)
+		unstamped := httptest.NewServer(graph.NewHandler(e.client, graph.Options{
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Version: "(devel)",
+		}))
+		t.Cleanup(unstamped.Close)
 
 		cases := []struct {
 			name       string
@@ -915,7 +930,12 @@ func TestPlainEndpoints(t *testing.T) {
 			wantType   string
 			wantBody   *regexp.Regexp
 		}{
-			{"healthz", e.srv, "/healthz", http.StatusOK, "text/plain", regexp.MustCompile(`^ok\n$`)},
+			// The first line stays "ok" for probes that match it; the build
+			// of the test binary has a version and no VCS stamp.
+			{"healthz", e.srv, "/healthz", http.StatusOK, "text/plain", regexp.MustCompile(`^ok\nversion \S+\n(revision [0-9a-f]+( \(modified\))?\n)?$`)},
+			{"healthz modified build", stamped, "/healthz", http.StatusOK, "text/plain", regexp.MustCompile(`^ok\nversion v1\.2\.3\nrevision 0123abcd \(modified\)\n$`)},
+			{"healthz clean build", clean, "/healthz", http.StatusOK, "text/plain", regexp.MustCompile(`^ok\nversion v1\.2\.3\nrevision 0123abcd\n$`)},
+			{"healthz without revision", unstamped, "/healthz", http.StatusOK, "text/plain", regexp.MustCompile(`^ok\nversion \(devel\)\n$`)},
 			{"readyz", e.srv, "/readyz", http.StatusOK, "text/plain", regexp.MustCompile(`^ready\n$`)},
 			{"readyz with ping", ready, "/readyz", http.StatusOK, "text/plain", regexp.MustCompile(`^ready\n$`)},
 			{"readyz not ready", notReady, "/readyz", http.StatusServiceUnavailable, "text/plain", regexp.MustCompile(`^not ready\n$`)},

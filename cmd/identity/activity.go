@@ -21,37 +21,54 @@ import (
 // errBroken is returned by activity verify when a chain is broken (exit 1).
 var errBroken = errors.New("activity verify: the trail was altered")
 
-func activityCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || !slices.Contains([]string{"verify", "export", "prune"}, args[0]) {
-		return fmt.Errorf("%w: want identity activity verify, export or prune", errUsage)
-	}
-	sub := args[0]
+// activityOptions are the flags of identity activity verify, export and
+// prune; the flags of the other subcommands are nil.
+type activityOptions struct {
+	common                                  commonFlags
+	allowForeign                            *bool
+	org, chain, file, since, format, output *string
+	olderThan                               *time.Duration
+	batch                                   *int
+}
+
+// newActivityFlags returns the flags of identity activity SUB (verify,
+// export or prune); help goes to w.
+func newActivityFlags(sub string, w io.Writer) (*flags, *activityOptions) {
 	synopsis := map[string]string{
 		"verify": "activity verify [--organization ID | --chain platform] [--file EXPORT] [flags]",
 		"export": "activity export --organization ID [--since TIME] [--format jsonl] [--output FILE] [flags]",
 		"prune":  "activity prune --older-than DURATION [--batch N] [flags]",
 	}[sub]
-	f := newFlags("activity "+sub, synopsis, stdout)
-	var c commonFlags
-	c.register(f)
-	allowForeign := migrateFlag(f)
-	var org, chainFlag, file, since, format, output *string
-	var olderThan *time.Duration
-	var batch *int
+	f := newFlags("activity "+sub, synopsis, w)
+	o := &activityOptions{}
+	o.common.register(f)
+	o.allowForeign = migrateFlag(f)
 	switch sub {
 	case "verify":
-		org = f.String("organization", "", "", "verify the chain of this organization only")
-		chainFlag = f.String("chain", "", "", "verify this chain only (an organization ID, or platform for rows without one)")
-		file = f.String("file", "", "", "verify an export written by identity activity export instead of the database")
+		o.org = f.String("organization", "", "", "verify the chain of this organization only")
+		o.chain = f.String("chain", "", "", "verify this chain only (an organization ID, or platform for rows without one)")
+		o.file = f.String("file", "", "", "verify an export written by identity activity export instead of the database")
 	case "export":
-		org = f.String("organization", "", "", "the organization whose trail to export (platform: rows without one)")
-		since = f.String("since", "", "", "export from the first row that occurred at or after this time (RFC 3339); default: all kept rows")
-		format = f.String("format", "", "jsonl", "output format: jsonl (one activity per line, with its hashes)")
-		output = f.String("output", "", "", "write to this file instead of stdout")
+		o.org = f.String("organization", "", "", "the organization whose trail to export (platform: rows without one)")
+		o.since = f.String("since", "", "", "export from the first row that occurred at or after this time (RFC 3339); default: all kept rows")
+		o.format = f.String("format", "", "jsonl", "output format: jsonl (one activity per line, with its hashes)")
+		o.output = f.String("output", "", "", "write to this file instead of stdout")
 	case "prune":
-		olderThan = f.Duration("older-than", "IDENTITY_ACTIVITY_RETENTION", 0, "delete the activities that occurred longer ago than this (e.g. 8760h)")
-		batch = f.Int("batch", "IDENTITY_ACTIVITY_PRUNE_BATCH", 1000, "rows deleted per transaction (1 to 10000)")
+		o.olderThan = f.Duration("older-than", "IDENTITY_ACTIVITY_RETENTION", 0, "delete the activities that occurred longer ago than this (e.g. 8760h)")
+		o.batch = f.Int("batch", "IDENTITY_ACTIVITY_PRUNE_BATCH", 1000, "rows deleted per transaction (1 to 10000)")
 	}
+	return f, o
+}
+
+func activityCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || !slices.Contains([]string{"verify", "export", "prune"}, args[0]) {
+		return fmt.Errorf("%w: want identity activity verify, export or prune", errUsage)
+	}
+	sub := args[0]
+	f, o := newActivityFlags(sub, stdout)
+	c, allowForeign := &o.common, o.allowForeign
+	org, chainFlag, file, since, format, output := o.org, o.chain, o.file, o.since, o.format, o.output
+	olderThan, batch := o.olderThan, o.batch
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}

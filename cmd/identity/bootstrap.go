@@ -9,15 +9,29 @@ import (
 	"github.com/cf/identity/storage"
 )
 
+// bootstrapOptions are the flags of identity bootstrap.
+type bootstrapOptions struct {
+	common       commonFlags
+	email, name  *string
+	allowForeign *bool
+	rules        emailFlags
+}
+
+// newBootstrapFlags returns the flags of identity bootstrap; help goes to w.
+func newBootstrapFlags(w io.Writer) (*flags, *bootstrapOptions) {
+	f := newFlags("bootstrap", "bootstrap --email EMAIL [flags]", w)
+	o := &bootstrapOptions{}
+	o.common.register(f)
+	o.email = f.String("email", "IDENTITY_BOOTSTRAP_EMAIL", "", "email of the superadmin to create or promote")
+	o.name = f.String("name", "IDENTITY_BOOTSTRAP_NAME", "", "display name for a new user")
+	o.allowForeign = migrateFlag(f)
+	o.rules.register(f)
+	return f, o
+}
+
 func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("bootstrap", "bootstrap --email EMAIL [flags]", stdout)
-	var c commonFlags
-	c.register(f)
-	email := f.String("email", "IDENTITY_BOOTSTRAP_EMAIL", "", "email of the superadmin to create or promote")
-	name := f.String("name", "IDENTITY_BOOTSTRAP_NAME", "", "display name for a new user")
-	allowForeign := migrateFlag(f)
-	var rules emailFlags
-	rules.register(f)
+	f, o := newBootstrapFlags(stdout)
+	c, email, name, allowForeign, rules := &o.common, o.email, o.name, o.allowForeign, &o.rules
 	if err := f.parse(args); err != nil {
 		return err
 	}

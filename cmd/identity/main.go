@@ -11,8 +11,9 @@
 //	identity activity prune        delete activities older than a retention period
 //	identity version               print the version of the binary
 //
-// Every flag can also be set through the environment variable named in its
-// help; a flag on the command line wins. Boolean variables take true or
+// Every flag but those of activity verify and export can also be set
+// through the environment variable named in its help; a flag on the
+// command line wins. Boolean variables take true or
 // false (also 1, 0, t, f); a malformed value is a usage error.
 package main
 
@@ -139,6 +140,10 @@ type flags struct {
 	*flag.FlagSet
 	// envErrs holds the malformed variables, by flag name.
 	envErrs map[string]error
+	// env and meaning hold each flag's variable ("" for none) and its
+	// help without the variable, by flag name (for the configuration
+	// reference).
+	env, meaning map[string]string
 }
 
 // newFlags returns the flags of "identity SYNOPSIS"; help goes to w.
@@ -149,7 +154,7 @@ func newFlags(name, synopsis string, w io.Writer) *flags {
 		fmt.Fprintf(fs.Output(), "Usage: identity %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 	}
-	return &flags{FlagSet: fs, envErrs: map[string]error{}}
+	return &flags{FlagSet: fs, envErrs: map[string]error{}, env: map[string]string{}, meaning: map[string]string{}}
 }
 
 // lookup returns the value of the environment variable name when set and
@@ -159,7 +164,15 @@ func lookup(name string) (string, bool) {
 	return v, ok && v != ""
 }
 
-func envUsage(usage, envName string) string { return usage + " (env " + envName + ")" }
+// describe records the variable and meaning of flag name and returns its
+// help: the meaning, then the variable when it has one.
+func (f *flags) describe(name, envName, usage string) string {
+	f.env[name], f.meaning[name] = envName, usage
+	if envName == "" {
+		return usage
+	}
+	return usage + " (env " + envName + ")"
+}
 
 // String defines a string flag whose default comes from envName.
 func (f *flags) String(name, envName, def, usage string) *string {
@@ -172,7 +185,7 @@ func (f *flags) stringVar(p *string, name, envName, def, usage string) {
 	if v, ok := lookup(envName); ok {
 		def = v
 	}
-	f.FlagSet.StringVar(p, name, def, envUsage(usage, envName))
+	f.FlagSet.StringVar(p, name, def, f.describe(name, envName, usage))
 }
 
 // Bool defines a boolean flag whose default comes from envName, parsed by
@@ -186,7 +199,7 @@ func (f *flags) Bool(name, envName string, def bool, usage string) *bool {
 			def = b
 		}
 	}
-	return f.FlagSet.Bool(name, def, envUsage(usage, envName))
+	return f.FlagSet.Bool(name, def, f.describe(name, envName, usage))
 }
 
 // Duration defines a duration flag (like 15s or 2m) whose default comes
@@ -200,7 +213,7 @@ func (f *flags) Duration(name, envName string, def time.Duration, usage string) 
 			def = d
 		}
 	}
-	return f.FlagSet.Duration(name, def, envUsage(usage, envName))
+	return f.FlagSet.Duration(name, def, f.describe(name, envName, usage))
 }
 
 // Int defines an integer flag whose default comes from envName.
@@ -213,7 +226,7 @@ func (f *flags) Int(name, envName string, def int, usage string) *int {
 			def = n
 		}
 	}
-	return f.FlagSet.Int(name, def, envUsage(usage, envName))
+	return f.FlagSet.Int(name, def, f.describe(name, envName, usage))
 }
 
 // parse parses args. -h prints the help and returns flag.ErrHelp; a bad

@@ -49,8 +49,104 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		migrateUsage(stdout)
 		return flag.ErrHelp
 	}
-	f := newFlags("migrate "+sub, "migrate "+sub+" [flags]", stdout)
-	var c commonFlags
+	f, o, err := newMigrateFlags(sub, stdout)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "diff":
+		names, err := f.parseInterspersed(args)
+		if err != nil {
+			return err
+		}
+		if len(names) != 1 {
+			return fmt.Errorf("%w: migrate diff needs one NAME, like add_user_nickname", errUsage)
+		}
+		return migrateDiff(ctx, *o.dir, *o.dev, names[0], stdout)
+	case "check":
+		if err := f.parse(args); err != nil {
+			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate check takes no arguments, got %q", errUsage, f.Args())
+		}
+		return migrateCheck(ctx, o.check, stdout)
+	case "hash":
+		if err := f.parse(args); err != nil {
+			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate hash takes no arguments, got %q", errUsage, f.Args())
+		}
+		for _, d := range migration.Dialects {
+			ld, err := localDir(*o.dir, d)
+			if err != nil {
+				return err
+			}
+			if err := migration.Rehash(ld); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rewrote %s\n", filepath.Join(ld.Path(), migrate.HashFileName))
+		}
+		return nil
+	case "schema":
+		if err := f.parse(args); err != nil {
+			return err
+		}
+		if f.NArg() > 0 {
+			return fmt.Errorf("%w: migrate schema takes no arguments, got %q", errUsage, f.Args())
+		}
+		db, done, err := devDatabase(ctx, *o.dialect, *o.dev)
+		if err != nil {
+			return err
+		}
+		defer done()
+		s, err := migration.SchemaSQL(ctx, db, *o.dialect)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, s)
+		return err
+	}
+	// apply, status, validate, drift
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("%w: migrate %s takes no arguments, got %q", errUsage, sub, f.Args())
+	}
+	databaseURL := o.common.databaseURL
+	var opts []migration.Option
+	if o.allowForeign != nil {
+		created, err := storage.CreateDatabase(ctx, databaseURL)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(stderr, "created database %s\n", storage.Redact(databaseURL))
+		}
+		if *o.allowForeign {
+			opts = append(opts, migration.AllowForeignTables())
+		}
+	}
+	return foreignHint(migrateDB(ctx, sub, databaseURL, *o.dir, stdout, opts...))
+}
+
+// migrateOptions are the flags of identity migrate SUB; those SUB does
+// not take are nil.
+type migrateOptions struct {
+	common       commonFlags
+	dir, dev     *string
+	dialect      *string // schema
+	allowForeign *bool   // apply
+	check        checkOptions
+}
+
+// newMigrateFlags returns the flags of identity migrate SUB; help goes to
+// w. An unknown SUB is a usage error.
+func newMigrateFlags(sub string, w io.Writer) (*flags, *migrateOptions, error) {
+	f := newFlags("migrate "+sub, "migrate "+sub+" [flags]", w)
+	o := &migrateOptions{}
 	dirFlag := func() *string {
 		return f.String("dir", "IDENTITY_MIGRATIONS_DIR", "migrations",
 			"folder holding the sqlite/ and postgres/ migration directories")
@@ -65,15 +161,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(f.Output(), "Usage: identity migrate diff NAME [flags]\n\nWrites the next migration file of both dialects from the ent schema.\n\nFlags:\n")
 			f.PrintDefaults()
 		}
-		dir, dev := dirFlag(), devFlag()
-		names, err := f.parseInterspersed(args)
-		if err != nil {
-			return err
-		}
-		if len(names) != 1 {
-			return fmt.Errorf("%w: migrate diff needs one NAME, like add_user_nickname", errUsage)
-		}
-		return migrateDiff(ctx, *dir, *dev, names[0], stdout)
+		o.dir, o.dev = dirFlag(), devFlag()
 	case "check":
 		f.Usage = func() {
 			fmt.Fprintf(f.Output(), `Usage: identity migrate check [flags]
@@ -90,90 +178,29 @@ Flags:
 `)
 			f.PrintDefaults()
 		}
-		var o checkOptions
-		o.root, o.pgServer = dirFlag(), devFlag()
-		f.stringVar(&o.base, "base", "IDENTITY_REVIEW_BASE", "",
+		c := &o.check
+		c.root, c.pgServer = dirFlag(), devFlag()
+		f.stringVar(&c.base, "base", "IDENTITY_REVIEW_BASE", "",
 			"git revision to compare with; default: the merge base of HEAD and main (or origin/main). Without git, every file is linted")
-		f.stringVar(&o.report, "report", "IDENTITY_REVIEW_REPORT", "", "write the Markdown review report to this file (also when the check fails)")
-		f.stringVar(&o.graphql, "graphql-dir", "IDENTITY_GRAPHQL_DIR", "", "folder of the *.graphql schema and BREAKING.md; default: graph/ beside the migrations folder, skipped when missing")
-		f.stringVar(&o.dialects, "dialects", "IDENTITY_REVIEW_DIALECTS", strings.Join(migration.Dialects, ","), "comma-separated dialects to check: sqlite3, postgres")
-		if err := f.parse(args); err != nil {
-			return err
-		}
-		if f.NArg() > 0 {
-			return fmt.Errorf("%w: migrate check takes no arguments, got %q", errUsage, f.Args())
-		}
-		return migrateCheck(ctx, o, stdout)
+		f.stringVar(&c.report, "report", "IDENTITY_REVIEW_REPORT", "", "write the Markdown review report to this file (also when the check fails)")
+		f.stringVar(&c.graphql, "graphql-dir", "IDENTITY_GRAPHQL_DIR", "", "folder of the *.graphql schema and BREAKING.md; default: graph/ beside the migrations folder, skipped when missing")
+		f.stringVar(&c.dialects, "dialects", "IDENTITY_REVIEW_DIALECTS", strings.Join(migration.Dialects, ","), "comma-separated dialects to check: sqlite3, postgres")
 	case "hash":
-		dir := dirFlag()
-		if err := f.parse(args); err != nil {
-			return err
-		}
-		if f.NArg() > 0 {
-			return fmt.Errorf("%w: migrate hash takes no arguments, got %q", errUsage, f.Args())
-		}
-		for _, d := range migration.Dialects {
-			ld, err := localDir(*dir, d)
-			if err != nil {
-				return err
-			}
-			if err := migration.Rehash(ld); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "rewrote %s\n", filepath.Join(ld.Path(), migrate.HashFileName))
-		}
-		return nil
+		o.dir = dirFlag()
 	case "schema":
-		d := f.String("dialect", "IDENTITY_SCHEMA_DIALECT", "sqlite3", "dialect of the SQL: sqlite3 or postgres")
-		dev := devFlag()
-		if err := f.parse(args); err != nil {
-			return err
-		}
-		if f.NArg() > 0 {
-			return fmt.Errorf("%w: migrate schema takes no arguments, got %q", errUsage, f.Args())
-		}
-		db, done, err := devDatabase(ctx, *d, *dev)
-		if err != nil {
-			return err
-		}
-		defer done()
-		s, err := migration.SchemaSQL(ctx, db, *d)
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(stdout, s)
-		return err
+		o.dialect = f.String("dialect", "IDENTITY_SCHEMA_DIALECT", "sqlite3", "dialect of the SQL: sqlite3 or postgres")
+		o.dev = devFlag()
 	case "apply", "status", "validate", "drift":
-		c.register(f)
-		dir := f.String("dir", "IDENTITY_MIGRATIONS_DIR", "",
+		o.common.register(f)
+		o.dir = f.String("dir", "IDENTITY_MIGRATIONS_DIR", "",
 			"folder holding sqlite/ and postgres/ migration directories; empty uses the migrations built into the binary")
-		var allowForeign *bool
 		if sub == "apply" {
-			allowForeign = migrateFlag(f)
+			o.allowForeign = migrateFlag(f)
 		}
-		if err := f.parse(args); err != nil {
-			return err
-		}
-		if f.NArg() > 0 {
-			return fmt.Errorf("%w: migrate %s takes no arguments, got %q", errUsage, sub, f.Args())
-		}
-		var opts []migration.Option
-		if allowForeign != nil {
-			created, err := storage.CreateDatabase(ctx, c.databaseURL)
-			if err != nil {
-				return err
-			}
-			if created {
-				fmt.Fprintf(stderr, "created database %s\n", storage.Redact(c.databaseURL))
-			}
-			if *allowForeign {
-				opts = append(opts, migration.AllowForeignTables())
-			}
-		}
-		return foreignHint(migrateDB(ctx, sub, c.databaseURL, *dir, stdout, opts...))
 	default:
-		return fmt.Errorf("%w: unknown migrate subcommand %q", errUsage, sub)
+		return nil, nil, fmt.Errorf("%w: unknown migrate subcommand %q", errUsage, sub)
 	}
+	return f, o, nil
 }
 
 func localDir(root, d string) (*migrate.LocalDir, error) {

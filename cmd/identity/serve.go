@@ -21,29 +21,49 @@ import (
 	"github.com/cf/identity/telemetry"
 )
 
-func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("serve", "serve [flags]", stdout)
-	var c commonFlags
-	c.register(f)
-	addr := f.String("addr", "IDENTITY_ADDR", "127.0.0.1:8080", "address to listen on")
-	noMigrate := f.Bool("no-migrate", "IDENTITY_NO_MIGRATE", false, "do not apply pending migrations (nor create a missing database) at start")
-	allowForeign := migrateFlag(f)
-	grace := f.Duration("shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
-	metricsAddr := f.String("metrics-addr", "IDENTITY_METRICS_ADDR", "",
+// serveOptions are the flags of identity serve.
+type serveOptions struct {
+	common                  commonFlags
+	addr                    *string
+	noMigrate, allowForeign *bool
+	grace                   *time.Duration
+	metricsAddr             *string
+	maxHeader               *int
+	email                   emailFlags
+	lim                     limitFlags
+	sess                    sessionFlags
+	fl                      flowFlags
+	prefSchemas, exposure   *string
+}
+
+// newServeFlags returns the flags of identity serve; help goes to w.
+func newServeFlags(w io.Writer) (*flags, *serveOptions) {
+	f := newFlags("serve", "serve [flags]", w)
+	o := &serveOptions{}
+	o.common.register(f)
+	o.addr = f.String("addr", "IDENTITY_ADDR", "127.0.0.1:8080", "address to listen on")
+	o.noMigrate = f.Bool("no-migrate", "IDENTITY_NO_MIGRATE", false, "do not apply pending migrations (nor create a missing database) at start; /readyz answers 503 while the schema is behind")
+	o.allowForeign = migrateFlag(f)
+	o.grace = f.Duration("shutdown-timeout", "IDENTITY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	o.metricsAddr = f.String("metrics-addr", "IDENTITY_METRICS_ADDR", "",
 		"address of a second listener that serves Prometheus metrics at /metrics, without authentication (keep it private); off when empty")
-	maxHeader := f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", graph.DefaultMaxHeaderBytes, "largest request line and headers accepted, in bytes")
-	var email emailFlags
-	email.register(f)
-	var lim limitFlags
-	lim.register(f)
-	var sess sessionFlags
-	sess.register(f)
-	var fl flowFlags
-	fl.register(f)
-	prefSchemas := f.String("preference-schemas", "IDENTITY_PREFERENCE_SCHEMAS", "",
+	o.maxHeader = f.Int("max-header-bytes", "IDENTITY_MAX_HEADER_BYTES", graph.DefaultMaxHeaderBytes, "largest request line and headers accepted, in bytes (431 above; net/http's own default is 1 MiB)")
+	o.email.register(f)
+	o.lim.register(f)
+	o.sess.register(f)
+	o.fl.register(f)
+	o.prefSchemas = f.String("preference-schemas", "IDENTITY_PREFERENCE_SCHEMAS", "",
 		"directory of JSON Schemas (KEY.json, e.g. ui.theme.json) that the values of those preference keys must satisfy")
-	exposure := f.String("activity-platform-data", "IDENTITY_ACTIVITY_PLATFORM_DATA", string(trail.ExposeSanitized),
+	o.exposure = f.String("activity-platform-data", "IDENTITY_ACTIVITY_PLATFORM_DATA", string(trail.ExposeSanitized),
 		"what platform staff see of the data of another organization's activities: none, sanitized (personal data masked) or all")
+	return f, o
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, o := newServeFlags(stdout)
+	c, addr, noMigrate, allowForeign, grace, maxHeader := &o.common, o.addr, o.noMigrate, o.allowForeign, o.grace, o.maxHeader
+	email, lim, sess, fl := &o.email, &o.lim, &o.sess, &o.fl
+	prefSchemas, exposure, metricsAddr := o.prefSchemas, o.exposure, o.metricsAddr
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -67,8 +87,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	version := readVersion()
-	log.Info("starting identity", version.logArgs()...)
+	build := readVersion()
+	log.Info("starting identity", build.logArgs()...)
 	email.apply()
 	trail.SetPlatformExposure(exp)
 	if *prefSchemas != "" {
@@ -97,7 +117,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer metricsLn.Close()
 	}
-	tp, err := telemetry.TracingFromEnv(ctx, version.Version, stderr)
+	tp, err := telemetry.TracingFromEnv(ctx, build.Version, stderr)
 	if err != nil {
 		return err
 	}
@@ -153,6 +173,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Sessions: sessions,
 		Flows:    flows,
 		Logger:   log,
+		Version:  build.Version,
+		Revision: build.Revision,
+		Modified: build.Modified,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return err
@@ -165,7 +188,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var metricsSrv *http.Server
 	if metricsLn != nil {
-		opts.Metrics = telemetry.NewMetrics(version.Version, version.Revision)
+		opts.Metrics = telemetry.NewMetrics(build.Version, build.Revision)
 		if err := opts.Metrics.RegisterDB(db, cfg.Dialect); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}

@@ -39,7 +39,7 @@ func (s *sessionFlags) register(f *flags) {
 	s.masterKeyFile = f.String("master-key-file", "IDENTITY_MASTER_KEY_FILE", "", "file holding the master key in base64, or several, one per line: the first seals, the others are previous keys that only open (see keys rotate); blank lines and # comments are ignored; default for an SQLite database: <database file>.master-key, created (mode 0600) when missing")
 	s.issuer = f.String("token-issuer", "IDENTITY_TOKEN_ISSUER", d.Issuer, "iss claim of access tokens")
 	s.audience = f.String("token-audience", "IDENTITY_TOKEN_AUDIENCE", d.Audience, "aud claim of access tokens")
-	s.accessTTL = f.Duration("access-token-ttl", "IDENTITY_ACCESS_TOKEN_TTL", d.AccessTTL, "lifetime of an access token")
+	s.accessTTL = f.Duration("access-token-ttl", "IDENTITY_ACCESS_TOKEN_TTL", d.AccessTTL, "lifetime of an access token (10s to 24h)")
 	s.idleTTL = f.Duration("session-idle-ttl", "IDENTITY_SESSION_IDLE_TTL", d.IdleTTL, "a session not refreshed for this long ends")
 	s.absolute = f.Duration("session-ttl", "IDENTITY_SESSION_TTL", d.AbsoluteTTL, "a session ends this long after sign-in, however often refreshed")
 	s.grace = f.Duration("refresh-grace", "IDENTITY_REFRESH_GRACE", d.Grace, "how long a used refresh token may be retried by the same client without revoking the session; 0 disables")

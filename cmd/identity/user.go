@@ -16,22 +16,66 @@ import (
 	"github.com/cf/identity/session"
 )
 
+// userCreateOptions are the flags of identity user create.
+type userCreateOptions struct {
+	common              commonFlags
+	sess                sessionFlags
+	email, name, status *string
+	fromStdin           *bool
+	rules               emailFlags
+	allowForeign        *bool
+}
+
+// newUserCreateFlags returns the flags of identity user create; help goes
+// to w.
+func newUserCreateFlags(w io.Writer) (*flags, *userCreateOptions) {
+	f := newFlags("user create", "user create --email EMAIL [--name NAME] [--password-stdin] [flags]", w)
+	o := &userCreateOptions{}
+	o.common.register(f)
+	o.sess.register(f)
+	o.email = f.String("email", "IDENTITY_USER_EMAIL", "", "email of the user to create")
+	o.name = f.String("name", "IDENTITY_USER_NAME", "", "display name")
+	o.status = f.String("status", "IDENTITY_USER_STATUS", "active", "lifecycle status of the new user: pending or active")
+	o.fromStdin = f.Bool("password-stdin", "IDENTITY_USER_PASSWORD_STDIN", false, "read the initial password from the first line of stdin (never from a flag: flags show in ps and shell history)")
+	o.rules.register(f)
+	o.allowForeign = migrateFlag(f)
+	return f, o
+}
+
+// keysOptions are the flags of identity keys rotate and keys status.
+type keysOptions struct {
+	common       commonFlags
+	sess         sessionFlags
+	batch        *int  // rotate only
+	resealOnly   *bool // rotate only
+	allowForeign *bool
+}
+
+// newKeysFlags returns the flags of identity keys SUB (rotate or status);
+// help goes to w.
+func newKeysFlags(sub string, w io.Writer) (*flags, *keysOptions) {
+	synopsis := "keys status [flags]"
+	if sub == "rotate" {
+		synopsis = "keys rotate [--reseal-only] [--batch N] [flags]"
+	}
+	f := newFlags("keys "+sub, synopsis, w)
+	o := &keysOptions{}
+	o.common.register(f)
+	o.sess.register(f)
+	if sub == "rotate" {
+		o.batch = f.Int("batch", "IDENTITY_RESEAL_BATCH", session.DefaultResealBatch, "rows re-sealed per transaction")
+		o.resealOnly = f.Bool("reseal-only", "IDENTITY_RESEAL_ONLY", false, "only re-seal the stored secrets under the current master key; add no signing key")
+	}
+	o.allowForeign = migrateFlag(f)
+	return f, o
+}
+
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return fmt.Errorf("%w: want identity user create --email E [--password-stdin]", errUsage)
 	}
-	f := newFlags("user create", "user create --email EMAIL [--name NAME] [--password-stdin] [flags]", stdout)
-	var c commonFlags
-	c.register(f)
-	var s sessionFlags
-	s.register(f)
-	email := f.String("email", "IDENTITY_USER_EMAIL", "", "email of the user to create")
-	name := f.String("name", "IDENTITY_USER_NAME", "", "display name")
-	status := f.String("status", "IDENTITY_USER_STATUS", "active", "lifecycle status of the new user: pending or active")
-	fromStdin := f.Bool("password-stdin", "IDENTITY_USER_PASSWORD_STDIN", false, "read the initial password from the first line of stdin (never from a flag: flags show in ps and shell history)")
-	var rules emailFlags
-	rules.register(f)
-	allowForeign := migrateFlag(f)
+	f, o := newUserCreateFlags(stdout)
+	c, s, email, name, status, fromStdin, rules, allowForeign := &o.common, &o.sess, o.email, o.name, o.status, o.fromStdin, &o.rules, o.allowForeign
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
@@ -53,7 +97,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		pw = &p
 	}
-	client, m, err := openSessions(ctx, c, &s, *allowForeign, stderr)
+	client, m, err := openSessions(ctx, *c, s, *allowForeign, stderr)
 	if err != nil {
 		return err
 	}
@@ -79,22 +123,8 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: want identity keys rotate or identity keys status", errUsage)
 	}
 	sub := args[0]
-	synopsis := "keys status [flags]"
-	if sub == "rotate" {
-		synopsis = "keys rotate [--reseal-only] [--batch N] [flags]"
-	}
-	f := newFlags("keys "+sub, synopsis, stdout)
-	var c commonFlags
-	c.register(f)
-	var s sessionFlags
-	s.register(f)
-	var batch *int
-	var resealOnly *bool
-	if sub == "rotate" {
-		batch = f.Int("batch", "IDENTITY_RESEAL_BATCH", session.DefaultResealBatch, "rows re-sealed per transaction")
-		resealOnly = f.Bool("reseal-only", "IDENTITY_RESEAL_ONLY", false, "only re-seal the stored secrets under the current master key; add no signing key")
-	}
-	allowForeign := migrateFlag(f)
+	f, o := newKeysFlags(sub, stdout)
+	c, s, batch, resealOnly, allowForeign := &o.common, &o.sess, o.batch, o.resealOnly, o.allowForeign
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
@@ -104,7 +134,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if batch != nil && *batch < 1 {
 		return fmt.Errorf("%w: --batch %d: want at least 1", errUsage, *batch)
 	}
-	client, m, err := openSessions(ctx, c, &s, *allowForeign, stderr)
+	client, m, err := openSessions(ctx, *c, s, *allowForeign, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,45 +4,18 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+
+	"github.com/cf/identity/internal/buildinfo"
 )
 
 // buildVersion describes the binary, from its build information.
-type buildVersion struct {
-	// Version is the module version, "(devel)" when unknown (a build from
-	// a work tree).
-	Version string
-	// Revision, Time and Modified come from the VCS stamp of the build;
-	// empty (false) when the build has none.
-	Revision string
-	Time     string
-	Modified bool
-	// Go is the toolchain that built the binary.
-	Go string
-}
+type buildVersion struct{ buildinfo.Info }
 
 // readVersion returns the version of the running binary.
-func readVersion() buildVersion { return versionOf(debug.ReadBuildInfo()) }
+func readVersion() buildVersion { return buildVersion{buildinfo.Read()} }
 
 func versionOf(bi *debug.BuildInfo, ok bool) buildVersion {
-	v := buildVersion{Version: "(devel)"}
-	if !ok || bi == nil {
-		return v
-	}
-	if bi.Main.Version != "" {
-		v.Version = bi.Main.Version
-	}
-	v.Go = bi.GoVersion
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v.Revision = s.Value
-		case "vcs.time":
-			v.Time = s.Value
-		case "vcs.modified":
-			v.Modified = s.Value == "true"
-		}
-	}
-	return v
+	return buildVersion{buildinfo.From(bi, ok)}
 }
 
 // logArgs returns v as slog key-value pairs.
@@ -72,8 +45,11 @@ func (v buildVersion) write(w io.Writer) {
 	}
 }
 
+// newVersionFlags returns the flags of identity version (none but -h).
+func newVersionFlags(w io.Writer) *flags { return newFlags("version", "version", w) }
+
 func versionCmd(args []string, stdout io.Writer) error {
-	f := newFlags("version", "version", stdout)
+	f := newVersionFlags(stdout)
 	if err := f.parse(args); err != nil {
 		return err
 	}
