@@ -297,9 +297,9 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 				return
 			}
 		}
-		failed := func(reason any) {
+		failed := func(ctx context.Context, reason any) {
 			limited := limiter != nil && limiter.fail(limiterKey(ip), time.Now())
-			log.InfoContext(r.Context(), "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(r.Context()))
+			log.InfoContext(ctx, "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(ctx))
 		}
 		if r.Header.Get("Authorization") == "" {
 			refuse(w, msgAuthRequired)
@@ -323,12 +323,12 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			// refresh); the token of a revoked session cost a lookup and
 			// counts like a wrong key.
 			if !errors.Is(err, accesstoken.ErrInvalidToken) {
-				failed(err)
+				failed(r.Context(), err)
 			}
 			refuse(w, "invalid or expired access token, or its session was revoked: refresh it or sign in again")
 			return
 		case errors.Is(err, credential.ErrInvalid):
-			failed(err)
+			failed(r.Context(), err)
 			refuse(w, "invalid, revoked or expired API key")
 			return
 		case err != nil:

@@ -79,7 +79,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// Bind first: a port in use fails before anything touches the database.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
@@ -111,7 +111,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if sessions, err = session.New(ctx, client, sessCfg); err != nil {
 		return err
 	}
-	flows, stopMail, err := fl.flows(client, sessions, log)
+	flows, stopMail, err := fl.flows(ctx, client, sessions, log)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	// ctx is done by now: the grace period starts from a context that
+	// keeps its values but not its cancellation.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
