@@ -422,7 +422,7 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Errorf("Verify: %v, want %v (and ErrInvalidToken)", err, tt.want)
 			}
 			for _, other := range []error{accesstoken.ErrMalformed, accesstoken.ErrAlgorithm, accesstoken.ErrSignature, accesstoken.ErrClaims} {
-				if other != tt.want && errors.Is(err, other) {
+				if other != tt.want && errors.Is(err, other) { //nolint:errorlint // two sentinels of the table compared, not a returned error
 					t.Errorf("Verify: %v also matches %v", err, other)
 				}
 			}

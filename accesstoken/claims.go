@@ -90,7 +90,7 @@ func (j *jsonClaims) decode(data []byte) error {
 		if errors.As(err, &te) {
 			return fmt.Errorf("claim %s is a JSON %s", quote(te.Field), te.Value)
 		}
-		return fmt.Errorf("claims: %v", err)
+		return fmt.Errorf("claims: %v", err) //nolint:errorlint // encoding/json errors are not part of this API; callers wrap ErrClaims
 	}
 	return nil
 }

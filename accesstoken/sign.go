@@ -89,15 +89,15 @@ func Sign(key SigningKey, c Claims) (string, error) {
 		(&jose.SignerOptions{}).WithType(Type),
 	)
 	if err != nil {
-		return "", fmt.Errorf("accesstoken: sign: %v", err) // go-jose errors are not part of the API
+		return "", fmt.Errorf("accesstoken: sign: %v", err) //nolint:errorlint // go-jose errors are not part of the API
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("accesstoken: sign: %v", err)
+		return "", fmt.Errorf("accesstoken: sign: %v", err) //nolint:errorlint // as above
 	}
 	token, err := jws.CompactSerialize()
 	if err != nil {
-		return "", fmt.Errorf("accesstoken: sign: %v", err)
+		return "", fmt.Errorf("accesstoken: sign: %v", err) //nolint:errorlint // as above
 	}
 	return token, nil
 }

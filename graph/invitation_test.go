@@ -971,6 +971,9 @@ func (e *env) dump(t *testing.T) map[string][]string {
 		}
 		tables = append(tables, name)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	rows.Close()
 	if len(tables) < 10 {
 		t.Fatalf("found %d cf_ tables: %v", len(tables), tables)

@@ -59,7 +59,7 @@ func TestLimitPassesAreLinear(t *testing.T) {
 
 			// The operation pass, run on the validated document as if the
 			// field limit had let it through, is linear too.
-			if errs := validator.Validate(schema, doc); len(errs) > 0 {
+			if errs := validator.ValidateWithRules(schema, doc, nil); len(errs) > 0 {
 				t.Fatalf("validation: %v", errs)
 			}
 			w := &costWalker{l: l, doc: doc, memo: map[*ast.FragmentDefinition]costs{}}
@@ -104,7 +104,7 @@ func TestCost(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {
-			doc, errs := gqlparser.LoadQuery(schema, c.query)
+			doc, errs := gqlparser.LoadQueryWithRules(schema, c.query, nil)
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}

@@ -340,7 +340,8 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 		}
 		ip := clientIP(r)
 		cred := credentialOf(r)
-		result := func(res string) { telemetry.Authenticated(r.Context(), cred, res) }
+		rctx := r.Context()
+		result := func(res string) { telemetry.Authenticated(rctx, cred, res) }
 		if limiter != nil {
 			if wait := limiter.wait(limiterKey(ip), time.Now()); wait > 0 {
 				result("rate_limited")
@@ -348,9 +349,9 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 				return
 			}
 		}
-		failed := func(reason any) {
+		failed := func(ctx context.Context, reason any) {
 			limited := limiter != nil && limiter.fail(limiterKey(ip), time.Now())
-			log.InfoContext(r.Context(), "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(r.Context()))
+			log.InfoContext(ctx, "authentication failed", "reason", reason, "ip", ip, "rate_limited", limited, "request_id", RequestID(ctx))
 		}
 		if r.Header.Get("Authorization") == "" {
 			result("missing")
@@ -383,13 +384,13 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 				result("invalid")
 			default:
 				result("revoked")
-				failed(err)
+				failed(r.Context(), err)
 			}
 			refuse(w, "invalid or expired access token, or its session was revoked: refresh it or sign in again")
 			return
 		case errors.Is(err, credential.ErrInvalid):
 			result("invalid")
-			failed(err)
+			failed(r.Context(), err)
 			refuse(w, "invalid, revoked or expired API key")
 			return
 		case err != nil:

@@ -234,7 +234,7 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	}
 	switch own, err := txMode(oc); {
 	case err != nil:
-		return &graphql.Response{Errors: gqlerror.List{err.(*gqlerror.Error)}}
+		return &graphql.Response{Errors: gqlerror.List{err}}
 	case own:
 		return next(ctx)
 	}
@@ -276,7 +276,7 @@ var ownTx = map[string]bool{"changePassword": true, "setUserPassword": true, "re
 // transaction (the default), in transactions of its own (every field is in
 // ownTx), or not at all (it mixes both kinds; err says why). Fragments and
 // @skip/@include are applied first, and __typename is ignored.
-func txMode(oc *graphql.OperationContext) (own bool, err error) {
+func txMode(oc *graphql.OperationContext) (own bool, err *gqlerror.Error) {
 	var ownN, other int
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Mutation"}) {
 		switch {

@@ -377,6 +377,9 @@ func (e *env) tables(t *testing.T) []string {
 		}
 		names = append(names, n)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("tables: %v", err)
+	}
 	return names
 }
 
@@ -432,6 +435,9 @@ func (e *env) plaintextTokens(t *testing.T) []string {
 					}
 				}
 			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("scanning %s: %v", table, err)
 		}
 		rows.Close()
 	}

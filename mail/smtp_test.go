@@ -73,7 +73,7 @@ func parseMessage(t *testing.T, data []byte) parsed {
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	for {
 		mp, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

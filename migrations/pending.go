@@ -77,7 +77,8 @@ func appliedVersions(ctx context.Context, db *sql.DB, d string) (map[string]bool
 	if !exists {
 		return applied, nil
 	}
-	rows, err := db.QueryContext(ctx, "SELECT version FROM "+migration.RevisionTable+" WHERE error = '' AND applied = total")
+	const query = "SELECT version FROM " + migration.RevisionTable + " WHERE error = '' AND applied = total"
+	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: reading %s: %w", migration.RevisionTable, err)
 	}

@@ -178,7 +178,8 @@ func (h PasswordHash) parse() (phc, bool) {
 		}
 		n[i] = v
 	}
-	params := Argon2Params{Memory: uint32(n[0]), Time: uint32(n[1]), Threads: uint8(n[2])}
+	// Each n[i] was parsed with its field's bit size (32, 32, 8): no overflow.
+	params := Argon2Params{Memory: uint32(n[0]), Time: uint32(n[1]), Threads: uint8(n[2])} //nolint:gosec // bounded by ParseUint's bitSize above
 	if !params.usable() {
 		return phc{}, false
 	}
@@ -205,7 +206,7 @@ func (h PasswordHash) Verify(password string) bool {
 	if !ok {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key)))
+	got := argon2.IDKey([]byte(password), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key))) //nolint:gosec // parse caps len(key) at maxStoredKey
 	return subtle.ConstantTimeCompare(got, ph.key) == 1
 }
 

@@ -53,7 +53,7 @@ func TestConcurrentLockout(t *testing.T) {
 		for i, err := range errs {
 			var le *LockedError
 			switch {
-			case err == ErrInvalidCredentials:
+			case errors.Is(err, ErrInvalidCredentials):
 				invalid++
 			case errors.As(err, &le):
 				locked++
@@ -105,7 +105,7 @@ func TestConcurrentLockout(t *testing.T) {
 				}
 				e.clock.Advance(lockedFor)
 				now := e.clock.Now()
-				if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: wrongPassword, Client: laptop}); err != ErrInvalidCredentials {
+				if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: wrongPassword, Client: laptop}); !errors.Is(err, ErrInvalidCredentials) {
 					t.Fatalf("wrong password after the lock: %v, want ErrInvalidCredentials", err)
 				}
 				row := e.userRow(t, u.ID)
@@ -145,9 +145,9 @@ func TestConcurrentRefreshNoGrace(t *testing.T) {
 			case err == nil:
 				ok++
 				winner = i
-			case err == ErrTokenReused:
+			case errors.Is(err, ErrTokenReused):
 				reused++
-			case err == ErrSessionRevoked:
+			case errors.Is(err, ErrSessionRevoked):
 				revoked++
 			default:
 				t.Errorf("refresh %d: unexpected error %v", i, err)
@@ -172,7 +172,7 @@ func TestConcurrentRefreshNoGrace(t *testing.T) {
 		if n := e.c.RefreshToken.Query().Where(refreshtoken.FamilyID(s.ID)).CountX(sys()); n != 2 {
 			t.Errorf("the session has %d refresh tokens, want 2 (the presented one and one child)", n)
 		}
-		if _, err := e.m.Refresh(context.Background(), toks[winner].RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), toks[winner].RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("the winner's token after the reuse: %v, want ErrSessionRevoked", err)
 		}
 		if _, err := e.m.Authenticate(context.Background(), toks[winner].AccessToken); !errors.Is(err, ErrInvalidAccessToken) {
@@ -255,7 +255,7 @@ func TestConcurrentRefreshGrace(t *testing.T) {
 			if i == winner {
 				continue
 			}
-			if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrTokenReused {
+			if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrTokenReused) {
 				t.Errorf("superseded token %d: %v, want ErrTokenReused", i, err)
 			}
 		}

@@ -131,11 +131,11 @@ func TestDumpHoldsNoSecret(t *testing.T) {
 		acme := e.org(t, u, "acme")
 
 		// Failed sign-ins, a lock, and its end.
-		if _, err := e.m.Login(ctx, LoginInput{Email: "nobody@example.com", Password: unknownPassword, Client: laptop}); err != ErrInvalidCredentials {
+		if _, err := e.m.Login(ctx, LoginInput{Email: "nobody@example.com", Password: unknownPassword, Client: laptop}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("unknown email: %v", err)
 		}
 		for range 3 {
-			if _, err := e.m.Login(ctx, LoginInput{Email: u.Email, Password: wrongPassword, Client: laptop}); err != ErrInvalidCredentials {
+			if _, err := e.m.Login(ctx, LoginInput{Email: u.Email, Password: wrongPassword, Client: laptop}); !errors.Is(err, ErrInvalidCredentials) {
 				t.Fatalf("wrong password: %v", err)
 			}
 		}
@@ -152,7 +152,7 @@ func TestDumpHoldsNoSecret(t *testing.T) {
 		e.clock.Advance(2 * time.Second)
 		t2 := e.refresh(t, t0.RefreshToken, laptop) // grace retry
 		addTokens("t2", t2)
-		if _, err := e.m.Refresh(ctx, t1.RefreshToken, laptop); err != ErrTokenReused {
+		if _, err := e.m.Refresh(ctx, t1.RefreshToken, laptop); !errors.Is(err, ErrTokenReused) {
 			t.Fatalf("reuse: %v", err)
 		}
 

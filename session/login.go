@@ -142,8 +142,10 @@ func (m *Manager) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 			return result{}, keep(m.countFailure(sys, c, cur, now))
 		}
 		if err := stateError(cur, now); err != nil {
+			var se *StateError
+			errors.As(err, &se) // stateError returns only *StateError
 			if rerr := trail.Record(sys, c, trail.Event{Verb: "user.login_refused", ObjectType: "User", ObjectID: cur.ID,
-				Data: map[string]any{"reason": err.(*StateError).Reason}}); rerr != nil {
+				Data: map[string]any{"reason": se.Reason}}); rerr != nil {
 				return result{}, rerr
 			}
 			return result{}, keep(err)

@@ -566,7 +566,7 @@ func (m *Manager) checkCurrent(ctx context.Context, client *ent.Client, u *ent.U
 		if cur.LockedUntil != nil && m.now().Before(*cur.LockedUntil) {
 			return struct{}{}, keep(m.lockedActivity(sys, c, cur.ID, *cur.LockedUntil))
 		}
-		if err := m.countFailure(sys, c, cur, m.now()); err != ErrInvalidCredentials {
+		if err := m.countFailure(sys, c, cur, m.now()); !errors.Is(err, ErrInvalidCredentials) {
 			return struct{}{}, err
 		}
 		return struct{}{}, keep(validation.Wrap("currentPassword", ErrWrongPassword))

@@ -128,7 +128,7 @@ func TestReviewSetPasswordOnSelfRefused(t *testing.T) {
 			t.Errorf("%d user.password_set activities for refused sets", n)
 		}
 		e.login(t, u.Email, laptop)
-		if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: newPassword}); err != ErrInvalidCredentials {
+		if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: newPassword}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Errorf("Login with the refused password: %v, want ErrInvalidCredentials", err)
 		}
 		// The password itself was acceptable: a platform admin sets it.

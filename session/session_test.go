@@ -132,6 +132,9 @@ func assertTokenInvariant(t testing.TB, db *sql.DB) {
 		}
 		t.Errorf("invariant: session %s has %d live refresh tokens, want at most 1", id, n)
 	}
+	if err := rows.Err(); err != nil {
+		t.Errorf("invariant rows: %v", err)
+	}
 	rows.Close()
 	rows, err = db.QueryContext(ctx, `SELECT s.id, s.revoked_reason, t.id FROM cf_sessions s JOIN cf_refresh_tokens t ON t.family_id = s.id
 		WHERE s.revoked_at IS NOT NULL AND t.used_at IS NULL AND t.revoked_at IS NULL`)
@@ -145,6 +148,9 @@ func assertTokenInvariant(t testing.TB, db *sql.DB) {
 			t.Errorf("invariant scan: %v", err)
 		}
 		t.Errorf("invariant: session %s is revoked (%s) but its refresh token %s is live", sid, reason, tid)
+	}
+	if err := rows.Err(); err != nil {
+		t.Errorf("invariant rows: %v", err)
 	}
 	rows.Close()
 }
@@ -453,7 +459,7 @@ func TestLoginInvalidCredentials(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				before := len(e.activities(t, "user.login_failed", ""))
 				_, err := e.m.Login(context.Background(), LoginInput{Email: tt.email, Password: tt.password, Client: laptop})
-				if err != ErrInvalidCredentials {
+				if !errors.Is(err, ErrInvalidCredentials) {
 					t.Fatalf("Login: %v, want ErrInvalidCredentials itself", err)
 				}
 				messages = append(messages, err.Error())
@@ -548,7 +554,7 @@ func TestLoginRefused(t *testing.T) {
 					}
 					return
 				case "invalid":
-					if err != ErrInvalidCredentials {
+					if !errors.Is(err, ErrInvalidCredentials) {
 						t.Fatalf("Login: %v, want ErrInvalidCredentials", err)
 					}
 				case "locked":
@@ -669,7 +675,7 @@ func TestLoginMalformed(t *testing.T) {
 		}
 		// Oversized input is refused like a wrong password, unhashed.
 		_, err := e.m.Login(context.Background(), LoginInput{Email: "carol@example.com", Password: strings.Repeat("x", 4097)})
-		if err != ErrInvalidCredentials {
+		if !errors.Is(err, ErrInvalidCredentials) {
 			t.Errorf("Login with a 4097-byte password: %v, want ErrInvalidCredentials", err)
 		}
 		if n := e.c.Session.Query().CountX(sys()); n != 0 {
@@ -772,14 +778,14 @@ func TestRefreshIdleExpiry(t *testing.T) {
 		tok = e.refresh(t, tok.RefreshToken, laptop) // resets the idle clock
 		e.clock.Advance(time.Hour)
 		_, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop)
-		if err != ErrSessionExpired || !errors.Is(err, ErrInvalidRefreshToken) {
+		if !errors.Is(err, ErrSessionExpired) || !errors.Is(err, ErrInvalidRefreshToken) {
 			t.Fatalf("Refresh after IdleTTL: %v, want ErrSessionExpired", err)
 		}
 		s := e.sessionRow(t, tok.SessionID)
 		if !timePtrEq(s.RevokedAt, e.clock.Now()) || s.RevokedReason != RevokedExpired {
 			t.Errorf("session revoked_at %v reason %q, want now and %q", s.RevokedAt, s.RevokedReason, RevokedExpired)
 		}
-		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("Refresh of the expired session again: %v, want ErrSessionRevoked", err)
 		}
 	})
@@ -808,7 +814,7 @@ func TestRefreshAbsoluteExpiry(t *testing.T) {
 		}
 		e.clock.Advance(30 * time.Minute) // +180m: the end
 		_, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop)
-		if err != ErrSessionExpired {
+		if !errors.Is(err, ErrSessionExpired) {
 			t.Fatalf("Refresh at the absolute end: %v, want ErrSessionExpired", err)
 		}
 		if s := e.sessionRow(t, tok.SessionID); s.RevokedReason != RevokedExpired {
@@ -869,7 +875,7 @@ func TestRefreshAfterLeavingOrganization(t *testing.T) {
 		if err := tenancy.RemoveMember(e.as(t, actor.User(owner.ID, actor.PlatformNone)), e.c, ms.ID); err != nil {
 			t.Fatalf("RemoveMember: %v", err)
 		}
-		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Fatalf("Refresh after leaving the organization: %v, want ErrSessionRevoked", err)
 		}
 		if s := e.sessionRow(t, tok.SessionID); s.RevokedAt == nil || s.RevokedReason != RevokedMembershipEnded {
@@ -891,7 +897,7 @@ func TestRefreshReuseNoGrace(t *testing.T) {
 		t0 := e.login(t, u.Email, laptop)
 		t1 := e.refresh(t, t0.RefreshToken, laptop)
 		_, err := e.m.Refresh(context.Background(), t0.RefreshToken, laptop)
-		if err != ErrTokenReused || !errors.Is(err, ErrInvalidRefreshToken) {
+		if !errors.Is(err, ErrTokenReused) || !errors.Is(err, ErrInvalidRefreshToken) {
 			t.Fatalf("second use of a token: %v, want ErrTokenReused", err)
 		}
 		s := e.sessionRow(t, t0.SessionID)
@@ -903,10 +909,10 @@ func TestRefreshReuseNoGrace(t *testing.T) {
 		}
 		// The newest token no longer continues the session: the code says
 		// the session is revoked (the reuse was the other token's).
-		if _, err := e.m.Refresh(context.Background(), t1.RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), t1.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("Refresh with the newest token after the reuse: %v, want ErrSessionRevoked", err)
 		}
-		if _, err := e.m.Refresh(context.Background(), t0.RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), t0.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("the reused token a third time: %v, want ErrSessionRevoked", err)
 		}
 		if _, err := e.m.Authenticate(context.Background(), t1.AccessToken); !errors.Is(err, ErrInvalidAccessToken) {
@@ -955,7 +961,7 @@ func TestRefreshReuseGrace(t *testing.T) {
 				t2, err := e.m.Refresh(context.Background(), t0.RefreshToken, tt.from)
 				s := e.sessionRow(t, t0.SessionID)
 				if !tt.wantRetry {
-					if err != ErrTokenReused {
+					if !errors.Is(err, ErrTokenReused) {
 						t.Fatalf("retry: %v, want ErrTokenReused", err)
 					}
 					if s.RevokedReason != RevokedReuse || len(e.liveTokens(t, s.ID)) != 0 {
@@ -988,13 +994,13 @@ func TestRefreshReuseGrace(t *testing.T) {
 				}
 				// The superseded child presented later is a reuse.
 				e.clock.Advance(time.Minute)
-				if _, err := e.m.Refresh(context.Background(), t1.RefreshToken, laptop); err != ErrTokenReused {
+				if _, err := e.m.Refresh(context.Background(), t1.RefreshToken, laptop); !errors.Is(err, ErrTokenReused) {
 					t.Fatalf("the superseded child: %v, want ErrTokenReused", err)
 				}
 				if s := e.sessionRow(t, s.ID); s.RevokedReason != RevokedReuse {
 					t.Errorf("session revoked reason %q, want %s", s.RevokedReason, RevokedReuse)
 				}
-				if _, err := e.m.Refresh(context.Background(), t2.RefreshToken, laptop); err != ErrSessionRevoked {
+				if _, err := e.m.Refresh(context.Background(), t2.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 					t.Errorf("the retry's token after the reuse: %v, want ErrSessionRevoked", err)
 				}
 			})
@@ -1019,10 +1025,10 @@ func TestLogout(t *testing.T) {
 		if s.RevokedAt == nil || s.RevokedReason != RevokedLogout {
 			t.Errorf("session revoked_at %v reason %q, want %s", s.RevokedAt, s.RevokedReason, RevokedLogout)
 		}
-		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("Refresh after logout: %v, want ErrSessionRevoked", err)
 		}
-		if err := e.m.Logout(context.Background(), tok.RefreshToken); err != ErrSessionRevoked {
+		if err := e.m.Logout(context.Background(), tok.RefreshToken); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("Logout again: %v, want ErrSessionRevoked", err)
 		}
 		if _, err := e.m.Authenticate(context.Background(), tok.AccessToken); !errors.Is(err, ErrInvalidAccessToken) {
@@ -1104,7 +1110,7 @@ func TestRevokeSession(t *testing.T) {
 				if !errors.Is(authErr, ErrInvalidAccessToken) {
 					t.Errorf("Authenticate after revocation: %v, want ErrInvalidAccessToken", authErr)
 				}
-				if _, err := e.m.Refresh(context.Background(), tt.tok.RefreshToken, laptop); err != ErrSessionRevoked {
+				if _, err := e.m.Refresh(context.Background(), tt.tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 					t.Errorf("Refresh after revocation: %v, want ErrSessionRevoked", err)
 				}
 				if acts := e.activities(t, "session.revoked", s.ID); len(acts) != 1 || acts[0].Data["reason"] != RevokedByUser {
@@ -1170,7 +1176,7 @@ func TestRevokeUserSessions(t *testing.T) {
 			if _, err := e.m.Authenticate(context.Background(), tok.AccessToken); !errors.Is(err, ErrInvalidAccessToken) {
 				t.Errorf("Authenticate after RevokeUserSessions: %v, want ErrInvalidAccessToken", err)
 			}
-			if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrSessionRevoked {
+			if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 				t.Errorf("Refresh after RevokeUserSessions: %v, want ErrSessionRevoked", err)
 			}
 		}
@@ -1218,7 +1224,7 @@ func TestRevokeSwitchedSession(t *testing.T) {
 				if live := e.liveTokens(t, tok.SessionID); len(live) != 0 {
 					t.Errorf("the revoked session keeps %d live refresh tokens (organization %v)", len(live), live[0].OrganizationID)
 				}
-				if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); err != ErrSessionRevoked {
+				if _, err := e.m.Refresh(context.Background(), tok.RefreshToken, laptop); !errors.Is(err, ErrSessionRevoked) {
 					t.Errorf("Refresh after revocation: %v, want ErrSessionRevoked", err)
 				}
 			})
@@ -1538,7 +1544,7 @@ func TestChangePassword(t *testing.T) {
 		if s := e.sessionRow(t, there.SessionID); s.RevokedAt == nil || s.RevokedReason != "password_changed" {
 			t.Errorf("the other session revoked_at %v reason %q, want revoked for password_changed", s.RevokedAt, s.RevokedReason)
 		}
-		if _, err := e.m.Refresh(context.Background(), there.RefreshToken, phone); err != ErrSessionRevoked {
+		if _, err := e.m.Refresh(context.Background(), there.RefreshToken, phone); !errors.Is(err, ErrSessionRevoked) {
 			t.Errorf("Refresh of the other session: %v, want ErrSessionRevoked", err)
 		}
 		if _, err := e.m.Authenticate(context.Background(), there.AccessToken); !errors.Is(err, ErrInvalidAccessToken) {
@@ -1551,7 +1557,7 @@ func TestChangePassword(t *testing.T) {
 		if acts := e.activities(t, "user.password_changed", u.ID); len(acts) != 1 || acts[0].ActorUserID == nil || *acts[0].ActorUserID != u.ID {
 			t.Errorf("user.password_changed = %v, want one by the user", acts)
 		}
-		if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: testPassword}); err != ErrInvalidCredentials {
+		if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: testPassword}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Errorf("Login with the old password: %v, want ErrInvalidCredentials", err)
 		}
 		if _, err := e.m.Login(context.Background(), LoginInput{Email: u.Email, Password: newPassword}); err != nil {

@@ -198,11 +198,13 @@ func sqliteFileError(c Config) error {
 		return nil
 	}
 	_, statErr := os.Stat(c.Path)
-	f, err := os.OpenFile(c.Path, os.O_RDWR|os.O_CREATE, 0o644)
+	// A probe: a file it creates is removed again below, so its mode is
+	// never kept.
+	f, err := os.OpenFile(c.Path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
-	f.Close()
+	_ = f.Close() // nothing was written
 	if errors.Is(statErr, fs.ErrNotExist) {
 		_ = os.Remove(c.Path)
 	}

@@ -78,7 +78,7 @@ func TestTracingFromEnv(t *testing.T) {
 			}
 			attrs := map[string]string{}
 			for _, kv := range ro.Resource().Attributes() {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			if attrs["service.name"] != tt.service || attrs["service.version"] != "v0.0.1" {
 				t.Errorf("resource service.name=%q service.version=%q, want %q v0.0.1", attrs["service.name"], attrs["service.version"], tt.service)
@@ -115,7 +115,9 @@ func TestDriverSpans(t *testing.T) {
 		if err := drv.Query(ctx, "SELECT count(*) FROM cf_users WHERE email = "+ph, []any{secret}, &rows); err != nil {
 			t.Fatal(err)
 		}
-		rows.Close()
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if n := len(exp.GetSpans()); n != 0 {
 			t.Fatalf("%d spans for a statement outside any span", n)
 		}
@@ -124,7 +126,9 @@ func TestDriverSpans(t *testing.T) {
 		if err := drv.Query(sctx, "SELECT count(*) FROM cf_users WHERE email = "+ph, []any{secret}, &rows); err != nil {
 			t.Fatal(err)
 		}
-		rows.Close()
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
 		tx, err := drv.Tx(sctx)
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +154,7 @@ func TestDriverSpans(t *testing.T) {
 				t.Errorf("span %s is not a child of the request span", s.Name)
 			}
 			for _, kv := range s.Attributes {
-				if strings.Contains(kv.Value.Emit(), secret) {
+				if strings.Contains(kv.Value.String(), secret) {
 					t.Errorf("span %s attribute %s holds a statement argument", s.Name, kv.Key)
 				}
 			}

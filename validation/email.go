@@ -297,7 +297,7 @@ func decodePunycode(s string) (string, error) {
 		}
 		out = append(out, 0)
 		copy(out[i+1:], out[i:])
-		out[i] = rune(n)
+		out[i] = rune(n) //nolint:gosec // n <= utf8.MaxRune, checked above
 		i++
 	}
 	return string(out), nil

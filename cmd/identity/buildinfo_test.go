@@ -195,7 +195,10 @@ func checkBuild(t *testing.T, repo, bin, db string) buildVersion {
 	}
 	cancel()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v\nstderr:\n%s", err, stderr.String())
+		}
 	case <-time.After(20 * time.Second):
 		_ = serve.Process.Kill()
 		t.Fatal("serve did not stop within 20s of SIGTERM")

@@ -54,8 +54,10 @@ func (m *flowFlags) mailer(log *slog.Logger) (mail.Mailer, error) {
 }
 
 // flows builds the mailed-link flows over client and sessions; stop
-// closes the outbox (sending what is queued until ctx ends).
-func (m *flowFlags) flows(client *ent.Client, sessions *session.Manager, log *slog.Logger) (graph.Flows, func(context.Context), error) {
+// closes the outbox (sending what is queued until its ctx ends). ctx is the
+// command's: when building fails the outbox is closed under it, without its
+// cancellation.
+func (m *flowFlags) flows(ctx context.Context, client *ent.Client, sessions *session.Manager, log *slog.Logger) (graph.Flows, func(context.Context), error) {
 	mailer, err := m.mailer(log)
 	if err != nil {
 		return graph.Flows{}, nil, err
@@ -74,7 +76,7 @@ func (m *flowFlags) flows(client *ent.Client, sessions *session.Manager, log *sl
 	}
 	courier, err := mail.NewCourier(outbox, mail.CourierOptions{PublicURL: *m.publicURL, Templates: tpl, Log: log})
 	if err != nil {
-		stop(context.Background())
+		stop(context.WithoutCancel(ctx))
 		return graph.Flows{}, nil, fmt.Errorf("%w: --public-url: %w", errUsage, err)
 	}
 	gates := features.New(client, map[features.Flow]bool{
@@ -85,15 +87,15 @@ func (m *flowFlags) flows(client *ent.Client, sessions *session.Manager, log *sl
 		return out, stop, nil
 	}
 	if out.Recovery, err = session.NewRecovery(sessions, session.RecoveryConfig{Mail: courier, Gates: gates, ResetTTL: *m.resetTTL, VerifyTTL: *m.verifyTTL}); err != nil {
-		stop(context.Background())
+		stop(context.WithoutCancel(ctx))
 		return graph.Flows{}, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if out.Invitations, err = invitation.New(client, invitation.Config{Sessions: sessions, Mail: courier, Gates: gates, TTL: *m.inviteTTL}); err != nil {
-		stop(context.Background())
+		stop(context.WithoutCancel(ctx))
 		return graph.Flows{}, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if out.OAuth, err = oauthlink.New(client, sessions.Sealer()); err != nil {
-		stop(context.Background())
+		stop(context.WithoutCancel(ctx))
 		return graph.Flows{}, nil, err
 	}
 	return out, stop, nil

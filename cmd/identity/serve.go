@@ -105,14 +105,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// Bind first: a port in use fails before anything touches the database.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	defer ln.Close()
 	var metricsLn net.Listener
 	if *metricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+		if metricsLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", *metricsAddr); err != nil {
 			return fmt.Errorf("listening on --metrics-addr %s: %w", *metricsAddr, err)
 		}
 		defer metricsLn.Close()
@@ -125,7 +125,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("tracing on (OTEL_* environment)")
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// The spans of the shutdown itself are flushed too: ctx is done
+			// by now, its values are still wanted.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := tp.Shutdown(sctx); err != nil {
 				log.Warn("tracing: flushing the last spans failed", "err", err)
@@ -159,7 +161,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if sessions, err = session.New(ctx, client, sessCfg); err != nil {
 		return err
 	}
-	flows, stopMail, err := fl.flows(client, sessions, log)
+	flows, stopMail, err := fl.flows(ctx, client, sessions, log)
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	// ctx is done by now: the grace period starts from a context that
+	// keeps its values but not its cancellation.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ func (s *sessionFlags) config(databaseURL string, notice func(file string)) (ses
 	c.Password = password.Policy{MinLength: *s.minLength, MaxLength: password.Default().MaxLength}
 	if *s.argonMemory <= 0 || *s.argonTime <= 0 || *s.argonThreads <= 0 || *s.argonThreads > 255 {
 		return c, fmt.Errorf("%w: argon2 parameters must be positive (threads at most 255)", errUsage)
+	}
+	if *s.argonMemory > math.MaxUint32 || *s.argonTime > math.MaxUint32 {
+		// The hash stores them as 32-bit numbers: a larger flag would wrap.
+		return c, fmt.Errorf("%w: argon2 memory and time must fit in 32 bits (at most %d)", errUsage, uint32(math.MaxUint32))
 	}
 	c.HashConcurrency = *s.hashSlots
 	c.ImpersonationTTL, c.MaxImpersonationTTL = *s.impTTL, *s.impMax
@@ -161,7 +166,7 @@ func masterKeys(value, file, databaseURL string, notice func(file string)) ([][]
 			return nil, "", fmt.Errorf("%w: creating %s: %w", errMasterKey, file, err)
 		}
 		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(b[:]) + "\n"); err != nil {
-			f.Close()
+			_ = f.Close() // the write error is the one to report
 			return nil, "", fmt.Errorf("%w: writing %s: %w", errMasterKey, file, err)
 		}
 		if err := f.Close(); err != nil {

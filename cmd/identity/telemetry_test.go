@@ -29,7 +29,11 @@ func TestServeMetricsAndTracing(t *testing.T) {
 	}
 	get := func(url string) (int, string) {
 		t.Helper()
-		resp, err := http.Get(url)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 		url = "sqlite://" + filepath.Join(dir, "example.db")
 	}
 	applied, err := migrations.Apply(ctx, url)
@@ -143,7 +143,11 @@ func main() {
 	must("open the session manager", err)
 	inbox := &linkMailer{}
 	outbox := mail.NewOutbox(inbox, nil, mail.OutboxOptions{})
-	defer outbox.Close(ctx)
+	defer func() {
+		if err := outbox.Close(ctx); err != nil {
+			log.Printf("mail outbox closed with messages unsent: %v", err)
+		}
+	}()
 	courier, err := mail.NewCourier(outbox, mail.CourierOptions{PublicURL: "https://id.example.com"})
 	must("open the mail courier", err)
 	invitations, err := invitation.New(client, invitation.Config{Sessions: sessions, Mail: courier})

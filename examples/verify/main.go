@@ -200,7 +200,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }() // the demo's own JWKS server, done with
 	url := "http://" + ln.Addr().String() + "/.well-known/jwks.json"
 
 	now := time.Now()

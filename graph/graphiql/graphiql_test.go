@@ -11,16 +11,24 @@ import (
 	"github.com/cf/identity/graph/graphiql"
 )
 
-func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
+// response is what the tests read of a recorded response: the body is read
+// and closed by get.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, h http.Handler, path string) (response, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	res := rec.Result()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(b)
+	return response{StatusCode: res.StatusCode, Header: res.Header}, string(b)
 }
 
 var refs = regexp.MustCompile(`(?i)(?:src|href)="([^"]*)"`)

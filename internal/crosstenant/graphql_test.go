@@ -81,14 +81,14 @@ func (s *suite) post(key, query string, vars map[string]any, header map[string]s
 	r := gqlResp{status: resp.StatusCode, raw: raw}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
-		return r, fmt.Errorf("response is not a JSON object: %v: %s", err, raw)
+		return r, fmt.Errorf("response is not a JSON object: %w: %s", err, raw)
 	}
 	if d, ok := top["data"]; ok && string(d) != "null" {
 		r.hasData, r.data = true, d
 	}
 	if e, ok := top["errors"]; ok {
 		if err := json.Unmarshal(e, &r.errors); err != nil {
-			return r, fmt.Errorf("decoding errors: %v: %s", err, raw)
+			return r, fmt.Errorf("decoding errors: %w: %s", err, raw)
 		}
 	}
 	return r, nil

@@ -54,10 +54,13 @@ func Postgres(ctx context.Context, serverURL, prefix string) (db *sql.DB, rawURL
 		admin.Close()
 		return nil, "", nil, err
 	}
+	// drop runs at cleanup, often after ctx is done: it keeps ctx's values,
+	// not its cancellation.
+	dropCtx := context.WithoutCancel(ctx)
 	drop = func() error {
 		db.Close()
 		defer admin.Close()
-		_, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		_, err := admin.ExecContext(dropCtx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		return err
 	}
 	return db, rawURL, drop, nil
