@@ -372,11 +372,16 @@ func (e *env) baseNested(ctx context.Context, g map[string]map[string]bool, nOrg
 	mems := map[string]*memNode{}
 	var memIDs []any
 	if len(memberOrgs) > 0 {
-		rs, err = e.base.query(ctx, `SELECT id, organization_id, status, title, uid, email, display_name, total FROM (
-			SELECT m.id, m.organization_id, m.status, m.title, u.id AS uid, u.email, u.display_name,
+		// The users are looked up for the page's rows only: joined to
+		// the window's output, PostgreSQL's planner hashes all users.
+		rs, err = e.base.query(ctx, `SELECT p.id, p.organization_id, p.status, p.title,
+				(SELECT u.id FROM cf_users u WHERE u.id = p.user_id AND u.deleted_at IS NULL),
+				(SELECT u.email FROM cf_users u WHERE u.id = p.user_id AND u.deleted_at IS NULL),
+				(SELECT u.display_name FROM cf_users u WHERE u.id = p.user_id AND u.deleted_at IS NULL), p.total FROM (
+			SELECT m.id, m.organization_id, m.status, m.title, m.user_id,
 				row_number() OVER (PARTITION BY m.organization_id ORDER BY m.id) AS n, count(*) OVER (PARTITION BY m.organization_id) AS total
-			FROM cf_memberships m LEFT JOIN cf_users u ON u.id = m.user_id AND u.deleted_at IS NULL
-			WHERE m.organization_id IN (`+in(len(memberOrgs))+`)) AS p WHERE n <= ? ORDER BY organization_id, id`, append(memberOrgs, nMembers)...)
+			FROM cf_memberships m WHERE m.organization_id IN (`+in(len(memberOrgs))+`)) AS p
+			WHERE p.n <= ? ORDER BY p.organization_id, p.id`, append(memberOrgs, nMembers)...)
 		if err != nil {
 			return nil, err
 		}
