@@ -10,8 +10,9 @@ import (
 // runs with benchstat. The activity feed (page 1 vs page 1,000, W5) is
 // BenchmarkActivityFeed in package activitylog.
 
-// side is one implementation of a workload: op runs one operation,
-// count returns the statements run so far and reset zeroes it.
+// side is one implementation of a workload: op runs one operation (its
+// statements are counted by e.drv for the product, e.base for the
+// baseline).
 type side struct {
 	name string
 	op   func(ctx context.Context) error
