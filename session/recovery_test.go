@@ -454,7 +454,7 @@ func TestRecoveryResetTokenRefusals(t *testing.T) {
 				if !errors.Is(err, tt.want) || !errors.Is(err, ErrInvalidToken) {
 					t.Fatalf("ConfirmPasswordReset: %v, want %v (matching ErrInvalidToken)", err, tt.want)
 				}
-				if errors.Is(tt.want, ErrInvalidToken) && (errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenExpired)) {
+				if tt.want == ErrInvalidToken && (errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenExpired)) { //nolint:errorlint // which sentinel the case names (the plain one), not a returned error
 					t.Errorf("ConfirmPasswordReset: %v, want plain ErrInvalidToken", err)
 				}
 				if got := e.userRow(t, u.ID); !got.PasswordHash.Verify(testPassword) {

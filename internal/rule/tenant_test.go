@@ -327,7 +327,7 @@ func TestUnknownActiveOrganization(t *testing.T) {
 				t.Errorf("%s: %v, want no error", tt.name, err)
 			case tt.want != nil && !errors.Is(err, tt.want):
 				t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
-			case errors.Is(err, authz.ErrUnknownOrganization) && !errors.Is(tt.want, authz.ErrUnknownOrganization):
+			case errors.Is(err, authz.ErrUnknownOrganization) && tt.want != authz.ErrUnknownOrganization: //nolint:errorlint // which sentinel the case names, not a returned error
 				t.Errorf("%s: %v tells a non-member that the organization does not exist", tt.name, err)
 			}
 		}
