@@ -50,7 +50,7 @@ status="$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")"
 curl -sS "http://127.0.0.1:$mport/metrics" >metrics.txt
 for want in \
   'identity_graphql_operations_total{operation="Viewer",outcome="ok",type="query"} 1' \
-  'identity_graphql_operations_total{operation="Broken",outcome="GRAPHQL_PARSE_FAILED",type="unknown"} 1' \
+  'identity_graphql_operations_total{operation="unparsed",outcome="GRAPHQL_PARSE_FAILED",type="unknown"} 1' \
   'identity_authentications_total{credential="api_key",result="ok"} 2' \
   'identity_authentications_total{credential="none",result="missing"} 1' \
   'identity_authentications_total{credential="password",result="invalid_credentials"} 1' \

@@ -237,6 +237,7 @@ func (s *signIn) login(_ http.ResponseWriter, r *http.Request, in authRequest) (
 		return nil, validation.Errorf("email", "required")
 	}
 	if wait := s.take(s.perKey, "login:"+strings.ToLower(strings.TrimSpace(in.Email))); wait > 0 {
+		telemetry.Authenticated(r.Context(), telemetry.CredentialPassword, "rate_limited")
 		return nil, rateLimit(wait)
 	}
 	org, err := organizationOf(in)
@@ -256,6 +257,7 @@ func (s *signIn) refresh(_ http.ResponseWriter, r *http.Request, in authRequest)
 		return nil, validation.Errorf("refreshToken", "required")
 	}
 	if wait := s.take(s.perKey, "token:"+keyOf(in.RefreshToken)); wait > 0 {
+		telemetry.Authenticated(r.Context(), telemetry.CredentialRefresh, "rate_limited")
 		return nil, rateLimit(wait)
 	}
 	t, err := s.sessions.Refresh(r.Context(), in.RefreshToken, client(r))

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/telemetry"
 )
 
@@ -38,50 +39,61 @@ func routes(mux, sub *http.ServeMux) router {
 // withObservation measures every request: it puts a
 // telemetry.Request on the context (the SQL statements of the request are
 // counted into it), starts the request's server span when tp is set
-// (continuing a W3C traceparent the client sent), and records route,
-// method, status, duration and statement count in m. The route is the
-// mux pattern, never the raw path, so that metrics stay bounded.
-func withObservation(routeFor router, m *telemetry.Metrics, tp trace.TracerProvider, next http.Handler) http.Handler {
+// (continuing the caller's trace when prop extracts one), and records
+// route, method, status, duration and statement count in m. The route is
+// the mux pattern, never the raw path, so that metrics stay bounded. A
+// panic is recorded as a 500 and goes on up.
+func withObservation(routeFor router, m *telemetry.Metrics, tp trace.TracerProvider, prop propagation.TextMapPropagator, next http.Handler) http.Handler {
 	var tracer trace.Tracer
 	if tp != nil {
 		tracer = tp.Tracer(instrumentation)
 	}
-	prop := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		route := routeFor(r)
 		ctx, req := telemetry.NewRequest(r.Context(), m)
 		var span trace.Span
 		if tracer != nil {
-			ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-			name := r.Method + " " + route
-			if route == "" {
-				name = r.Method
+			if prop != nil {
+				ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			}
+			name := telemetry.MethodLabel(r.Method)
+			if route != "" {
+				name += " " + route
 			}
 			ctx, span = tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-				attribute.String("http.request.method", r.Method),
+				attribute.String("http.request.method", telemetry.MethodLabel(r.Method)),
 				attribute.String("http.route", route),
 				attribute.String("cf.request_id", RequestID(ctx)),
 			))
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r.WithContext(ctx))
-		m.ObserveHTTP(route, r.Method, sw.status, time.Since(start), req.Statements())
-		if span != nil {
+		panicked := true
+		defer func() {
+			status := sw.status
+			if panicked {
+				status = http.StatusInternalServerError
+			}
+			m.ObserveHTTP(route, r.Method, status, time.Since(start), req.Statements())
+			if span == nil {
+				return
+			}
 			kind := "none"
 			if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok && li.kind != "" {
 				kind = li.kind
 			}
 			span.SetAttributes(
-				attribute.Int("http.response.status_code", sw.status),
+				attribute.Int("http.response.status_code", status),
 				attribute.String("cf.actor.kind", kind),
 				attribute.Int64("cf.sql.statements", req.Statements()),
 			)
-			if sw.status >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
 			}
 			span.End()
-		}
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		panicked = false
 	})
 }
 
@@ -113,17 +125,18 @@ var (
 func (operationTelemetry) ExtensionName() string                   { return "OperationTelemetry" }
 func (operationTelemetry) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (o operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+// InterceptResponse records the response. The operation name is the
+// parsed operation's; a document that did not parse or validate is
+// "unparsed", whatever name the request claimed. A panic is recorded as
+// INTERNAL and goes on up.
+func (o operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) (resp *graphql.Response) {
 	start := time.Now()
-	name, typ := "", "unknown"
+	name, typ := telemetry.OperationUnparsed, "unknown"
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
-		name = oc.OperationName
 		if oc.Operation != nil {
 			typ = string(oc.Operation.Operation)
-			if name == "" {
-				name = oc.Operation.Name
-			}
+			name = oc.Operation.Name
 		}
 		if !oc.Stats.OperationStart.IsZero() {
 			start = oc.Stats.OperationStart
@@ -133,26 +146,33 @@ func (o operationTelemetry) InterceptResponse(ctx context.Context, next graphql.
 	if o.tracer != nil {
 		spanName := typ
 		if name != "" {
-			spanName += " " + name
+			spanName += " " + trail.Clip(name, 64)
 		}
 		ctx, span = o.tracer.Start(ctx, spanName, trace.WithAttributes(
 			attribute.String("graphql.operation.type", typ),
-			attribute.String("graphql.operation.name", name),
+			attribute.String("graphql.operation.name", trail.Clip(name, 64)),
 		))
 	}
-	resp := next(ctx)
-	outcome := "ok"
-	if resp != nil && len(resp.Errors) > 0 {
-		outcome = outcomeOf(resp.Errors[0].Extensions)
-	}
-	o.metrics.ObserveOperation(name, typ, outcome, time.Since(start))
-	if span != nil {
-		span.SetAttributes(attribute.String("cf.graphql.outcome", outcome))
-		if outcome != "ok" {
-			span.SetStatus(codes.Error, outcome)
+	panicked := true
+	defer func() {
+		outcome := "ok"
+		switch {
+		case panicked:
+			outcome = CodeInternal
+		case resp != nil && len(resp.Errors) > 0:
+			outcome = outcomeOf(resp.Errors[0].Extensions)
 		}
-		span.End()
-	}
+		o.metrics.ObserveOperation(name, typ, outcome, time.Since(start))
+		if span != nil {
+			span.SetAttributes(attribute.String("cf.graphql.outcome", outcome))
+			if outcome != "ok" {
+				span.SetStatus(codes.Error, outcome)
+			}
+			span.End()
+		}
+	}()
+	resp = next(ctx)
+	panicked = false
 	return resp
 }
 

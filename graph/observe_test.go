@@ -135,7 +135,7 @@ func TestMetricsAfterRequests(t *testing.T) {
 			{telemetry.MetricStatementsPerRequest, map[string]string{"route": "/graphql"}, 7},
 			{telemetry.MetricOperations, map[string]string{"operation": "Viewer", "type": "query", "outcome": "ok"}, 1},
 			{telemetry.MetricOperations, map[string]string{"operation": "Ban", "type": "mutation", "outcome": "ok"}, 1},
-			{telemetry.MetricOperations, map[string]string{"operation": "Broken", "type": "unknown", "outcome": "GRAPHQL_PARSE_FAILED"}, 1},
+			{telemetry.MetricOperations, map[string]string{"operation": telemetry.OperationUnparsed, "type": "unknown", "outcome": "GRAPHQL_PARSE_FAILED"}, 1},
 			{telemetry.MetricOperations, map[string]string{}, 3},
 			{telemetry.MetricOperationDuration, map[string]string{"operation": "Viewer", "type": "query"}, 1},
 			{telemetry.MetricAuthentications, map[string]string{"credential": "api_key", "result": "ok"}, 3},
@@ -325,9 +325,15 @@ func TestTraceOfOneRequest(t *testing.T) {
 // grow the label values without bound.
 func TestMetricsStayBounded(t *testing.T) {
 	m := telemetry.NewMetrics("", "")
+	// Failing operations take no place: a client sending junk names with
+	// errors cannot push the real names out.
+	for i := 0; i < telemetry.MaxOperationNames+50; i++ {
+		m.ObserveOperation("Junk"+strconv.Itoa(i), "query", "FORBIDDEN", time.Millisecond)
+	}
 	for i := 0; i < telemetry.MaxOperationNames+50; i++ {
 		m.ObserveOperation("Op"+strconv.Itoa(i), "query", "ok", time.Millisecond)
 	}
+	m.ObserveOperation("Failing", "query", "FORBIDDEN", time.Millisecond) // takes no place
 	m.ObserveOperation(strings.Repeat("A", 65), "query", "ok", time.Millisecond)
 	m.ObserveOperation("not a name", "query", "ok", time.Millisecond)
 	m.ObserveOperation("", "query", "ok", time.Millisecond)
@@ -347,6 +353,14 @@ func TestMetricsStayBounded(t *testing.T) {
 				}
 			}
 		}
+	}
+	for n := range names {
+		if strings.HasPrefix(n, "Junk") || n == "Failing" {
+			t.Errorf("a name whose operations failed took a place: %s", n)
+		}
+	}
+	if !names["Op0"] || !names["Op"+strconv.Itoa(telemetry.MaxOperationNames-1)] || names["Op"+strconv.Itoa(telemetry.MaxOperationNames)] {
+		t.Errorf("the first %d succeeding names should have places, and no later one", telemetry.MaxOperationNames)
 	}
 	if len(names) != telemetry.MaxOperationNames+2 || !names["other"] || !names["anonymous"] {
 		t.Errorf("%d operation label values (other %v, anonymous %v), want %d named plus other and anonymous",

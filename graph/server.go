@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cf/identity/accesstoken"
@@ -125,6 +126,14 @@ type Options struct {
 	// a span per GraphQL operation and root field, and a client span per
 	// SQL statement (telemetry.Driver); no spans when nil.
 	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context from the request headers
+	// so that the server span continues it; nil means W3C trace context
+	// (traceparent). A caller then chooses the trace ID and, with the
+	// default parent-based sampler, whether the request is sampled: give
+	// an empty propagation.NewCompositeTextMapPropagator() (what
+	// OTEL_PROPAGATORS=none selects, see telemetry.PropagatorFromEnv) to
+	// start every trace at the server.
+	Propagator propagation.TextMapPropagator
 	// Version, Revision and Modified name the build on /healthz, after its
 	// "ok" line: "version V", then "revision R" (" (modified)" appended
 	// when Modified) when Revision is set. With Version empty, NewHandler
@@ -281,7 +290,15 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return withRequestLog(log, withObservation(routes(mux, auth), opts.Metrics, opts.TracerProvider, withSecurityHeaders(mux)))
+	h := withSecurityHeaders(mux)
+	if opts.Metrics != nil || opts.TracerProvider != nil {
+		prop := opts.Propagator
+		if prop == nil {
+			prop = propagation.TraceContext{}
+		}
+		h = withObservation(routes(mux, auth), opts.Metrics, opts.TracerProvider, prop, h)
+	}
+	return withRequestLog(log, h)
 }
 
 // healthBody returns the body of /healthz: "ok", then the version and,

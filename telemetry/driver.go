@@ -3,10 +3,14 @@ package telemetry
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -18,7 +22,9 @@ const tracerName = "github.com/cf/identity/telemetry"
 // Driver wraps an ent driver so that every statement is counted into the
 // Request of its context and, when the context carries a recording span,
 // traced as a child span named for the statement's verb (SELECT, INSERT,
-// …) with the SQL text and its placeholders, never its arguments.
+// …) with the SQL text and its placeholders, never its arguments; a failed
+// statement's span gets the error's Go type and, from PostgreSQL, its
+// SQLSTATE, never its text (drivers quote the values they refuse).
 // Transactions get BEGIN, COMMIT and ROLLBACK spans, which are not
 // counted. Statements of a context without a span cost no span.
 //
@@ -31,6 +37,7 @@ func Driver(d *entsql.Driver) dialect.Driver {
 type driver struct {
 	d      *entsql.Driver
 	system string
+	cached atomic.Pointer[cachedTracer]
 }
 
 func systemOf(name string) string {
@@ -52,19 +59,44 @@ func (d *driver) span(ctx context.Context, name, query string) (context.Context,
 	if !parent.IsRecording() {
 		return ctx, nil
 	}
-	return parent.TracerProvider().Tracer(tracerName).Start(ctx, name,
+	return d.tracer(parent.TracerProvider()).Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 			attribute.String("db.system.name", d.system),
 			attribute.String("db.query.text", query),
 		))
 }
 
+// tracer returns the tracer of tp, cached: asking a provider for a tracer
+// takes its lock, once per statement otherwise.
+func (d *driver) tracer(tp trace.TracerProvider) trace.Tracer {
+	if c := d.cached.Load(); c != nil && c.tp == tp {
+		return c.tracer
+	}
+	t := tp.Tracer(tracerName)
+	d.cached.Store(&cachedTracer{tp: tp, tracer: t})
+	return t
+}
+
+type cachedTracer struct {
+	tp     trace.TracerProvider
+	tracer trace.Tracer
+}
+
+// end ends span (when not nil) with the outcome of err. The error's text
+// is not recorded: drivers quote the values they could not encode or
+// store, which may be secrets; the span gets the error's Go type and, from
+// PostgreSQL, its SQLSTATE.
 func end(span trace.Span, err error) {
 	if span == nil {
 		return
 	}
 	if err != nil {
-		span.RecordError(err)
+		attrs := []attribute.KeyValue{attribute.String("error.type", fmt.Sprintf("%T", err))}
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) {
+			attrs = append(attrs, attribute.String("db.response.status_code", pg.Code))
+		}
+		span.SetAttributes(attrs...)
 		span.SetStatus(codes.Error, "statement failed")
 	}
 	span.End()
@@ -82,36 +114,32 @@ func verb(query string) string {
 	return strings.ToUpper(q)
 }
 
-func (d *driver) Exec(ctx context.Context, query string, args, v any) error {
+func (d *driver) Exec(ctx context.Context, query string, args, v any) (err error) {
 	countStatement(ctx)
 	ctx, span := d.span(ctx, verb(query), query)
-	err := d.d.Exec(ctx, query, args, v)
-	end(span, err)
-	return err
+	defer func() { end(span, err) }()
+	return d.d.Exec(ctx, query, args, v)
 }
 
-func (d *driver) Query(ctx context.Context, query string, args, v any) error {
+func (d *driver) Query(ctx context.Context, query string, args, v any) (err error) {
 	countStatement(ctx)
 	ctx, span := d.span(ctx, verb(query), query)
-	err := d.d.Query(ctx, query, args, v)
-	end(span, err)
-	return err
+	defer func() { end(span, err) }()
+	return d.d.Query(ctx, query, args, v)
 }
 
-func (d *driver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+func (d *driver) ExecContext(ctx context.Context, query string, args ...any) (_ stdsql.Result, err error) {
 	countStatement(ctx)
 	ctx, span := d.span(ctx, verb(query), query)
-	res, err := d.d.ExecContext(ctx, query, args...)
-	end(span, err)
-	return res, err
+	defer func() { end(span, err) }()
+	return d.d.ExecContext(ctx, query, args...)
 }
 
-func (d *driver) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+func (d *driver) QueryContext(ctx context.Context, query string, args ...any) (_ *stdsql.Rows, err error) {
 	countStatement(ctx)
 	ctx, span := d.span(ctx, verb(query), query)
-	rows, err := d.d.QueryContext(ctx, query, args...)
-	end(span, err)
-	return rows, err
+	defer func() { end(span, err) }()
+	return d.d.QueryContext(ctx, query, args...) //nolint:sqlclosecheck // the rows go to the caller, who closes them
 }
 
 func (d *driver) Tx(ctx context.Context) (dialect.Tx, error) { return d.BeginTx(ctx, nil) }
@@ -139,36 +167,32 @@ type spanTx struct {
 	ctx context.Context // of BeginTx: COMMIT and ROLLBACK spans hang there
 }
 
-func (t *spanTx) Exec(ctx context.Context, query string, args, v any) error {
+func (t *spanTx) Exec(ctx context.Context, query string, args, v any) (err error) {
 	countStatement(ctx)
 	ctx, span := t.d.span(ctx, verb(query), query)
-	err := t.tx.Exec(ctx, query, args, v)
-	end(span, err)
-	return err
+	defer func() { end(span, err) }()
+	return t.tx.Exec(ctx, query, args, v)
 }
 
-func (t *spanTx) Query(ctx context.Context, query string, args, v any) error {
+func (t *spanTx) Query(ctx context.Context, query string, args, v any) (err error) {
 	countStatement(ctx)
 	ctx, span := t.d.span(ctx, verb(query), query)
-	err := t.tx.Query(ctx, query, args, v)
-	end(span, err)
-	return err
+	defer func() { end(span, err) }()
+	return t.tx.Query(ctx, query, args, v)
 }
 
-func (t *spanTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+func (t *spanTx) ExecContext(ctx context.Context, query string, args ...any) (_ stdsql.Result, err error) {
 	countStatement(ctx)
 	ctx, span := t.d.span(ctx, verb(query), query)
-	res, err := t.tx.ExecContext(ctx, query, args...)
-	end(span, err)
-	return res, err
+	defer func() { end(span, err) }()
+	return t.tx.ExecContext(ctx, query, args...)
 }
 
-func (t *spanTx) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+func (t *spanTx) QueryContext(ctx context.Context, query string, args ...any) (_ *stdsql.Rows, err error) {
 	countStatement(ctx)
 	ctx, span := t.d.span(ctx, verb(query), query)
-	rows, err := t.tx.QueryContext(ctx, query, args...)
-	end(span, err)
-	return rows, err
+	defer func() { end(span, err) }()
+	return t.tx.QueryContext(ctx, query, args...) //nolint:sqlclosecheck // the rows go to the caller, who closes them
 }
 
 func (t *spanTx) Commit() error {
@@ -178,9 +202,15 @@ func (t *spanTx) Commit() error {
 	return err
 }
 
+// Rollback rolls the transaction back. A rollback after the transaction
+// ended (callers roll back after a failed COMMIT) is not a failed span.
 func (t *spanTx) Rollback() error {
 	_, span := t.d.span(t.ctx, "ROLLBACK", "ROLLBACK")
 	err := t.tx.Rollback()
+	if errors.Is(err, stdsql.ErrTxDone) {
+		end(span, nil)
+		return err
+	}
 	end(span, err)
 	return err
 }

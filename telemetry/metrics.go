@@ -27,8 +27,17 @@ const (
 
 // MaxOperationNames is how many distinct GraphQL operation names get a
 // label value of their own; later names are counted as "other", so that
-// clients choosing names cannot grow the metrics without bound.
+// clients choosing names cannot grow the metrics without bound. A name
+// takes a place only once an operation of that name succeeded: failing
+// requests cannot fill the places.
 const MaxOperationNames = 200
+
+// Operation label values that are not names.
+const (
+	OperationAnonymous = "anonymous" // an operation without a name
+	OperationOther     = "other"     // past MaxOperationNames, too long, or not yet succeeded
+	OperationUnparsed  = "unparsed"  // a document that did not parse or validate
+)
 
 // Metrics holds the server's Prometheus collectors in a registry of its
 // own (with the Go runtime and process collectors). Its methods may be
@@ -67,7 +76,7 @@ func NewMetrics(version, revision string) *Metrics {
 		}, []string{"route"}),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricOperations,
-			Help: `GraphQL operations, by operation name ("anonymous" without one, "other" past ` + strconv.Itoa(MaxOperationNames) + ` names), type and outcome ("ok" or the first error's extensions.code).`,
+			Help: `GraphQL operations, by operation name ("anonymous" without one, "unparsed" for documents that did not parse or validate, "other" past ` + strconv.Itoa(MaxOperationNames) + ` names), type and outcome ("ok" or the first error's extensions.code).`,
 		}, []string{"operation", "type", "outcome"}),
 		opDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    MetricOperationDuration,
@@ -89,7 +98,7 @@ func NewMetrics(version, revision string) *Metrics {
 		}, []string{"limit"}),
 		activityRows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricActivityRows,
-			Help: `Activity rows appended to the hash chains, by chain ("organization" or "platform").`,
+			Help: `Activity rows inserted into the hash chains by requests, by chain ("organization" or "platform"); counted at the insert, inside the transaction of the change.`,
 		}, []string{"chain"}),
 		names: map[string]bool{},
 	}
@@ -133,7 +142,7 @@ func (m *Metrics) ObserveHTTP(route, method string, code int, d time.Duration, s
 	if route == "" {
 		route = "unmatched"
 	}
-	m.httpRequests.WithLabelValues(route, methodLabel(method), strconv.Itoa(code)).Inc()
+	m.httpRequests.WithLabelValues(route, MethodLabel(method), strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 	m.statements.WithLabelValues(route).Observe(float64(statements))
 }
@@ -145,28 +154,31 @@ func (m *Metrics) ObserveOperation(name, typ, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	name = m.operationLabel(name)
+	name = m.operationLabel(name, outcome == "ok")
 	m.operations.WithLabelValues(name, typ, outcome).Inc()
 	m.opDuration.WithLabelValues(name, typ).Observe(d.Seconds())
 }
 
 // operationLabel bounds the label values of operation names: a name that
 // is not a GraphQL name, or is longer than 64 bytes, or comes after
-// MaxOperationNames others, is "other".
-func (m *Metrics) operationLabel(name string) string {
-	if name == "" {
-		return "anonymous"
-	}
-	if len(name) > 64 || !isName(name) {
-		return "other"
+// MaxOperationNames others, is "other"; a name not seen before takes a
+// place only when ok (its operation succeeded), and is "other" until then.
+func (m *Metrics) operationLabel(name string, ok bool) string {
+	switch {
+	case name == "":
+		return OperationAnonymous
+	case name == OperationUnparsed:
+		return name
+	case len(name) > 64 || !isName(name):
+		return OperationOther
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.names[name] {
 		return name
 	}
-	if len(m.names) >= MaxOperationNames {
-		return "other"
+	if !ok || len(m.names) >= MaxOperationNames {
+		return OperationOther
 	}
 	m.names[name] = true
 	return name
@@ -186,7 +198,9 @@ func isName(s string) bool {
 	return s != ""
 }
 
-func methodLabel(method string) string {
+// MethodLabel returns method when it is a standard HTTP method the server
+// answers, and "other" for anything else: a bounded label or span name.
+func MethodLabel(method string) string {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions:

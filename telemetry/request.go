@@ -62,6 +62,7 @@ const (
 // Authenticated records the result of checking a credential of the given
 // kind: "ok", or why it was refused ("missing", "malformed", "invalid",
 // "expired", "inactive", "not_member", "rate_limited", "unavailable", …).
+// Sign-ins refused by a rate limit count as "rate_limited" too.
 func Authenticated(ctx context.Context, credential, result string) {
 	if m := RequestFrom(ctx).Metrics(); m != nil {
 		m.auths.WithLabelValues(credential, result).Inc()
@@ -83,8 +84,11 @@ func RateLimited(ctx context.Context, limit string) {
 	}
 }
 
-// ActivityRows records n activity rows appended to a chain of the given
-// kind ("organization" or "platform").
+// ActivityRows records n activity rows inserted into chains of the given
+// kind ("organization" or "platform"). It is called at the insert, inside
+// the transaction of the change: the rare transaction that then fails to
+// commit is still counted. Rows written outside a request (background
+// jobs, the CLI) are not.
 func ActivityRows(ctx context.Context, chain string, n int) {
 	if m := RequestFrom(ctx).Metrics(); m != nil && n > 0 {
 		m.activityRows.WithLabelValues(chain).Add(float64(n))

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/storage"
@@ -18,7 +21,7 @@ import (
 
 var otelVars = []string{
 	"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_PROPAGATORS",
 }
 
 // TestTracingFromEnv checks which environments switch tracing on, which
@@ -139,12 +142,24 @@ func TestDriverSpans(t *testing.T) {
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		if err := drv.Exec(sctx, "SELECT no_such_column FROM cf_users", []any{}, nil); err == nil {
+		// A failed statement whose error quotes its argument: PostgreSQL
+		// names the value it could not convert, SQLite refuses a missing
+		// column (its errors name no values).
+		failing, failArgs := "SELECT no_such_column FROM cf_users WHERE email = ?", []any{secret}
+		if cfg.Dialect == "postgres" {
+			failing = "SELECT $1::integer"
+		}
+		var ferr error
+		if ferr = drv.Exec(sctx, failing, failArgs, nil); ferr == nil {
 			t.Fatal("a bad statement succeeded")
+		}
+		if cfg.Dialect == "postgres" && !strings.Contains(ferr.Error(), secret) {
+			t.Fatalf("the PostgreSQL error does not quote the argument (%v): the check below tests nothing", ferr)
 		}
 		parent.End()
 
 		var names []string
+		failed := 0
 		for _, s := range exp.GetSpans() {
 			if s.Name == "request" {
 				continue
@@ -158,9 +173,22 @@ func TestDriverSpans(t *testing.T) {
 					t.Errorf("span %s attribute %s holds a statement argument", s.Name, kv.Key)
 				}
 			}
-			if s.Name == "SELECT" && s.Status.Code.String() == "Error" && len(s.Events) == 0 {
-				t.Errorf("failed statement span records no error event")
+			if s.Status.Code.String() == "Error" {
+				failed++
+				attrs := map[string]string{}
+				for _, kv := range s.Attributes {
+					attrs[string(kv.Key)] = kv.Value.String()
+				}
+				if attrs["error.type"] == "" || len(s.Events) != 0 {
+					t.Errorf("failed statement span: error.type %q, %d events (the error text must not be recorded)", attrs["error.type"], len(s.Events))
+				}
+				if cfg.Dialect == "postgres" && attrs["db.response.status_code"] != "22P02" {
+					t.Errorf("failed statement span: SQLSTATE %q, want 22P02", attrs["db.response.status_code"])
+				}
 			}
+		}
+		if failed != 1 {
+			t.Errorf("%d failed spans, want 1", failed)
 		}
 		if got, want := strings.Join(names, " "), "SELECT BEGIN UPDATE COMMIT SELECT"; got != want {
 			t.Errorf("spans %q, want %q", got, want)
@@ -169,4 +197,42 @@ func TestDriverSpans(t *testing.T) {
 			t.Errorf("counted %d statements, want 4 (BEGIN and COMMIT are not statements)", got)
 		}
 	})
+}
+
+// TestPropagatorFromEnv checks which OTEL_PROPAGATORS values are taken,
+// and that "none" reads no trace context from a caller.
+func TestPropagatorFromEnv(t *testing.T) {
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		value    string
+		extracts bool
+		bad      bool
+	}{
+		{"", true, false},
+		{"tracecontext", true, false},
+		{"tracecontext,baggage", true, false},
+		{"baggage", false, false},
+		{"none", false, false},
+		{"b3", false, true},
+	}
+	for _, tt := range tests {
+		t.Run("OTEL_PROPAGATORS="+tt.value, func(t *testing.T) {
+			t.Setenv("OTEL_PROPAGATORS", tt.value)
+			p, err := telemetry.PropagatorFromEnv()
+			if tt.bad {
+				var ce *telemetry.TracingConfigError
+				if !errors.As(err, &ce) || ce.Var != "OTEL_PROPAGATORS" {
+					t.Fatalf("err = %v, want a *TracingConfigError naming OTEL_PROPAGATORS", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := p.Extract(context.Background(), propagation.HeaderCarrier(http.Header{"Traceparent": {traceparent}}))
+			if got := trace.SpanContextFromContext(ctx).IsRemote(); got != tt.extracts {
+				t.Errorf("caller's trace context extracted: %v, want %v", got, tt.extracts)
+			}
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -99,4 +100,30 @@ func TracingFromEnv(ctx context.Context, version string, console io.Writer) (*sd
 		return nil, &TracingConfigError{Var: "OTEL_RESOURCE_ATTRIBUTES", Value: os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), Reason: err.Error()}
 	}
 	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
+}
+
+// PropagatorFromEnv returns the propagator OTEL_PROPAGATORS names (a comma
+// list): "tracecontext" (W3C traceparent, the default), "baggage", or
+// "none", which reads no trace context from callers, so that every trace
+// starts at the server and callers cannot choose trace IDs or sampling.
+// Other values are a *TracingConfigError.
+func PropagatorFromEnv() (propagation.TextMapPropagator, error) {
+	v := strings.TrimSpace(os.Getenv("OTEL_PROPAGATORS"))
+	if v == "" {
+		return propagation.TraceContext{}, nil
+	}
+	var props []propagation.TextMapPropagator
+	for _, name := range strings.Split(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "tracecontext":
+			props = append(props, propagation.TraceContext{})
+		case "baggage":
+			props = append(props, propagation.Baggage{})
+		case "none":
+			return propagation.NewCompositeTextMapPropagator(), nil
+		default:
+			return nil, &TracingConfigError{Var: "OTEL_PROPAGATORS", Value: v, Reason: "want tracecontext, baggage or none"}
+		}
+	}
+	return propagation.NewCompositeTextMapPropagator(props...), nil
 }

@@ -121,6 +121,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	prop, err := telemetry.PropagatorFromEnv()
+	if err != nil {
+		return err
+	}
 	if tp != nil {
 		log.Info("tracing on (OTEL_* environment)")
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
@@ -187,6 +191,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if tp != nil {
 		opts.TracerProvider = tp
+		opts.Propagator = prop
 	}
 	var metricsSrv *http.Server
 	if metricsLn != nil {

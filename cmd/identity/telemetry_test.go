@@ -94,6 +94,7 @@ func TestServeTelemetryConfigErrors(t *testing.T) {
 			`OTEL_EXPORTER_OTLP_PROTOCOL="grpc": this build exports OTLP over http/protobuf only`},
 		{"traces protocol wins", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, nil,
 			`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/json"`},
+		{"unknown propagator", map[string]string{"OTEL_TRACES_EXPORTER": "console", "OTEL_PROPAGATORS": "b3"}, nil, `OTEL_PROPAGATORS="b3": want tracecontext, baggage or none`},
 		{"metrics address taken", nil, []string{"--metrics-addr", taken}, "listening on --metrics-addr " + taken},
 	}
 	for _, tt := range tests {

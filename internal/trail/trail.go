@@ -256,13 +256,14 @@ func write(ctx context.Context, c *ent.Client, entries []activitylog.Entry) erro
 	if err := c.Activity.CreateBulk(builders...).Exec(bypass.Allow(ctx, bypass.AuditRecord)); err != nil {
 		return err
 	}
+	platform := 0
 	for _, e := range entries {
-		kind := "organization"
 		if e.Chain == activitylog.PlatformChain {
-			kind = "platform"
+			platform++
 		}
-		telemetry.ActivityRows(ctx, kind, 1)
 	}
+	telemetry.ActivityRows(ctx, "platform", platform)
+	telemetry.ActivityRows(ctx, "organization", len(entries)-platform)
 	return nil
 }
 
