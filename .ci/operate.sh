@@ -29,7 +29,7 @@ printf 'violet cactus harbor 1987 drums\n' | "$bin" user create --email alice@ex
 
 OTEL_TRACES_EXPORTER=console "$bin" serve --addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$mport" 2>serve.log &
 srv=$!
-trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
 
 health="$(curl -sS "$base/healthz")"
