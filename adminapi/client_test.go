@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/features"
 	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/mailtest"
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/invitation"
 	"github.com/cf/identity/mail"
@@ -43,7 +43,7 @@ const password = "Marigold-Pelican-Causeway-482"
 type fixture struct {
 	client   *ent.Client
 	sessions *session.Manager
-	box      *mailbox
+	box      *mailtest.Mailbox
 	url      string
 
 	adminKey, aliceKey, bobKey, eveKey string
@@ -61,7 +61,7 @@ func newFixture(t *testing.T, db testdb.Target) *fixture {
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	f := &fixture{client: client, box: &mailbox{}, adminKey: admin.Key, adminID: admin.UserID}
+	f := &fixture{client: client, box: &mailtest.Mailbox{}, adminKey: admin.Key, adminID: admin.UserID}
 
 	cfg := session.DefaultConfig()
 	cfg.Argon2 = secret.MinArgon2
@@ -150,37 +150,6 @@ func (f *fixture) login(t *testing.T, email, ua string) pulid.ID {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// mailbox is a mail.Mailer that keeps every message.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (b *mailbox) Send(_ context.Context, m mail.Message) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.msgs = append(b.msgs, m)
-	return nil
-}
-
-// waitFor returns the first message of kind to addr, failing the test
-// when none came within 10 s (the outbox mails after the commit).
-func (b *mailbox) waitFor(t *testing.T, addr, kind string) mail.Message {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b.mu.Lock()
-		for _, m := range b.msgs {
-			if m.To == addr && m.Kind == kind {
-				b.mu.Unlock()
-				return m
-			}
-		}
-		b.mu.Unlock()
-	}
-	t.Fatalf("no %s message to %s", kind, addr)
-	return mail.Message{}
-}
 
 func TestClient(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
@@ -348,7 +317,7 @@ func TestClient(t *testing.T) {
 			if stored.Email != "dave@example.com" || stored.Status != entinv.StatusPending || stored.InviterID == nil || *stored.InviterID != f.aliceID {
 				t.Errorf("stored invitation = %+v", stored)
 			}
-			f.box.waitFor(t, "dave@example.com", "invitation")
+			f.box.Wait(t, "dave@example.com", "invitation", 1)
 			// A second invitation of the address is a conflict.
 			_, err = adminapi.Invite(ctx, alice, f.org.ID, "dave@example.com", nil, nil)
 			if got := adminapi.Code(err); got != "CONFLICT" {

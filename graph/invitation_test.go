@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/features"
 	"github.com/cf/identity/graph"
+	"github.com/cf/identity/internal/mailtest"
 	"github.com/cf/identity/internal/testdb"
 	"github.com/cf/identity/invitation"
 	"github.com/cf/identity/mail"
@@ -29,67 +28,11 @@ import (
 	"github.com/cf/identity/tenancy"
 )
 
-// mailbox is a mail.Mailer that keeps every message it is given.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
+// mailbox keeps the mail of the flows (package mailtest).
+type mailbox = mailtest.Mailbox
 
-func (b *mailbox) Send(_ context.Context, m mail.Message) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.msgs = append(b.msgs, m)
-	return nil
-}
-
-// of returns the messages of kind sent to addr so far.
-func (b *mailbox) of(addr, kind string) []mail.Message {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []mail.Message
-	for _, m := range b.msgs {
-		if m.To == addr && m.Kind == kind {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// all returns every message sent so far.
-func (b *mailbox) all() []mail.Message {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.msgs)
-}
-
-// mailWait is how long a test waits for a message: the flows mail after
-// their transaction commits (a password reset after its answer is sent),
-// through the outbox's workers.
-const mailWait = 10 * time.Second
-
-// wait polls until the n-th message (1-based) of kind to addr arrived and
-// returns it; it fails the test after mailWait.
-func (b *mailbox) wait(t *testing.T, addr, kind string, n int) mail.Message {
-	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		if ms := b.of(addr, kind); len(ms) >= n {
-			return ms[n-1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s message #%d to %s within %s; mail sent: %v", kind, n, addr, mailWait, summary(b.all()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func summary(ms []mail.Message) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, m.Kind+" to "+m.To)
-	}
-	return out
-}
+// mailWait is how long a test waits for a message.
+const mailWait = mailtest.Wait
 
 // tokenOf returns the token of the link of m, which must lead to path
 // below the public URL and appear in the text body.
@@ -203,7 +146,7 @@ func (e *flowEnv) invite(t *testing.T, credential string, org pulid.ID, email st
 	var d invitedData
 	r := gqlOn(t, e.srv, credential, inviteMutation, map[string]any{"o": org, "e": email}, nil)
 	wantOK(t, r, &d)
-	tok := tokenOf(t, e.box.wait(t, strings.ToLower(email), mail.KindInvitation, n), invitation.AcceptPath)
+	tok := tokenOf(t, e.box.Wait(t, strings.ToLower(email), mail.KindInvitation, n), invitation.AcceptPath)
 	assertNoSecrets(t, r, tok)
 	return d.InviteMember.ID, tok
 }
@@ -252,7 +195,7 @@ func TestInvitationJourney(t *testing.T) {
 		if d := time.Until(inv.ExpiresAt); d < invitation.DefaultTTL-time.Hour || d > invitation.DefaultTTL+time.Hour {
 			t.Errorf("expiresAt = %s, want about %s from now", inv.ExpiresAt, invitation.DefaultTTL)
 		}
-		msg := e.box.wait(t, "newcomer@example.com", mail.KindInvitation, 1)
+		msg := e.box.Wait(t, "newcomer@example.com", mail.KindInvitation, 1)
 		tok := tokenOf(t, msg, invitation.AcceptPath)
 		for _, want := range []string{"Welcome aboard", "acme", "Acme ID", owner.Email} {
 			if !strings.Contains(msg.Text, want) {
@@ -650,7 +593,7 @@ func TestPasswordResetOverHTTP(t *testing.T) {
 		if unknown.header.Get("Content-Type") != knownR.header.Get("Content-Type") || len(unknown.raw) != len(knownR.raw) {
 			t.Errorf("the answers differ: %v %q and %v %q", unknown.header, unknown.raw, knownR.header, knownR.raw)
 		}
-		msg := e.box.wait(t, "known@example.com", mail.KindPasswordReset, 1)
+		msg := e.box.Wait(t, "known@example.com", mail.KindPasswordReset, 1)
 		tok := tokenOf(t, msg, session.ResetPath)
 		if !strings.HasPrefix(tok, "cfrst_") {
 			t.Errorf("reset token %q, want cfrst_...", tok)
@@ -658,8 +601,8 @@ func TestPasswordResetOverHTTP(t *testing.T) {
 		// The unknown address gets nothing (the request runs after its
 		// answer: give it the time the known one took, and more).
 		time.Sleep(200 * time.Millisecond)
-		if ms := e.box.all(); len(ms) != 1 {
-			t.Errorf("mail sent: %v, want one reset to known@example.com", summary(ms))
+		if ms := e.box.All(); len(ms) != 1 {
+			t.Errorf("mail sent: %v, want one reset to known@example.com", mailtest.Summary(ms))
 		}
 		if n := e.count(t, `SELECT COUNT(*) FROM cf_user_tokens`); n != 1 {
 			t.Errorf("user tokens = %d, want 1", n)
@@ -731,9 +674,9 @@ func TestPasswordResetRateLimit(t *testing.T) {
 			t.Errorf("another address: HTTP %d %s", r.status, r.raw)
 		}
 		// The limited requests mailed nothing more than the allowed ones.
-		e.box.wait(t, "target@example.com", mail.KindPasswordReset, limit)
+		e.box.Wait(t, "target@example.com", mail.KindPasswordReset, limit)
 		time.Sleep(100 * time.Millisecond)
-		if n := len(e.box.of("target@example.com", mail.KindPasswordReset)); n != limit {
+		if n := len(e.box.Of("target@example.com", mail.KindPasswordReset)); n != limit {
 			t.Errorf("reset mails = %d, want %d", n, limit)
 		}
 	})
@@ -752,7 +695,7 @@ func TestVerifyEmail(t *testing.T) {
 			t.Fatal("a new user's address is verified")
 		}
 		wantOK(t, gqlOn(t, e.srv, s.AccessToken, `mutation { requestEmailVerification }`, nil, nil), nil)
-		tok := tokenOf(t, e.box.wait(t, "verify@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
+		tok := tokenOf(t, e.box.Wait(t, "verify@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
 		if !strings.HasPrefix(tok, "cfvrf_") {
 			t.Errorf("verification token %q", tok)
 		}
@@ -802,9 +745,9 @@ func TestVerifyEmail(t *testing.T) {
 			t.Errorf("the answer tells a taken address: %d %s, and %d %s for a free one", taken.status, taken.raw, free.status, free.raw)
 		}
 		assertNoSecrets(t, free, testPassword)
-		msg := e.box.wait(t, "moved@example.com", mail.KindEmailChange, 1)
+		msg := e.box.Wait(t, "moved@example.com", mail.KindEmailChange, 1)
 		time.Sleep(100 * time.Millisecond)
-		if ms := e.box.of("taken@example.com", mail.KindEmailChange); len(ms) != 0 {
+		if ms := e.box.Of("taken@example.com", mail.KindEmailChange); len(ms) != 0 {
 			t.Errorf("another account's address got %d email-change links", len(ms))
 		}
 		ctok := tokenOf(t, msg, session.VerifyPath)
@@ -912,14 +855,14 @@ func TestSignupAndFeatures(t *testing.T) {
 		if created.Status != user.StatusActive || created.EmailVerified || created.DisplayName != "Sign Up" {
 			t.Errorf("signed-up user = %+v", created)
 		}
-		tok := tokenOf(t, e.box.wait(t, "first@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
+		tok := tokenOf(t, e.box.Wait(t, "first@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
 		r = authPost(t, e.srv, "/auth/verify-email", jsonString(t, map[string]string{"token": tok}), nil)
 		if r.status != http.StatusOK || !strings.Contains(string(r.raw), `"emailVerified":true`) {
 			t.Errorf("verify after signup: HTTP %d %s", r.status, r.raw)
 		}
 		e.login(t, "first@example.com", pw)
 		time.Sleep(100 * time.Millisecond)
-		if n := len(e.box.of("first@example.com", mail.KindEmailVerification)); n != 1 {
+		if n := len(e.box.Of("first@example.com", mail.KindEmailVerification)); n != 1 {
 			t.Errorf("verification mails to first@ = %d, want 1 (a second signup sends nothing)", n)
 		}
 
@@ -1045,7 +988,7 @@ func TestFlowsStoreNoTokenInPlaintext(t *testing.T) {
 
 		for i := 1; i <= 2; i++ {
 			authPost(t, e.srv, "/auth/password-reset/request", jsonString(t, map[string]string{"email": "joiner@example.com"}), nil)
-			issued = append(issued, tokenOf(t, e.box.wait(t, "joiner@example.com", mail.KindPasswordReset, i), session.ResetPath))
+			issued = append(issued, tokenOf(t, e.box.Wait(t, "joiner@example.com", mail.KindPasswordReset, i), session.ResetPath))
 		}
 		if r := authPost(t, e.srv, "/auth/password-reset/confirm", jsonString(t, map[string]string{"token": issued[len(issued)-1], "newPassword": otherPassword}), nil); r.status != http.StatusNoContent {
 			t.Fatalf("confirm: %s", r.raw)
@@ -1053,11 +996,11 @@ func TestFlowsStoreNoTokenInPlaintext(t *testing.T) {
 		s := e.login(t, "joiner@example.com", otherPassword)
 		wantOK(t, gqlOn(t, e.srv, s.AccessToken, `mutation($p: String!) { requestEmailChange(email: "joined@example.com", currentPassword: $p) }`,
 			map[string]any{"p": otherPassword}, nil), nil)
-		issued = append(issued, tokenOf(t, e.box.wait(t, "joined@example.com", mail.KindEmailChange, 1), session.VerifyPath))
+		issued = append(issued, tokenOf(t, e.box.Wait(t, "joined@example.com", mail.KindEmailChange, 1), session.VerifyPath))
 		if r := authPost(t, e.srv, "/auth/signup", jsonString(t, map[string]string{"email": "self@example.com", "password": newcomerPW}), nil); r.status != http.StatusAccepted {
 			t.Fatalf("signup: %s", r.raw)
 		}
-		verifyTok := tokenOf(t, e.box.wait(t, "self@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
+		verifyTok := tokenOf(t, e.box.Wait(t, "self@example.com", mail.KindEmailVerification, 1), session.VerifyPath)
 		issued = append(issued, verifyTok)
 		if r := authPost(t, e.srv, "/auth/verify-email", jsonString(t, map[string]string{"token": verifyTok}), nil); r.status != http.StatusOK {
 			t.Fatalf("verify: %s", r.raw)

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/telemetry"
 )
 
@@ -146,11 +145,11 @@ func (o operationTelemetry) InterceptResponse(ctx context.Context, next graphql.
 	if o.tracer != nil {
 		spanName := typ
 		if name != "" {
-			spanName += " " + trail.Clip(name, 64)
+			spanName += " " + truncate(name, 64)
 		}
 		ctx, span = o.tracer.Start(ctx, spanName, trace.WithAttributes(
 			attribute.String("graphql.operation.type", typ),
-			attribute.String("graphql.operation.name", trail.Clip(name, 64)),
+			attribute.String("graphql.operation.name", truncate(name, 64)),
 		))
 	}
 	panicked := true

@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cf/identity/internal/testdb"
-	"github.com/cf/identity/storage"
 	"github.com/cf/identity/telemetry"
 )
 
@@ -97,20 +96,15 @@ func TestTracingFromEnv(t *testing.T) {
 // counted into the request of its context.
 func TestDriverSpans(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
-		testdb.Migrated(t, db)
-		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sqlDB.Close() })
-		drv := telemetry.Driver(entsql.OpenDB(cfg.Dialect, sqlDB))
+		_, sqlDB := testdb.Migrated(t, db)
+		drv := telemetry.Driver(entsql.OpenDB(db.Dialect, sqlDB))
 		exp := tracetest.NewInMemoryExporter()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
 		ctx, req := telemetry.NewRequest(context.Background(), nil)
 		ph := "?"
-		if cfg.Dialect == "postgres" {
+		if db.Dialect == "postgres" {
 			ph = "$1"
 		}
 		const secret = "s3cret-argument"
@@ -146,14 +140,14 @@ func TestDriverSpans(t *testing.T) {
 		// names the value it could not convert, SQLite refuses a missing
 		// column (its errors name no values).
 		failing, failArgs := "SELECT no_such_column FROM cf_users WHERE email = ?", []any{secret}
-		if cfg.Dialect == "postgres" {
+		if db.Dialect == "postgres" {
 			failing = "SELECT $1::integer"
 		}
 		var ferr error
 		if ferr = drv.Exec(sctx, failing, failArgs, nil); ferr == nil {
 			t.Fatal("a bad statement succeeded")
 		}
-		if cfg.Dialect == "postgres" && !strings.Contains(ferr.Error(), secret) {
+		if db.Dialect == "postgres" && !strings.Contains(ferr.Error(), secret) {
 			t.Fatalf("the PostgreSQL error does not quote the argument (%v): the check below tests nothing", ferr)
 		}
 		parent.End()
@@ -182,7 +176,7 @@ func TestDriverSpans(t *testing.T) {
 				if attrs["error.type"] == "" || len(s.Events) != 0 {
 					t.Errorf("failed statement span: error.type %q, %d events (the error text must not be recorded)", attrs["error.type"], len(s.Events))
 				}
-				if cfg.Dialect == "postgres" && attrs["db.response.status_code"] != "22P02" {
+				if db.Dialect == "postgres" && attrs["db.response.status_code"] != "22P02" {
 					t.Errorf("failed statement span: SQLSTATE %q, want 22P02", attrs["db.response.status_code"])
 				}
 			}
