@@ -145,7 +145,7 @@ func (s *signIn) endpoint(h handlerFunc) http.Handler {
 			return
 		}
 		if wait := s.take(s.perIP, limiterKey(clientIP(r))); wait > 0 {
-			tooMany(w, r, telemetry.LimitAuthIP, wait)
+			rateLimited(w, r, telemetry.LimitAuthIP, wait)
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -201,13 +201,6 @@ func (s *signIn) take(l *failureLimiter, key string) time.Duration {
 	}
 	l.fail(key, now)
 	return 0
-}
-
-func tooMany(w http.ResponseWriter, r *http.Request, limit string, wait time.Duration) {
-	telemetry.RateLimited(r.Context(), limit)
-	secs := max(int64((wait+time.Second-1)/time.Second), 1)
-	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	forbid(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many sign-in requests; retry in %d s", secs))
 }
 
 func jsonProblem(err error) string {
@@ -375,7 +368,7 @@ func signInResult(err error) string {
 func (s *signIn) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rl rateLimitError
 	if errors.As(err, &rl) {
-		tooMany(w, r, telemetry.LimitAuthAccount, rl.wait)
+		rateLimited(w, r, telemetry.LimitAuthAccount, rl.wait)
 		return
 	}
 	status, code, msg, ext := authError(err)

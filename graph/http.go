@@ -253,8 +253,11 @@ func rateLimited(w http.ResponseWriter, r *http.Request, limit string, wait time
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	what := "too many failed authentications from your address"
-	if limit == telemetry.LimitExports {
+	switch limit {
+	case telemetry.LimitExports:
 		what = fmt.Sprintf("%d activity exports are running", MaxConcurrentExports)
+	case telemetry.LimitAuthIP, telemetry.LimitAuthAccount:
+		what = "too many sign-in requests"
 	}
 	forbid(w, http.StatusTooManyRequests, CodeRateLimited, what+"; retry in "+strconv.FormatInt(secs, 10)+" s")
 }
