@@ -41,6 +41,7 @@ import (
 type env struct {
 	dialect string
 	fx      bench.Fixture
+	sqlDB   *sql.DB // the database Load filled
 	// The product: an ent client whose statements drv counts, the
 	// GraphQL handler over it, a session manager, and the actor's
 	// contexts and credentials.
@@ -146,7 +147,7 @@ func newEnv(d string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dialect: d, fx: fx}
+	e := &env{dialect: d, fx: fx, sqlDB: sqlDB}
 	e.drv = &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 	e.client = ent.NewClient(ent.Driver(e.drv))
 	e.handler = graph.NewHandler(e.client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -33,6 +34,9 @@ func TestLoad(t *testing.T) {
 		}
 		if s == bench.Full && (s.Memberships() != 100_000 || s.RoleLinks() != 133_000) {
 			t.Errorf("full shape: %d memberships, %d role links", s.Memberships(), s.RoleLinks())
+		}
+		if _, err := bench.Load(context.Background(), e.sqlDB, e.dialect, s); !errors.Is(err, bench.ErrNotEmpty) {
+			t.Errorf("a second Load: %v, want ErrNotEmpty", err)
 		}
 	})
 }

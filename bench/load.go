@@ -13,6 +13,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,12 +118,27 @@ func (f Fixture) MemberUser(o, j int) int {
 // Email is the address of user u.
 func Email(u int) string { return fmt.Sprintf("user%06d@bench.example", u) }
 
-// Load fills db, migrated and holding no organizations or users yet, with
-// shape s, in one transaction of set-based statements, and runs ANALYZE.
-// dialectName is dialect.SQLite or dialect.Postgres.
+// ErrNotEmpty is the error of Load on a database that holds
+// organizations already.
+var ErrNotEmpty = errors.New("bench: the database holds organizations: load into a new one")
+
+// Load fills db, migrated and holding no organizations yet (ErrNotEmpty
+// otherwise), with shape s, in one transaction of set-based statements,
+// and runs ANALYZE. dialectName is dialect.SQLite or dialect.Postgres.
+//
+// It writes with plain SQL, under no privacy policy and without
+// activities: it is for benchmark and load-test databases only, never for
+// a database people use.
 func Load(ctx context.Context, db *sql.DB, dialectName string, s Shape) (Fixture, error) {
 	if err := s.validate(); err != nil {
 		return Fixture{}, err
+	}
+	var orgs int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM cf_organizations").Scan(&orgs); err != nil {
+		return Fixture{}, fmt.Errorf("bench: %w", err)
+	}
+	if orgs > 0 {
+		return Fixture{}, ErrNotEmpty
 	}
 	start := time.Now()
 	f := Fixture{Shape: s}
