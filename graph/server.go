@@ -356,7 +356,8 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			return
 		}
 		ip := clientIP(r)
-		cred := credentialOf(r)
+		token, bearer := bearerOf(r)
+		cred := credentialOf(r.Header.Get("Authorization") != "", token, bearer)
 		rctx := r.Context()
 		result := func(res string) { telemetry.Authenticated(rctx, cred, res) }
 		if limiter != nil {
@@ -375,8 +376,7 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			refuse(w, msgAuthRequired)
 			return
 		}
-		token, ok := bearerOf(r)
-		if !ok {
+		if !bearer {
 			result("malformed")
 			refuse(w, "malformed Authorization header: want Bearer <API key or access token>")
 			return
@@ -470,13 +470,14 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 	})
 }
 
-// credentialOf returns the kind of credential r presents, for metrics.
-func credentialOf(r *http.Request) string {
-	if r.Header.Get("Authorization") == "" {
+// credentialOf returns the kind of credential a request presents, for
+// metrics: present says it has an Authorization header, token and bearer
+// are what bearerOf made of it.
+func credentialOf(present bool, token string, bearer bool) string {
+	if !present {
 		return telemetry.CredentialNone
 	}
-	token, ok := bearerOf(r)
-	if !ok {
+	if !bearer {
 		return telemetry.CredentialUnknown
 	}
 	switch credential.KindOf(token) {
