@@ -195,10 +195,12 @@ func (o *Outbox) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	o.abandon()
+	// Counted before abandoning: once abandoned, the workers drop what is
+	// left, and pending empties (the count read after it raced them).
 	o.mu.Lock()
 	n := len(o.pending)
 	o.mu.Unlock()
+	o.abandon()
 	o.log.Error("mail outbox closed with messages unsent", "unsent", n)
 	return fmt.Errorf("mail: outbox closed with %d messages unsent: %w", n, ctx.Err())
 }
