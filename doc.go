@@ -7,8 +7,11 @@
 // package migrations (apply the schema) and the generated package ent.
 //
 // Code generation runs from the module root, in this order: ent (with the
-// entgql extension, which writes graph/ent.graphql), then gqlgen.
+// entgql extension, which writes graph/ent.graphql), then gqlgen, then
+// internal/gqlpatch, which makes gqlgen's executor resolve fields one after
+// another (see the README's Performance section).
 package identity
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool gqlgen
+//go:generate go run ./internal/gqlpatch graph/generated/generated.go

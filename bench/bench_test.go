@@ -47,10 +47,17 @@ func runSides(b *testing.B, e *env, sides []side) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu0, cpuOK := processCPU()
 			for b.Loop() {
 				if err := s.op(ctx); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if cpu1, _ := processCPU(); cpuOK {
+				// The process's CPU time (all goroutines, GC and, on
+				// SQLite, the database) per operation: wall time hides
+				// work spread over cores.
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 			b.ReportMetric(float64(n), "stmts/op")
 		})

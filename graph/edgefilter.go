@@ -19,9 +19,8 @@ import (
 // hasXWith) of a where input may match.
 const MaxEdgeFilterRows = 10000
 
-// edgeFilters is a field middleware that makes the edge filters of where
-// inputs (hasX, hasXWith) see only the related objects the caller may
-// read. ent evaluates them as SQL subqueries on the related table, out of
+// edgeFilters makes the edge filters (hasX, hasXWith) of the where input
+// of field fc see only the related objects the caller may read. ent evaluates them as SQL subqueries on the related table, out of
 // reach of that table's privacy policy: without this, a caller who sees a
 // user could ask whether that user has a membership, a session or a key in
 // an organization the caller knows nothing of, and get the answer in which
@@ -31,28 +30,19 @@ const MaxEdgeFilterRows = 10000
 // the X that the caller may read and that match w…, and hasX: true (false)
 // one on having (not having) any X the caller may read. Connections nested
 // in a selection are loaded with their parent, before their arguments
-// reach this middleware, so edge filters there are refused
+// reach the field middleware, so edge filters there are refused
 // (BAD_USER_INPUT). Platform superadmins, who read everything, are left
 // alone.
-func edgeFilters(client *ent.Client) graphql.FieldMiddleware {
-	return func(ctx context.Context, next graphql.Resolver) (any, error) {
-		fc := graphql.GetFieldContext(ctx)
-		if fc == nil || fc.Args == nil {
-			return next(ctx)
-		}
-		v := reflect.ValueOf(fc.Args["where"])
-		if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-			return next(ctx)
-		}
-		lowerEmails(v)
-		if g, ok := authz.FromContext(ctx); ok && (g.IsSystem() || g.Platform(permission.PlatformRoleGrant)) {
-			return next(ctx)
-		}
-		if err := restrictEdges(ctx, client, v, fc.Object != "Query"); err != nil {
-			return nil, err
-		}
-		return next(ctx)
+func edgeFilters(ctx context.Context, client *ent.Client, fc *graphql.FieldContext) error {
+	v := reflect.ValueOf(fc.Args["where"])
+	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
 	}
+	lowerEmails(v)
+	if g, ok := authz.FromContext(ctx); ok && (g.IsSystem() || g.Platform(permission.PlatformRoleGrant)) {
+		return nil
+	}
+	return restrictEdges(ctx, client, v, fc.Object != "Query")
 }
 
 // restrictEdges rewrites the edge filters of where input w (a pointer to an

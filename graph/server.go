@@ -191,8 +191,7 @@ func NewGraphQLHandler(client *ent.Client, opts Options) http.Handler {
 		}
 		return next(ctx)
 	})
-	srv.AroundFields(limitPages)
-	srv.AroundFields(edgeFilters(client))
+	srv.AroundFields(fieldArgs(client))
 	srv.SetErrorPresenter(PresentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		log.ErrorContext(ctx, "graphql: panic", "panic", v, "request_id", RequestID(ctx), "stack", string(debug.Stack()))
@@ -208,22 +207,39 @@ const (
 	MaxPageSize     = 1000
 )
 
-// limitPages bounds every Relay connection field: no first/last means the
-// first DefaultPageSize items, and first or last above MaxPageSize is a
-// BAD_USER_INPUT error.
-func limitPages(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Args == nil {
+// fieldArgs is the server's one field middleware. For a field with
+// arguments it bounds the page of a Relay connection (limitPages) and
+// narrows the edge filters of a where input (edgeFilters); other fields
+// pass straight through. One middleware and not two, because gqlgen wraps
+// every field of an answer in each middleware.
+func fieldArgs(client *ent.Client) graphql.FieldMiddleware {
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc == nil || fc.Args == nil {
+			return next(ctx)
+		}
+		if err := limitPages(fc); err != nil {
+			return nil, err
+		}
+		if err := edgeFilters(ctx, client, fc); err != nil {
+			return nil, err
+		}
 		return next(ctx)
 	}
+}
+
+// limitPages bounds a Relay connection field: no first/last means the
+// first DefaultPageSize items, and first or last above MaxPageSize is a
+// BAD_USER_INPUT error. Other fields are left alone.
+func limitPages(fc *graphql.FieldContext) error {
 	first, okFirst := fc.Args["first"].(*int)
 	last, okLast := fc.Args["last"].(*int)
 	if !okFirst || !okLast {
-		return next(ctx)
+		return nil
 	}
 	for _, n := range []*int{first, last} {
 		if n != nil && (*n < 0 || *n > MaxPageSize) {
-			return nil, &gqlerror.Error{
+			return &gqlerror.Error{
 				Message:    fmt.Sprintf("first and last must be between 0 and %d", MaxPageSize),
 				Extensions: map[string]any{"code": CodeBadUserInput},
 			}
@@ -233,7 +249,7 @@ func limitPages(ctx context.Context, next graphql.Resolver) (any, error) {
 		n := DefaultPageSize
 		fc.Args["first"] = &n
 	}
-	return next(ctx)
+	return nil
 }
 
 func unauthenticated(msg string) *gqlerror.Error {
