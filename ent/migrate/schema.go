@@ -267,6 +267,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{CfMembershipsColumns[7]},
 			},
+			{
+				Name:    "cf_memberships_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CfMembershipsColumns[9], CfMembershipsColumns[0]},
+			},
 		},
 	}
 	// CfOauthAccountsColumns holds the columns for the "cf_oauth_accounts" table.

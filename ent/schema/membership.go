@@ -63,6 +63,9 @@ func (Membership) Indexes() []ent.Index {
 		index.Fields("user_id").StorageKey("cf_memberships_user"),
 		index.Fields("organization_id", "status").StorageKey("cf_memberships_organization_status"),
 		index.Fields("manager_id").StorageKey("cf_memberships_manager"),
+		// The API's default order of an organization's members (by ID): the
+		// nested members connection pages through it without a sort.
+		index.Fields("organization_id", "id").StorageKey("cf_memberships_organization_id"),
 	}
 }
 

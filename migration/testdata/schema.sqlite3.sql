@@ -44,6 +44,8 @@ CREATE INDEX `cf_memberships_user` ON `cf_memberships` (`user_id`);
 CREATE INDEX `cf_memberships_organization_status` ON `cf_memberships` (`organization_id`, `status`);
 -- Create index "cf_memberships_manager" to table: "cf_memberships"
 CREATE INDEX `cf_memberships_manager` ON `cf_memberships` (`manager_id`);
+-- Create index "cf_memberships_organization_id" to table: "cf_memberships"
+CREATE INDEX `cf_memberships_organization_id` ON `cf_memberships` (`organization_id`, `id`);
 -- Create "cf_oauth_accounts" table
 CREATE TABLE `cf_oauth_accounts` (`id` varchar NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `provider` text NOT NULL, `provider_user_id` text NOT NULL, `provider_email` text NOT NULL DEFAULT (''), `access_token` blob NULL, `refresh_token` blob NULL, `token_expires_at` datetime NULL, `scopes` json NOT NULL, `user_id` varchar NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `cf_oauth_accounts_cf_users_oauth_accounts` FOREIGN KEY (`user_id`) REFERENCES `cf_users` (`id`) ON DELETE NO ACTION);
 -- Create index "cf_oauth_accounts_provider_user" to table: "cf_oauth_accounts"
