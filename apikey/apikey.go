@@ -7,9 +7,13 @@ package apikey
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/ent"
@@ -93,49 +97,97 @@ func Create(ctx context.Context, client *ent.Client, p Params) (string, *ent.API
 
 // Authenticate checks token and returns the actor it stands for. The lookup
 // runs as the system actor "authenticate": it is the one read that happens
-// before anyone is known. An error matching ErrInvalidKey means the key does
-// not authenticate; any other error (wrapping the database's, or ctx's) means
-// the key could not be checked.
+// before anyone is known. It is one statement, the key joined with its
+// owner. When the key was last used more than a minute ago, Authenticate
+// records the use itself, a write on the caller's path; a server uses a
+// UsageRecorder instead, which does it in the background. An error matching
+// ErrInvalidKey means the key does not authenticate; any other error
+// (wrapping the database's, or ctx's) means the key could not be checked.
 func Authenticate(ctx context.Context, client *ent.Client, token string, now time.Time) (*actor.Actor, error) {
+	a, last, err := lookup(ctx, client, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if due(last, now) {
+		_ = recordUse(actor.NewContext(ctx, actor.System(usageReason)), client, map[pulid.ID]time.Time{a.APIKeyID(): now})
+	}
+	return a, nil
+}
+
+// keyRow is a key with the owner columns Authenticate needs.
+type keyRow struct {
+	ID             pulid.ID       `sql:"id"`
+	UserID         pulid.ID       `sql:"user_id"`
+	OrganizationID sql.NullString `sql:"organization_id"`
+	SecretHash     secret.Digest  `sql:"secret_hash"`
+	Scopes         []byte         `sql:"scopes"`
+	ExpiresAt      sql.NullTime   `sql:"expires_at"`
+	LastUsedAt     sql.NullTime   `sql:"last_used_at"`
+	RevokedAt      sql.NullTime   `sql:"revoked_at"`
+	OwnerStatus    sql.NullString `sql:"owner_status"`
+	PlatformRole   sql.NullString `sql:"owner_platform_role"`
+	BannedAt       sql.NullTime   `sql:"owner_banned_at"`
+	BanExpiresAt   sql.NullTime   `sql:"owner_ban_expires_at"`
+}
+
+// lookup finds the key of token with its owner in one statement and checks
+// both; it returns the actor and when the key was last used (nil: never).
+func lookup(ctx context.Context, client *ent.Client, token string, now time.Time) (*actor.Actor, *time.Time, error) {
 	prefix, err := secret.SplitToken(Kind, token)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, nil, ErrMalformed
 	}
 	sys := actor.NewContext(ctx, actor.System("authenticate"))
-	k, err := client.APIKey.Query().
+	var rows []keyRow
+	err = client.APIKey.Query().
 		Where(apikey.Prefix(prefix)).
-		WithOwner(func(q *ent.UserQuery) {
-			q.Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt)
+		Modify(func(s *entsql.Selector) {
+			// A soft-deleted owner joins as no owner.
+			o := entsql.Table(user.Table).As("o")
+			s.LeftJoin(o).OnP(entsql.And(
+				entsql.ColumnsEQ(s.C(apikey.FieldUserID), o.C(user.FieldID)),
+				entsql.IsNull(o.C(user.FieldDeletedAt)),
+			))
+			s.Select(
+				s.C(apikey.FieldID), s.C(apikey.FieldUserID), s.C(apikey.FieldOrganizationID),
+				s.C(apikey.FieldSecretHash), s.C(apikey.FieldScopes), s.C(apikey.FieldExpiresAt),
+				s.C(apikey.FieldLastUsedAt), s.C(apikey.FieldRevokedAt),
+				entsql.As(o.C(user.FieldStatus), "owner_status"),
+				entsql.As(o.C(user.FieldPlatformRole), "owner_platform_role"),
+				entsql.As(o.C(user.FieldBannedAt), "owner_banned_at"),
+				entsql.As(o.C(user.FieldBanExpiresAt), "owner_ban_expires_at"),
+			)
 		}).
-		Only(sys)
-	switch {
-	case ent.IsNotFound(err):
+		Scan(sys, &rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apikey: looking up key: %w", err)
+	}
+	if len(rows) != 1 {
 		// Spend the same digest work as a found key.
 		secret.Digest{}.Matches(token)
-		return nil, ErrUnknown
-	case err != nil:
-		return nil, fmt.Errorf("apikey: looking up key: %w", err)
+		return nil, nil, ErrUnknown
 	}
+	k := rows[0]
 	if !k.SecretHash.Matches(token) {
-		return nil, ErrUnknown
+		return nil, nil, ErrUnknown
 	}
-	if k.RevokedAt != nil {
-		return nil, ErrRevoked
+	if k.RevokedAt.Valid {
+		return nil, nil, ErrRevoked
 	}
-	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
-		return nil, ErrExpired
+	if k.ExpiresAt.Valid && !now.Before(k.ExpiresAt.Time) {
+		return nil, nil, ErrExpired
 	}
-	o := k.Edges.Owner
-	if o == nil || o.Status != user.StatusActive || (o.BannedAt != nil && (o.BanExpiresAt == nil || now.Before(*o.BanExpiresAt))) {
-		return nil, ErrOwner
+	if !k.OwnerStatus.Valid || k.OwnerStatus.String != string(user.StatusActive) ||
+		(k.BannedAt.Valid && (!k.BanExpiresAt.Valid || now.Before(k.BanExpiresAt.Time))) {
+		return nil, nil, ErrOwner
 	}
-	var org pulid.ID
-	if k.OrganizationID != nil {
-		org = *k.OrganizationID
+	var scopes []string
+	if err := json.Unmarshal(k.Scopes, &scopes); err != nil {
+		return nil, nil, fmt.Errorf("apikey: the scopes of key %s: %w", k.ID, err)
 	}
-	// Record use at most once a minute per key, so reads stay reads.
-	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
-		_ = client.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).Exec(sys)
+	var last *time.Time
+	if k.LastUsedAt.Valid {
+		last = &k.LastUsedAt.Time
 	}
-	return actor.APIKey(k.ID, k.UserID, actor.PlatformRole(o.PlatformRole), org, k.Scopes), nil
+	return actor.APIKey(k.ID, k.UserID, actor.PlatformRole(k.PlatformRole.String), pulid.ID(k.OrganizationID.String), scopes), last, nil
 }

@@ -11,6 +11,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,11 +19,14 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/cf/identity/actor"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/ent/membership"
 	"github.com/cf/identity/ent/organization"
 	"github.com/cf/identity/ent/privacy"
+	"github.com/cf/identity/ent/role"
 	"github.com/cf/identity/ent/user"
 	"github.com/cf/identity/permission"
 	"github.com/cf/identity/pulid"
@@ -356,72 +360,133 @@ func Reload(ctx context.Context, client *ent.Client) (*Grants, error) {
 	return Load(ctx, client)
 }
 
+// grantRow is one row of load's statement: the user, and one role of one
+// of its active memberships (membership and role columns are NULL for a
+// user without one).
+type grantRow struct {
+	PlatformRole   string         `sql:"platform_role"`
+	Status         string         `sql:"status"`
+	BannedAt       sql.NullTime   `sql:"banned_at"`
+	BanExpiresAt   sql.NullTime   `sql:"ban_expires_at"`
+	Email          string         `sql:"email"`
+	DisplayName    string         `sql:"display_name"`
+	MembershipID   sql.NullString `sql:"membership_id"`
+	OrganizationID sql.NullString `sql:"organization_id"`
+	RoleID         sql.NullString `sql:"role_id"`
+	RoleKey        sql.NullString `sql:"role_key"`
+	RoleLevel      sql.NullInt64  `sql:"role_level"`
+	FullDataAccess sql.NullBool   `sql:"role_full_data_access"`
+	Permissions    []byte         `sql:"role_permissions"`
+}
+
+// load resolves the grants of a in one statement: the user joined with its
+// active memberships in active organizations (only the one of an
+// organization key, or of the active organization, when set) and their
+// roles.
 func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, error) {
 	sys := actor.NewContext(ctx, actor.System("authz"))
-	u, err := client.User.Query().Where(user.ID(a.UserID())).
-		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt, user.FieldEmail, user.FieldDisplayName).
-		Only(sys)
+	only := a.OrganizationID()
+	if only == "" {
+		only = a.ActiveOrganization()
+	}
+	var rows []grantRow
+	err := client.User.Query().Where(user.ID(a.UserID())).
+		Modify(func(s *sql.Selector) {
+			m := sql.Table(membership.Table).As("m")
+			o := sql.Table(organization.Table).As("o")
+			mr := sql.Table(membership.RolesTable).As("mr")
+			r := sql.Table(role.Table).As("r")
+			// The organization's conditions sit in the membership's join,
+			// so that a membership of an inactive organization joins as
+			// none rather than dropping the user's row.
+			on := []*sql.Predicate{
+				sql.ColumnsEQ(m.C(membership.FieldUserID), s.C(user.FieldID)),
+				sql.EQ(m.C(membership.FieldStatus), string(membership.StatusActive)),
+				sql.Exists(sql.Select(o.C(organization.FieldID)).From(o).Where(sql.And(
+					sql.ColumnsEQ(o.C(organization.FieldID), m.C(membership.FieldOrganizationID)),
+					sql.IsNull(o.C(organization.FieldDeletedAt)),
+					sql.EQ(o.C(organization.FieldStatus), string(organization.StatusActive)),
+				))),
+			}
+			if only != "" {
+				on = append(on, sql.EQ(m.C(membership.FieldOrganizationID), string(only)))
+			}
+			s.LeftJoin(m).OnP(sql.And(on...)).
+				LeftJoin(mr).On(mr.C(membership.RolesPrimaryKey[0]), m.C(membership.FieldID)).
+				LeftJoin(r).On(r.C(role.FieldID), mr.C(membership.RolesPrimaryKey[1]))
+			s.Select(
+				s.C(user.FieldPlatformRole), s.C(user.FieldStatus), s.C(user.FieldBannedAt),
+				s.C(user.FieldBanExpiresAt), s.C(user.FieldEmail), s.C(user.FieldDisplayName),
+				sql.As(m.C(membership.FieldID), "membership_id"),
+				sql.As(m.C(membership.FieldOrganizationID), "organization_id"),
+				sql.As(r.C(role.FieldID), "role_id"),
+				sql.As(r.C(role.FieldKey), "role_key"),
+				sql.As(r.C(role.FieldLevel), "role_level"),
+				sql.As(r.C(role.FieldFullDataAccess), "role_full_data_access"),
+				sql.As(r.C(role.FieldPermissions), "role_permissions"),
+			).OrderBy(m.C(membership.FieldID), r.C(role.FieldID))
+		}).
+		Scan(sys, &rows)
 	if err != nil {
-		if ent.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: user %s does not exist", ErrInactive, a.UserID())
-		}
-		return nil, fmt.Errorf("authz: loading user: %w", err)
+		return nil, fmt.Errorf("authz: loading grants: %w", err)
 	}
-	if u.Status != user.StatusActive {
-		return nil, fmt.Errorf("%w: user %s is %s", ErrInactive, u.ID, u.Status)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: user %s does not exist", ErrInactive, a.UserID())
 	}
-	if u.BannedAt != nil && (u.BanExpiresAt == nil || time.Now().Before(*u.BanExpiresAt)) {
-		return nil, fmt.Errorf("%w: user %s is banned", ErrInactive, u.ID)
+	u := rows[0]
+	if u.Status != string(user.StatusActive) {
+		return nil, fmt.Errorf("%w: user %s is %s", ErrInactive, a.UserID(), u.Status)
+	}
+	if u.BannedAt.Valid && (!u.BanExpiresAt.Valid || time.Now().Before(u.BanExpiresAt.Time)) {
+		return nil, fmt.Errorf("%w: user %s is banned", ErrInactive, a.UserID())
 	}
 	g := &Grants{actor: a, platformRole: actor.PlatformRole(u.PlatformRole), platform: map[string]bool{}, orgs: map[pulid.ID]*OrgGrant{}, display: u.Email}
 	if u.DisplayName != "" {
 		g.display = u.DisplayName
 	}
 	// The platform role comes from the database, not from the caller's claim.
-	for _, p := range permission.Platform(string(u.PlatformRole)) {
+	for _, p := range permission.Platform(u.PlatformRole) {
 		if a.Kind() == actor.KindAPIKey && (a.OrganizationID() != "" || !a.HasScope(p)) {
 			continue
 		}
 		g.platform[p] = true
 	}
-	q := client.Membership.Query().
-		Where(
-			membership.UserID(a.UserID()),
-			membership.StatusEQ(membership.StatusActive),
-			membership.HasOrganizationWith(organization.DeletedAtIsNil(), organization.StatusEQ(organization.StatusActive)),
-		).
-		WithRoles()
-	if org := a.OrganizationID(); org != "" {
-		q.Where(membership.OrganizationID(org))
-	} else if org := a.ActiveOrganization(); org != "" {
-		q.Where(membership.OrganizationID(org))
-	}
-	ms, err := q.All(sys)
-	if err != nil {
-		return nil, fmt.Errorf("authz: loading memberships: %w", err)
-	}
-	for _, m := range ms {
-		o := &OrgGrant{OrganizationID: m.OrganizationID, MembershipID: m.ID, Level: -1, from: map[string][]string{}}
-		for _, r := range m.Edges.Roles {
-			o.Roles = append(o.Roles, RoleRef{ID: r.ID, Key: r.Key, Level: r.Level})
-			o.Level = max(o.Level, r.Level)
-			o.FullDataAccess = o.FullDataAccess || r.FullDataAccess
-			ps := r.Permissions
-			if r.FullDataAccess {
-				// Full data access: every organization read permission.
-				ps = append(slices.Clone(ps), permission.OrganizationReads()...)
+	for _, row := range rows {
+		if !row.MembershipID.Valid {
+			continue
+		}
+		org := pulid.ID(row.OrganizationID.String)
+		o := g.orgs[org]
+		if o == nil {
+			o = &OrgGrant{OrganizationID: org, MembershipID: pulid.ID(row.MembershipID.String), Level: -1, from: map[string][]string{}}
+			g.orgs[org] = o
+		}
+		if !row.RoleID.Valid {
+			continue
+		}
+		var ps []string
+		if err := json.Unmarshal(row.Permissions, &ps); err != nil {
+			return nil, fmt.Errorf("authz: the permissions of role %s: %w", row.RoleID.String, err)
+		}
+		level := int(row.RoleLevel.Int64)
+		o.Roles = append(o.Roles, RoleRef{ID: pulid.ID(row.RoleID.String), Key: row.RoleKey.String, Level: level})
+		o.Level = max(o.Level, level)
+		o.FullDataAccess = o.FullDataAccess || row.FullDataAccess.Bool
+		if row.FullDataAccess.Bool {
+			// Full data access: every organization read permission.
+			ps = append(ps, permission.OrganizationReads()...)
+		}
+		for _, p := range ps {
+			if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
+				continue
 			}
-			for _, p := range ps {
-				if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
-					continue
-				}
-				if !slices.Contains(o.from[p], r.Key) {
-					o.from[p] = append(o.from[p], r.Key)
-				}
+			if !slices.Contains(o.from[p], row.RoleKey.String) {
+				o.from[p] = append(o.from[p], row.RoleKey.String)
 			}
 		}
+	}
+	for _, o := range g.orgs {
 		sort.Slice(o.Roles, func(i, j int) bool { return o.Roles[i].Level > o.Roles[j].Level })
-		g.orgs[m.OrganizationID] = o
 	}
 	return g, nil
 }

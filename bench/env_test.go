@@ -23,8 +23,10 @@ import (
 
 	"github.com/cf/identity/accesstoken"
 	"github.com/cf/identity/actor"
+	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/authz"
 	"github.com/cf/identity/bench"
+	"github.com/cf/identity/credential"
 	"github.com/cf/identity/ent"
 	"github.com/cf/identity/graph"
 	"github.com/cf/identity/internal/devdb"
@@ -49,9 +51,13 @@ type env struct {
 	drv      *testdb.CountingDriver
 	handler  http.Handler
 	sessions *session.Manager
-	key      string // the actor's personal API key (all scopes)
-	access   string // an access token of the actor's session
-	actx     context.Context
+	// auth authenticates as the server does: keys' last use is collected
+	// by usage, which the benchmarks never flush (no write on the path).
+	auth   *credential.Authenticator
+	usage  *apikey.UsageRecorder
+	key    string // the actor's personal API key (all scopes)
+	access string // an access token of the actor's session
+	actx   context.Context
 	// The baseline: pgx on PostgreSQL, database/sql on SQLite, counting
 	// its own statements; the public signing keys for access tokens.
 	base *baseDB
@@ -150,7 +156,12 @@ func newEnv(d string) (*env, error) {
 	e := &env{dialect: d, fx: fx, sqlDB: sqlDB}
 	e.drv = &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 	e.client = ent.NewClient(ent.Driver(e.drv))
-	e.handler = graph.NewHandler(e.client, graph.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.usage = apikey.NewUsageRecorder(e.client, apikey.UsageOptions{FlushInterval: 24 * time.Hour})
+	cleanups = append(cleanups, func() { _ = e.usage.Close(context.Background()) })
+	e.handler = graph.NewHandler(e.client, graph.Options{
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		APIKeyUsage: e.usage,
+	})
 	if e.key, err = bench.IssueKey(ctx, e.client, fx, "bench"); err != nil {
 		return nil, err
 	}
@@ -173,6 +184,7 @@ func newEnv(d string) (*env, error) {
 		return nil, fmt.Errorf("signing in: %w", err)
 	}
 	e.access = tok.AccessToken
+	e.auth = &credential.Authenticator{Client: e.client, Sessions: e.sessions, Usage: e.usage}
 	js, err := e.sessions.JWKS(ctx)
 	if err != nil {
 		return nil, err

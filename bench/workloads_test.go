@@ -455,9 +455,10 @@ func (e *env) baseNested(ctx context.Context, g map[string]map[string]bool, nOrg
 // ---- W3: authentication alone ----
 
 // w3Ent turns a bearer credential into an actor as /graphql does
-// (credential.Authenticate), without resolving its grants.
+// (credential.Authenticator with a usage recorder), without resolving its
+// grants.
 func (e *env) w3Ent(ctx context.Context, bearer string) (*actor.Actor, error) {
-	return credential.Authenticate(ctx, e.client, e.sessions, bearer, time.Now())
+	return e.auth.Authenticate(ctx, bearer, time.Now())
 }
 
 // baseActor is what the baseline's authentication yields, for both kinds.

@@ -66,24 +66,51 @@ func (e invalid) Unwrap() []error {
 
 // Authenticate checks bearer and returns its actor. sessions checks access
 // tokens; when nil, only API keys are accepted. The actor's grants are not
-// loaded yet: pass it to authz.NewContext.
+// loaded yet: pass it to authz.NewContext. An API key's use is written on
+// the caller's path, at most once a minute per key; a server uses an
+// Authenticator with a UsageRecorder instead.
 func Authenticate(ctx context.Context, client *ent.Client, sessions *session.Manager, bearer string, now time.Time) (*actor.Actor, error) {
+	return (&Authenticator{Client: client, Sessions: sessions}).Authenticate(ctx, bearer, now)
+}
+
+// An Authenticator turns bearer credentials into actors.
+type Authenticator struct {
+	// Client looks up API keys.
+	Client *ent.Client
+	// Sessions checks access tokens; when nil, only API keys are accepted.
+	Sessions *session.Manager
+	// Usage, when set, records the use of API keys in the background, so
+	// that authenticating writes nothing; when nil a key's use is written
+	// on the caller's path, at most once a minute per key.
+	Usage *apikey.UsageRecorder
+}
+
+// Authenticate is the package's Authenticate with a's settings.
+func (a *Authenticator) Authenticate(ctx context.Context, bearer string, now time.Time) (*actor.Actor, error) {
 	switch KindOf(bearer) {
 	case KindAPIKey:
-		a, err := apikey.Authenticate(ctx, client, bearer, now)
+		var (
+			act *actor.Actor
+			err error
+		)
+		if a.Usage != nil {
+			act, err = a.Usage.Authenticate(ctx, bearer, now)
+		} else {
+			act, err = apikey.Authenticate(ctx, a.Client, bearer, now)
+		}
 		if errors.Is(err, apikey.ErrInvalidKey) {
 			return nil, invalid{err}
 		}
-		return a, err
+		return act, err
 	case KindAccessToken:
-		if sessions == nil {
+		if a.Sessions == nil {
 			return nil, invalid{fmt.Errorf("%w: access tokens are not accepted here", session.ErrInvalidAccessToken)}
 		}
-		a, err := sessions.Authenticate(ctx, bearer)
+		act, err := a.Sessions.Authenticate(ctx, bearer)
 		if errors.Is(err, session.ErrInvalidAccessToken) {
 			return nil, invalid{err}
 		}
-		return a, err
+		return act, err
 	}
 	return nil, invalid{ErrMalformed}
 }

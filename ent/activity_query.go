@@ -256,8 +256,9 @@ func (_q *ActivityQuery) Clone() *ActivityQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Activity{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -487,6 +488,12 @@ func (_q *ActivityQuery) ForShare(opts ...sql.LockOption) *ActivityQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ActivityQuery) Modify(modifiers ...func(s *sql.Selector)) *ActivitySelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ActivityGroupBy is the group-by builder for Activity entities.
 type ActivityGroupBy struct {
 	selector
@@ -575,4 +582,10 @@ func (_s *ActivitySelect) sqlScan(ctx context.Context, root *ActivityQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ActivitySelect) Modify(modifiers ...func(s *sql.Selector)) *ActivitySelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

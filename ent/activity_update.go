@@ -17,8 +17,9 @@ import (
 // ActivityUpdate is the builder for updating Activity entities.
 type ActivityUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ActivityMutation
+	hooks     []Hook
+	mutation  *ActivityMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ActivityUpdate builder.
@@ -59,6 +60,12 @@ func (_u *ActivityUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ActivityUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(activity.Table, activity.Columns, sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -86,6 +93,7 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.DataCleared() {
 		_spec.ClearField(activity.FieldData, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{activity.Label}
@@ -101,9 +109,10 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // ActivityUpdateOne is the builder for updating a single Activity entity.
 type ActivityUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ActivityMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ActivityMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the ActivityMutation object of the builder.
@@ -151,6 +160,12 @@ func (_u *ActivityUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ActivityUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err error) {
 	_spec := sqlgraph.NewUpdateSpec(activity.Table, activity.Columns, sqlgraph.NewFieldSpec(activity.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -195,6 +210,7 @@ func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err 
 	if _u.mutation.DataCleared() {
 		_spec.ClearField(activity.FieldData, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Activity{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

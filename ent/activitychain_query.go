@@ -255,8 +255,9 @@ func (_q *ActivityChainQuery) Clone() *ActivityChainQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ActivityChain{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ActivityChainQuery) ForShare(opts ...sql.LockOption) *ActivityChainQue
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ActivityChainQuery) Modify(modifiers ...func(s *sql.Selector)) *ActivityChainSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ActivityChainGroupBy is the group-by builder for ActivityChain entities.
 type ActivityChainGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ActivityChainSelect) sqlScan(ctx context.Context, root *ActivityChainQ
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ActivityChainSelect) Modify(modifiers ...func(s *sql.Selector)) *ActivityChainSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // ActivityChainUpdate is the builder for updating ActivityChain entities.
 type ActivityChainUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ActivityChainMutation
+	hooks     []Hook
+	mutation  *ActivityChainMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ActivityChainUpdate builder.
@@ -144,6 +145,12 @@ func (_u *ActivityChainUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ActivityChainUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityChainUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ActivityChainUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -174,6 +181,7 @@ func (_u *ActivityChainUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.AnchorHash(); ok {
 		_spec.SetField(activitychain.FieldAnchorHash, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{activitychain.Label}
@@ -189,9 +197,10 @@ func (_u *ActivityChainUpdate) sqlSave(ctx context.Context) (_node int, err erro
 // ActivityChainUpdateOne is the builder for updating a single ActivityChain entity.
 type ActivityChainUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ActivityChainMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ActivityChainMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetSeq sets the "seq" field.
@@ -324,6 +333,12 @@ func (_u *ActivityChainUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ActivityChainUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityChainUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ActivityChainUpdateOne) sqlSave(ctx context.Context) (_node *ActivityChain, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -371,6 +386,7 @@ func (_u *ActivityChainUpdateOne) sqlSave(ctx context.Context) (_node *ActivityC
 	if value, ok := _u.mutation.AnchorHash(); ok {
 		_spec.SetField(activitychain.FieldAnchorHash, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ActivityChain{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -281,8 +281,9 @@ func (_q *OAuthAccountQuery) Clone() *OAuthAccountQuery {
 		predicates: append([]predicate.OAuthAccount{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -566,6 +567,12 @@ func (_q *OAuthAccountQuery) ForShare(opts ...sql.LockOption) *OAuthAccountQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *OAuthAccountQuery) Modify(modifiers ...func(s *sql.Selector)) *OAuthAccountSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // OAuthAccountGroupBy is the group-by builder for OAuthAccount entities.
 type OAuthAccountGroupBy struct {
 	selector
@@ -654,4 +661,10 @@ func (_s *OAuthAccountSelect) sqlScan(ctx context.Context, root *OAuthAccountQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *OAuthAccountSelect) Modify(modifiers ...func(s *sql.Selector)) *OAuthAccountSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

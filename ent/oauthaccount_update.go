@@ -20,8 +20,9 @@ import (
 // OAuthAccountUpdate is the builder for updating OAuthAccount entities.
 type OAuthAccountUpdate struct {
 	config
-	hooks    []Hook
-	mutation *OAuthAccountMutation
+	hooks     []Hook
+	mutation  *OAuthAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the OAuthAccountUpdate builder.
@@ -182,6 +183,12 @@ func (_u *OAuthAccountUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *OAuthAccountUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *OAuthAccountUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *OAuthAccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -226,6 +233,7 @@ func (_u *OAuthAccountUpdate) sqlSave(ctx context.Context) (_node int, err error
 			sqljson.Append(u, oauthaccount.FieldScopes, value)
 		})
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{oauthaccount.Label}
@@ -241,9 +249,10 @@ func (_u *OAuthAccountUpdate) sqlSave(ctx context.Context) (_node int, err error
 // OAuthAccountUpdateOne is the builder for updating a single OAuthAccount entity.
 type OAuthAccountUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *OAuthAccountMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *OAuthAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -411,6 +420,12 @@ func (_u *OAuthAccountUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *OAuthAccountUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *OAuthAccountUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *OAuthAccountUpdateOne) sqlSave(ctx context.Context) (_node *OAuthAccount, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -472,6 +487,7 @@ func (_u *OAuthAccountUpdateOne) sqlSave(ctx context.Context) (_node *OAuthAccou
 			sqljson.Append(u, oauthaccount.FieldScopes, value)
 		})
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &OAuthAccount{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

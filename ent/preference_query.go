@@ -330,8 +330,9 @@ func (_q *PreferenceQuery) Clone() *PreferenceQuery {
 		withUser:         _q.withUser.Clone(),
 		withUpdatedBy:    _q.withUpdatedBy.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -724,6 +725,12 @@ func (_q *PreferenceQuery) ForShare(opts ...sql.LockOption) *PreferenceQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PreferenceQuery) Modify(modifiers ...func(s *sql.Selector)) *PreferenceSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // PreferenceGroupBy is the group-by builder for Preference entities.
 type PreferenceGroupBy struct {
 	selector
@@ -812,4 +819,10 @@ func (_s *PreferenceSelect) sqlScan(ctx context.Context, root *PreferenceQuery, 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PreferenceSelect) Modify(modifiers ...func(s *sql.Selector)) *PreferenceSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

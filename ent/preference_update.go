@@ -22,8 +22,9 @@ import (
 // PreferenceUpdate is the builder for updating Preference entities.
 type PreferenceUpdate struct {
 	config
-	hooks    []Hook
-	mutation *PreferenceMutation
+	hooks     []Hook
+	mutation  *PreferenceMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the PreferenceUpdate builder.
@@ -159,6 +160,12 @@ func (_u *PreferenceUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PreferenceUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PreferenceUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PreferenceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -217,6 +224,7 @@ func (_u *PreferenceUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{preference.Label}
@@ -232,9 +240,10 @@ func (_u *PreferenceUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 // PreferenceUpdateOne is the builder for updating a single Preference entity.
 type PreferenceUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *PreferenceMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *PreferenceMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -377,6 +386,12 @@ func (_u *PreferenceUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PreferenceUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PreferenceUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PreferenceUpdateOne) sqlSave(ctx context.Context) (_node *Preference, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -452,6 +467,7 @@ func (_u *PreferenceUpdateOne) sqlSave(ctx context.Context) (_node *Preference, 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Preference{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

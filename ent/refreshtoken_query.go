@@ -405,8 +405,9 @@ func (_q *RefreshTokenQuery) Clone() *RefreshTokenQuery {
 		withChildren:     _q.withChildren.Clone(),
 		withImpersonator: _q.withImpersonator.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -958,6 +959,12 @@ func (_q *RefreshTokenQuery) ForShare(opts ...sql.LockOption) *RefreshTokenQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *RefreshTokenQuery) Modify(modifiers ...func(s *sql.Selector)) *RefreshTokenSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedChildren tells the query-builder to eager-load the nodes that are connected to the "children"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *RefreshTokenQuery) WithNamedChildren(name string, opts ...func(*RefreshTokenQuery)) *RefreshTokenQuery {
@@ -1060,4 +1067,10 @@ func (_s *RefreshTokenSelect) sqlScan(ctx context.Context, root *RefreshTokenQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *RefreshTokenSelect) Modify(modifiers ...func(s *sql.Selector)) *RefreshTokenSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

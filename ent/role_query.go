@@ -334,8 +334,9 @@ func (_q *RoleQuery) Clone() *RoleQuery {
 		withMemberships:  _q.withMemberships.Clone(),
 		withInvitations:  _q.withInvitations.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -796,6 +797,12 @@ func (_q *RoleQuery) ForShare(opts ...sql.LockOption) *RoleQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *RoleQuery) Modify(modifiers ...func(s *sql.Selector)) *RoleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedMemberships tells the query-builder to eager-load the nodes that are connected to the "memberships"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *RoleQuery) WithNamedMemberships(name string, opts ...func(*MembershipQuery)) *RoleQuery {
@@ -912,4 +919,10 @@ func (_s *RoleSelect) sqlScan(ctx context.Context, root *RoleQuery, v any) error
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *RoleSelect) Modify(modifiers ...func(s *sql.Selector)) *RoleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

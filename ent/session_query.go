@@ -357,8 +357,9 @@ func (_q *SessionQuery) Clone() *SessionQuery {
 		withImpersonator:  _q.withImpersonator.Clone(),
 		withRefreshTokens: _q.withRefreshTokens.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -804,6 +805,12 @@ func (_q *SessionQuery) ForShare(opts ...sql.LockOption) *SessionQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SessionQuery) Modify(modifiers ...func(s *sql.Selector)) *SessionSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedRefreshTokens tells the query-builder to eager-load the nodes that are connected to the "refresh_tokens"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *SessionQuery) WithNamedRefreshTokens(name string, opts ...func(*RefreshTokenQuery)) *SessionQuery {
@@ -906,4 +913,10 @@ func (_s *SessionSelect) sqlScan(ctx context.Context, root *SessionQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SessionSelect) Modify(modifiers ...func(s *sql.Selector)) *SessionSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -281,8 +281,9 @@ func (_q *UserTokenQuery) Clone() *UserTokenQuery {
 		predicates: append([]predicate.UserToken{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -566,6 +567,12 @@ func (_q *UserTokenQuery) ForShare(opts ...sql.LockOption) *UserTokenQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *UserTokenQuery) Modify(modifiers ...func(s *sql.Selector)) *UserTokenSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // UserTokenGroupBy is the group-by builder for UserToken entities.
 type UserTokenGroupBy struct {
 	selector
@@ -654,4 +661,10 @@ func (_s *UserTokenSelect) sqlScan(ctx context.Context, root *UserTokenQuery, v 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *UserTokenSelect) Modify(modifiers ...func(s *sql.Selector)) *UserTokenSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

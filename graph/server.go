@@ -106,6 +106,12 @@ type Options struct {
 	// /.well-known/jwks.json, and /graphql accepts access tokens besides
 	// API keys. Without it only API keys authenticate.
 	Sessions *session.Manager
+	// APIKeyUsage, when set, records the last use of API keys in the
+	// background (see apikey.UsageRecorder), so that authenticating a
+	// request writes nothing; the caller closes it after the server stops.
+	// When nil, a key's use is written on the request's path, at most once
+	// a minute per key.
+	APIKeyUsage *apikey.UsageRecorder
 	// AuthRateIP and AuthRateAccount cap the /auth/* requests per minute
 	// from one client address and for one account (a login's email) or
 	// presented token (refresh, logout); HTTP 429 RATE_LIMITED with
@@ -273,16 +279,17 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		timeout = DefaultRequestTimeout
 	}
 	limiter := newFailureLimiter(opts.AuthFailureLimit, opts.AuthFailureWindow)
+	auth := &credential.Authenticator{Client: client, Sessions: opts.Sessions, Usage: opts.APIKeyUsage}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withCORS(opts.CORSOrigins, withDeadline(timeout, withBodyLimit(maxBody,
-		authenticate(client, opts.Sessions, log, limiter, NewGraphQLHandler(client, opts))))))
-	mux.Handle("GET /activity/export", withCORS(opts.CORSOrigins, authenticate(client, opts.Sessions, log, limiter, activityExport(client, log))))
-	var auth *http.ServeMux
+		authenticate(client, auth, log, limiter, NewGraphQLHandler(client, opts))))))
+	mux.Handle("GET /activity/export", withCORS(opts.CORSOrigins, authenticate(client, auth, log, limiter, activityExport(client, log))))
+	var signIn *http.ServeMux
 	if opts.Sessions != nil {
-		auth = http.NewServeMux()
-		newSignIn(client, opts.Sessions, log, opts).routes(auth)
-		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withTimeout(timeout, auth)))
-		mux.Handle("GET /.well-known/jwks.json", auth)
+		signIn = http.NewServeMux()
+		newSignIn(client, opts.Sessions, log, opts).routes(signIn)
+		mux.Handle("/auth/", withCORS(opts.CORSOrigins, withTimeout(timeout, signIn)))
+		mux.Handle("GET /.well-known/jwks.json", signIn)
 	}
 	ui := graphiql.Handler("cf identity", "/graphql")
 	mux.Handle("GET /{$}", ui)
@@ -312,7 +319,7 @@ func NewHandler(client *ent.Client, opts Options) http.Handler {
 		if prop == nil {
 			prop = propagation.TraceContext{}
 		}
-		h = withObservation(routes(mux, auth), opts.Metrics, opts.TracerProvider, prop, h)
+		h = withObservation(routes(mux, signIn), opts.Metrics, opts.TracerProvider, prop, h)
 	}
 	return withRequestLog(log, h)
 }
@@ -346,7 +353,7 @@ func healthBody(opts Options) []byte {
 // deadline. Failures are logged with the client address; NewHandler also
 // rate-limits them per address, which Authenticate alone does not.
 func Authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logger, next http.Handler) http.Handler {
-	return authenticate(client, sessions, log, nil, next)
+	return authenticate(client, &credential.Authenticator{Client: client, Sessions: sessions}, log, nil, next)
 }
 
 const msgAuthRequired = "authentication required: send Authorization: Bearer <API key or access token>"
@@ -365,7 +372,7 @@ func bearerOf(r *http.Request) (string, bool) {
 // (none when limiter is nil): a client over it answers HTTP 429 before its
 // credential is looked at. Only well-formed keys that fail count; malformed
 // credentials cost no lookup and guess nothing.
-func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logger, limiter *failureLimiter, next http.Handler) http.Handler {
+func authenticate(client *ent.Client, auth *credential.Authenticator, log *slog.Logger, limiter *failureLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
@@ -397,7 +404,7 @@ func authenticate(client *ent.Client, sessions *session.Manager, log *slog.Logge
 			refuse(w, "malformed Authorization header: want Bearer <API key or access token>")
 			return
 		}
-		a, err := credential.Authenticate(r.Context(), client, sessions, token, time.Now())
+		a, err := auth.Authenticate(r.Context(), token, time.Now())
 		switch {
 		case errors.Is(err, apikey.ErrMalformed), errors.Is(err, credential.ErrMalformed):
 			// Not counted: nothing was looked up, nothing was guessed (and

@@ -35,12 +35,13 @@ const nestedQuery = `{ organizations { totalCount edges { node { name
 // nested query run by a member (authentication and permission resolution
 // included), and proves it does not grow with the number of rows.
 func TestNestedQueryStatementCount(t *testing.T) {
-	// 2 statements authenticate the key (key, owner), 3 resolve the
-	// permissions (user, memberships, roles), 7 answer the query: one per
+	// 1 statement authenticates the key (joined with its owner), 1
+	// resolves the permissions (the user joined with its memberships and
+	// their roles), 7 answer the query: one per
 	// level, and one grouped count for each nested total (memberships,
 	// roles), since nested connections load one page (DefaultPageSize),
 	// not every row, and cannot count the rows they loaded.
-	const want = 12
+	const want = 9
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		testdb.Migrated(t, db)
 		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)
@@ -108,12 +109,13 @@ func TestNestedQueryStatementCount(t *testing.T) {
 // request authenticated by the member's personal API key.
 func TestCredentialStatementCount(t *testing.T) {
 	// An access token is verified offline against the cached keys; 1
-	// statement finds its session alive. An API key costs 2 (key, owner).
-	// Both then resolve the permissions with 3 (user, memberships, roles)
-	// and answer the query with 1 (the user).
+	// statement finds its session alive. An API key costs 1 too (the key
+	// joined with its owner). Both then resolve the permissions with 1 (the
+	// user joined with its memberships and their roles) and answer the
+	// query with 1 (the user).
 	const (
-		wantAccessToken = 5
-		wantAPIKey      = 6
+		wantAccessToken = 3
+		wantAPIKey      = 3
 	)
 	const query = `{ viewer { kind user { email } } }`
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
@@ -185,11 +187,12 @@ const invitationsQuery = `{ organizations { edges { node { name
 // personal key, and proves it does not grow with the number of
 // invitations.
 func TestInvitationsStatementCount(t *testing.T) {
-	// 2 statements authenticate the key (key, owner), 3 resolve the
-	// permissions (user, memberships, roles), 5 answer the query:
+	// 1 statement authenticates the key (joined with its owner), 1
+	// resolves the permissions (the user joined with its memberships and
+	// their roles), 5 answer the query:
 	// organizations, their invitations, the grouped count of invitations,
 	// the roles and the inviters of the page.
-	const want = 10
+	const want = 7
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		testdb.Migrated(t, db)
 		sqlDB, cfg, err := storage.OpenDB(context.Background(), db.URL)

@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 
+	"github.com/cf/identity/apikey"
 	"github.com/cf/identity/graph"
 	"github.com/cf/identity/internal/trail"
 	"github.com/cf/identity/migrations"
@@ -175,13 +176,22 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sweep(sweepCtx, flows.Invitations, log)
+	// Keys' last use is written in the background, off the request path;
+	// what is left is written at shutdown, after the last request.
+	usage := apikey.NewUsageRecorder(client, apikey.UsageOptions{Logger: log})
+	defer func() { // a no-op after the Close at shutdown below
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = usage.Close(cctx)
+	}()
 	opts := graph.Options{
-		Sessions: sessions,
-		Flows:    flows,
-		Logger:   log,
-		Version:  build.Version,
-		Revision: build.Revision,
-		Modified: build.Modified,
+		Sessions:    sessions,
+		APIKeyUsage: usage,
+		Flows:       flows,
+		Logger:      log,
+		Version:     build.Version,
+		Revision:    build.Revision,
+		Modified:    build.Modified,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return err
@@ -249,6 +259,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if err := usage.Close(sctx); err != nil {
+		log.Warn("recording the last use of API keys failed at shutdown", "err", err)
 	}
 	stopSweep()
 	stopMail(sctx)

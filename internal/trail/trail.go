@@ -222,8 +222,14 @@ func write(ctx context.Context, c *ent.Client, entries []activitylog.Entry) erro
 			}
 			prev = entries[i].Hash
 		}
-		if err := c.ActivityChain.UpdateOneID(chain).SetSeq(seq).SetHash(prev).Exec(sys); err != nil {
+		// A bulk update of the one locked row: one statement, where an
+		// update of one entity would read the row back.
+		n, err := c.ActivityChain.Update().Where(activitychain.ID(chain)).SetSeq(seq).SetHash(prev).Save(sys)
+		if err != nil {
 			return fmt.Errorf("advancing the head of chain %s: %w", chain, err)
+		}
+		if n != 1 {
+			return fmt.Errorf("trail: advancing the head of chain %s: %d rows updated, want 1", chain, n)
 		}
 	}
 	builders := make([]*ent.ActivityCreate, len(entries))
