@@ -141,6 +141,8 @@ func lookup(ctx context.Context, client *ent.Client, token string, now time.Time
 	var rows []keyRow
 	err = client.APIKey.Query().
 		Where(apikey.Prefix(prefix)).
+		Select(apikey.FieldID, apikey.FieldUserID, apikey.FieldOrganizationID, apikey.FieldSecretHash, apikey.FieldScopes,
+			apikey.FieldExpiresAt, apikey.FieldLastUsedAt, apikey.FieldRevokedAt).
 		Modify(func(s *entsql.Selector) {
 			// A soft-deleted owner joins as no owner.
 			o := entsql.Table(user.Table).As("o")
@@ -148,10 +150,7 @@ func lookup(ctx context.Context, client *ent.Client, token string, now time.Time
 				entsql.ColumnsEQ(s.C(apikey.FieldUserID), o.C(user.FieldID)),
 				entsql.IsNull(o.C(user.FieldDeletedAt)),
 			))
-			s.Select(
-				s.C(apikey.FieldID), s.C(apikey.FieldUserID), s.C(apikey.FieldOrganizationID),
-				s.C(apikey.FieldSecretHash), s.C(apikey.FieldScopes), s.C(apikey.FieldExpiresAt),
-				s.C(apikey.FieldLastUsedAt), s.C(apikey.FieldRevokedAt),
+			s.AppendSelect(
 				entsql.As(o.C(user.FieldStatus), "owner_status"),
 				entsql.As(o.C(user.FieldPlatformRole), "owner_platform_role"),
 				entsql.As(o.C(user.FieldBannedAt), "owner_banned_at"),

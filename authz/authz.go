@@ -391,6 +391,8 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 	}
 	var rows []grantRow
 	err := client.User.Query().Where(user.ID(a.UserID())).
+		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt,
+			user.FieldEmail, user.FieldDisplayName).
 		Modify(func(s *sql.Selector) {
 			m := sql.Table(membership.Table).As("m")
 			o := sql.Table(organization.Table).As("o")
@@ -414,9 +416,7 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 			s.LeftJoin(m).OnP(sql.And(on...)).
 				LeftJoin(mr).On(mr.C(membership.RolesPrimaryKey[0]), m.C(membership.FieldID)).
 				LeftJoin(r).On(r.C(role.FieldID), mr.C(membership.RolesPrimaryKey[1]))
-			s.Select(
-				s.C(user.FieldPlatformRole), s.C(user.FieldStatus), s.C(user.FieldBannedAt),
-				s.C(user.FieldBanExpiresAt), s.C(user.FieldEmail), s.C(user.FieldDisplayName),
+			s.AppendSelect(
 				sql.As(m.C(membership.FieldID), "membership_id"),
 				sql.As(m.C(membership.FieldOrganizationID), "organization_id"),
 				sql.As(r.C(role.FieldID), "role_id"),
