@@ -5,6 +5,8 @@ import (
 	stdsql "database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +125,14 @@ func TestAuthenticateChecks(t *testing.T) {
 				if got := e.lastUsed(t); got == nil || !got.Equal(now.Truncate(time.Microsecond)) && !got.Equal(now) {
 					t.Errorf("last used %v, want %v", got, now)
 				}
+				// A second use within the interval writes nothing.
+				e.drv.Reset()
+				if _, err := apikey.Authenticate(context.Background(), e.client, e.res.Key, now.Add(30*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if n := e.drv.Count(); n != 1 {
+					t.Errorf("%d statements for a second use within a minute, want 1 (no write)", n)
+				}
 			})
 		}
 	})
@@ -134,7 +144,7 @@ func TestAuthenticateChecks(t *testing.T) {
 func TestUsageRecorder(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := newKeyEnv(t, db)
-		r := apikey.NewUsageRecorder(e.client, apikey.UsageOptions{FlushInterval: time.Hour})
+		r := apikey.NewUsageRecorder(context.Background(), e.client, apikey.UsageOptions{FlushInterval: time.Hour})
 		t.Cleanup(func() { _ = r.Close(context.Background()) })
 		ctx := context.Background()
 		t0 := time.Now().UTC().Truncate(time.Second)
@@ -196,11 +206,143 @@ func TestUsageRecorder(t *testing.T) {
 		if r.Pending() != 0 {
 			t.Errorf("%d pending after close, want 0", r.Pending())
 		}
-		if _, err := r.Authenticate(ctx, e.res.Key, t0.Add(3*time.Hour)); !errors.Is(err, apikey.ErrRecorderClosed) {
-			t.Errorf("Authenticate after Close = %v, want ErrRecorderClosed", err)
+		// After Close: a use within the interval costs the lookup alone; a
+		// due one is written on the caller's path, as without a recorder.
+		for _, c := range []struct {
+			at         time.Time
+			statements int64
+		}{{t0.Add(time.Hour + time.Second), 1}, {t0.Add(3 * time.Hour), 2}} {
+			e.drv.Reset()
+			if _, err := r.Authenticate(ctx, e.res.Key, c.at); err != nil {
+				t.Fatalf("Authenticate after Close at %v: %v", c.at, err)
+			}
+			if n := e.drv.Count(); n != c.statements {
+				t.Errorf("after Close at %v: %d statements, want %d", c.at, n, c.statements)
+			}
+		}
+		if got := e.lastUsed(t); got == nil || !got.Equal(t0.Add(3*time.Hour)) {
+			t.Errorf("after close: stored %v, want %v", got, t0.Add(3*time.Hour))
 		}
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("second close: %v", err)
+		}
+	})
+}
+
+// TestUsageRecorderKeys shows a write of several keys (one update each),
+// a failed write kept for the next one, and the recorder under concurrent
+// use (run with -race).
+func TestUsageRecorderKeys(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := newKeyEnv(t, db)
+		ctx := context.Background()
+		org := e.client.Organization.Create().SetName("Acme").SetSlug("acme").SaveX(e.sys)
+		keys := []string{e.res.Key}
+		ids := []pulid.ID{e.res.KeyID}
+		for i := range 3 {
+			p := apikey.Params{Name: fmt.Sprint("k", i), OwnerID: e.res.UserID, Scopes: []string{"member:read"}}
+			if i == 0 {
+				p.OrganizationID = org.ID
+			}
+			key, k, err := apikey.Create(e.sys, e.client, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, ids = append(keys, key), append(ids, k.ID)
+		}
+		r := apikey.NewUsageRecorder(context.Background(), e.client, apikey.UsageOptions{FlushInterval: time.Hour})
+		t.Cleanup(func() { _ = r.Close(ctx) })
+		t0 := time.Now().UTC().Truncate(time.Second)
+
+		// The organization key acts in its organization with its scopes.
+		a, err := r.Authenticate(ctx, keys[1], t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.OrganizationID() != org.ID || !slices.Equal(a.Scopes(), []string{"member:read"}) || a.APIKeyID() != ids[1] {
+			t.Errorf("organization key: actor %v (organization %q, scopes %v), want key %s in %s with member:read", a, a.OrganizationID(), a.Scopes(), ids[1], org.ID)
+		}
+		for _, k := range keys {
+			if _, err := r.Authenticate(ctx, k, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r.Pending() != len(keys) {
+			t.Fatalf("%d pending, want %d", r.Pending(), len(keys))
+		}
+
+		// A write that fails keeps every use for the next one.
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := r.Flush(cancelled); err == nil {
+			t.Fatal("Flush with a cancelled context succeeded")
+		}
+		if r.Pending() != len(keys) {
+			t.Errorf("%d pending after a failed write, want %d", r.Pending(), len(keys))
+		}
+		e.drv.Reset()
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.drv.Count(); n != int64(len(keys)) {
+			t.Errorf("the write of %d keys: %d statements, want one each", len(keys), n)
+		}
+		for _, id := range ids {
+			k := e.client.APIKey.GetX(e.sys, id)
+			if k.LastUsedAt == nil || !k.LastUsedAt.Equal(t0) {
+				t.Errorf("key %s: last used %v, want %v", id, k.LastUsedAt, t0)
+			}
+		}
+
+		// Concurrent uses, writes and a close.
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				at := t0.Add(time.Duration(2+i) * time.Minute)
+				if _, err := r.Authenticate(ctx, keys[i%len(keys)], at); err != nil {
+					t.Error(err)
+				}
+				if i%4 == 0 {
+					if err := r.Flush(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err := r.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			k := e.client.APIKey.GetX(e.sys, id)
+			if k.LastUsedAt == nil || !k.LastUsedAt.After(t0) {
+				t.Errorf("key %d: last used %v, want a use after %v written", i, k.LastUsedAt, t0)
+			}
+		}
+	})
+}
+
+// TestUsageRecorderCloseDeadline shows that Close returns when its context
+// ends, even while a write is under way elsewhere.
+func TestUsageRecorderCloseDeadline(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Target) {
+		e := newKeyEnv(t, db)
+		r := apikey.NewUsageRecorder(context.Background(), e.client, apikey.UsageOptions{FlushInterval: time.Hour})
+		if _, err := r.Authenticate(context.Background(), e.res.Key, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := r.Close(done); !errors.Is(err, context.Canceled) {
+			t.Errorf("Close with a cancelled context = %v, want context.Canceled", err)
+		}
+		if err := r.Close(context.Background()); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if e.lastUsed(t) == nil {
+			t.Error("the use collected before Close was not written by the second Close")
 		}
 	})
 }
@@ -210,7 +352,7 @@ func TestUsageRecorder(t *testing.T) {
 func TestUsageRecorderBackground(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
 		e := newKeyEnv(t, db)
-		r := apikey.NewUsageRecorder(e.client, apikey.UsageOptions{FlushInterval: 20 * time.Millisecond})
+		r := apikey.NewUsageRecorder(context.Background(), e.client, apikey.UsageOptions{FlushInterval: 20 * time.Millisecond})
 		t.Cleanup(func() { _ = r.Close(context.Background()) })
 		if _, err := r.Authenticate(context.Background(), e.res.Key, time.Now()); err != nil {
 			t.Fatal(err)

@@ -486,7 +486,8 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 		}
 	}
 	for _, o := range g.orgs {
-		sort.Slice(o.Roles, func(i, j int) bool { return o.Roles[i].Level > o.Roles[j].Level })
+		// Highest level first; roles of one level in the order of their IDs.
+		sort.SliceStable(o.Roles, func(i, j int) bool { return o.Roles[i].Level > o.Roles[j].Level })
 	}
 	return g, nil
 }

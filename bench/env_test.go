@@ -156,7 +156,7 @@ func newEnv(d string) (*env, error) {
 	e := &env{dialect: d, fx: fx, sqlDB: sqlDB}
 	e.drv = &testdb.CountingDriver{Driver: entsql.OpenDB(cfg.Dialect, sqlDB)}
 	e.client = ent.NewClient(ent.Driver(e.drv))
-	e.usage = apikey.NewUsageRecorder(e.client, apikey.UsageOptions{FlushInterval: 24 * time.Hour})
+	e.usage = apikey.NewUsageRecorder(context.Background(), e.client, apikey.UsageOptions{FlushInterval: 24 * time.Hour})
 	cleanups = append(cleanups, func() { _ = e.usage.Close(context.Background()) })
 	e.handler = graph.NewHandler(e.client, graph.Options{
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),

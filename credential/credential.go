@@ -75,7 +75,8 @@ func Authenticate(ctx context.Context, client *ent.Client, sessions *session.Man
 
 // An Authenticator turns bearer credentials into actors.
 type Authenticator struct {
-	// Client looks up API keys.
+	// Client looks up API keys when Usage is nil; a UsageRecorder looks
+	// them up with the client it was made with.
 	Client *ent.Client
 	// Sessions checks access tokens; when nil, only API keys are accepted.
 	Sessions *session.Manager

@@ -178,7 +178,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go sweep(sweepCtx, flows.Invitations, log)
 	// Keys' last use is written in the background, off the request path;
 	// what is left is written at shutdown, after the last request.
-	usage := apikey.NewUsageRecorder(client, apikey.UsageOptions{Logger: log})
+	usage := apikey.NewUsageRecorder(ctx, client, apikey.UsageOptions{Logger: log})
 	defer func() { // a no-op after the Close at shutdown below
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

@@ -229,7 +229,7 @@ func write(ctx context.Context, c *ent.Client, entries []activitylog.Entry) erro
 			return fmt.Errorf("advancing the head of chain %s: %w", chain, err)
 		}
 		if n != 1 {
-			return fmt.Errorf("trail: advancing the head of chain %s: %d rows updated, want 1", chain, n)
+			return fmt.Errorf("advancing the head of chain %s: %d rows updated, want 1", chain, n)
 		}
 	}
 	builders := make([]*ent.ActivityCreate, len(entries))
