@@ -87,7 +87,18 @@ type Grants struct {
 	platform     map[string]bool
 	orgs         map[pulid.ID]*OrgGrant
 	display      string
+	// held are the organization permissions the user holds through a role
+	// of any of its active organizations, not narrowed by the active
+	// organization or the credential's scopes.
+	held map[string]bool
 }
+
+// HeldAnywhere reports whether the acting user holds organization
+// permission p through a role of one of its active organizations, whatever
+// organization the actor acts in and whatever its credential's scopes
+// (what a personal key of the user could be given; see rule.APIKey).
+// False for the system and for organization keys.
+func (g *Grants) HeldAnywhere(p string) bool { return g.held[p] }
 
 // Display returns how the actor is shown in the activity trail: the
 // user's display name, or its email without one (for an API key, its
@@ -393,14 +404,30 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 		WithRoles()
 	if org := a.OrganizationID(); org != "" {
 		q.Where(membership.OrganizationID(org))
-	} else if org := a.ActiveOrganization(); org != "" {
-		q.Where(membership.OrganizationID(org))
 	}
 	ms, err := q.All(sys)
 	if err != nil {
 		return nil, fmt.Errorf("authz: loading memberships: %w", err)
 	}
+	if a.OrganizationID() == "" {
+		g.held = map[string]bool{}
+		for _, m := range ms {
+			for _, r := range m.Edges.Roles {
+				for _, p := range r.Permissions {
+					g.held[p] = true
+				}
+				if r.FullDataAccess {
+					for _, p := range permission.OrganizationReads() {
+						g.held[p] = true
+					}
+				}
+			}
+		}
+	}
 	for _, m := range ms {
+		if org := a.ActiveOrganization(); org != "" && m.OrganizationID != org {
+			continue // held (above), not in effect
+		}
 		o := &OrgGrant{OrganizationID: m.OrganizationID, MembershipID: m.ID, Level: -1, from: map[string][]string{}}
 		for _, r := range m.Edges.Roles {
 			o.Roles = append(o.Roles, RoleRef{ID: r.ID, Key: r.Key, Level: r.Level})

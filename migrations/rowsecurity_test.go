@@ -81,7 +81,25 @@ func TestRowSecurityPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows.Close()
-	// The functions the policies call.
+	// The guards of the tenant columns.
+	rows, err = db.QueryContext(ctx, `SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE NOT t.tgisinternal AND c.relname LIKE 'cf\_%' ORDER BY c.relname, t.tgname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("\n")
+	for rows.Next() {
+		var def string
+		if err := rows.Scan(&def); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s\n", def)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	// The functions the policies and triggers call.
 	rows, err = db.QueryContext(ctx, `SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 		WHERE n.nspname = current_schema() AND p.proname LIKE 'cf\_rls\_%' ORDER BY p.proname`)
 	if err != nil {

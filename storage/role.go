@@ -43,7 +43,9 @@ func CreateAppRole(ctx context.Context, db *sql.DB, name, password string) error
 	err := db.QueryRowContext(ctx, "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", name).Scan(&super, &bypass)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		q := "CREATE ROLE " + quoteIdent(name) + " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
+		// The name is a checked identifier, quoted; the password a quoted
+		// literal: DDL takes no placeholders.
+		q := "CREATE ROLE " + quoteIdent(name) + " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT" //nolint:gosec // G202: see above
 		if password != "" {
 			q += " PASSWORD " + quoteLiteral(password)
 		}
@@ -59,22 +61,9 @@ func CreateAppRole(ctx context.Context, db *sql.DB, name, password string) error
 			return fmt.Errorf("storage: setting the password of role %s: %w", name, err)
 		}
 	}
-	rows, err := db.QueryContext(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'cf\\_%' ORDER BY tablename")
+	tables, err := cfTables(ctx, db)
 	if err != nil {
-		return fmt.Errorf("storage: listing the cf_ tables: %w", err)
-	}
-	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return fmt.Errorf("storage: listing the cf_ tables: %w", err)
-		}
-		tables = append(tables, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("storage: listing the cf_ tables: %w", err)
+		return err
 	}
 	if len(tables) == 0 {
 		return fmt.Errorf("storage: no cf_ table in the current schema: apply the migrations first (identity migrate apply)")
@@ -107,4 +96,25 @@ func CreateAppRole(ctx context.Context, db *sql.DB, name, password string) error
 // quoteLiteral quotes a PostgreSQL string literal.
 func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// cfTables lists the cf_ tables of the current schema.
+func cfTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'cf\\_%' ORDER BY tablename")
+	if err != nil {
+		return nil, fmt.Errorf("storage: listing the cf_ tables: %w", err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("storage: listing the cf_ tables: %w", err)
+		}
+		tables = append(tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: listing the cf_ tables: %w", err)
+	}
+	return tables, nil
 }

@@ -29,6 +29,8 @@ import (
 //	cf.bypass            the bypass.Reason of a context built by bypass.Allow
 //	cf.user              the acting user (an API key's owner)
 //	cf.active_org        the active organization, "" for all of them
+//	cf.loaded            "on" for a user or API key actor whose grants are
+//	                     loaded (authz.NewContext)
 //	cf.superadmin        "on" for a superadmin acting across organizations
 //	cf.org_create        "on" when the actor may create organizations
 //	cf.p_<perm>          "on" while platform permission platform:<perm> is in effect
@@ -39,6 +41,11 @@ import (
 //	                     (":" written "_"), comma-separated; "*" for all
 //	cf.s_<perm>          the acting user when its credential may use <perm>
 //	                     on its own rows; cf.s_all for the scope "*"
+//	cf.member_orgs       the organizations the actor is an active member of
+//	                     (where its sessions may be active)
+//	cf.impersonated_by   the impersonator of an impersonated session
+//	cf.key_scopes        the scopes a personal API key it creates may hold,
+//	                     comma-separated
 //
 // Every setting is written before the first statement of each transaction
 // and again whenever a statement's actor differs from the previous one's
@@ -80,9 +87,13 @@ type execQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// withRowSecurity wraps drv (of a PostgreSQL database) with the settings
-// of row-level security.
-func withRowSecurity(drv dialect.Driver) dialect.Driver {
+// WithRowSecurity wraps drv, an ent driver of a PostgreSQL database, so
+// that every statement carries the row-level security settings of the
+// actor on its context (see the notes above); NewClient does it for
+// PostgreSQL. Use it for a client built on a driver of your own (a
+// counting or tracing one, say). drv should offer BeginTx, ExecContext and
+// QueryContext, as ent's SQL driver does.
+func WithRowSecurity(drv dialect.Driver) dialect.Driver {
 	return &rowSecurity{Driver: drv}
 }
 
@@ -98,7 +109,8 @@ func (d *rowSecurity) applies(ctx context.Context) (bool, error) {
 	if err := d.Driver.Query(ctx, "SELECT NOT (rolsuper OR rolbypassrls) FROM pg_roles WHERE rolname = current_user", []any{}, &rows); err != nil {
 		return false, fmt.Errorf("storage: checking whether row-level security applies: %w", err)
 	}
-	defer rows.Close()
+	// Read to the end below; a Close error changes nothing.
+	defer func() { _ = rows.Close() }()
 	subject := true // a role not listed (impossible) gets the settings
 	if rows.Next() {
 		if err := rows.Scan(&subject); err != nil {
@@ -352,9 +364,9 @@ func equal(a, b []string) bool {
 // settingNames are the settings the policies read, in the order of
 // setSettings' arguments.
 var settingNames = func() []string {
-	names := []string{"cf.system", "cf.bypass", "cf.user", "cf.active_org", "cf.superadmin", "cf.org_create",
+	names := []string{"cf.system", "cf.bypass", "cf.user", "cf.active_org", "cf.loaded", "cf.superadmin", "cf.org_create",
 		"cf.p_read", "cf.p_user_manage", "cf.p_organization_manage", "cf.p_settings_manage", "cf.p_impersonate",
-		"cf.below_rank", "cf.impersonator", "cf.s_all"}
+		"cf.below_rank", "cf.impersonator", "cf.s_all", "cf.member_orgs", "cf.impersonated_by", "cf.key_scopes"}
 	for _, e := range permission.Catalog {
 		if !e.Platform {
 			names = append(names, "cf.o_"+settingSuffix(e.Name), "cf.s_"+settingSuffix(e.Name))
@@ -428,6 +440,7 @@ func settingsOf(ctx context.Context) []string {
 	if !ok {
 		return vals // grants not loaded: nothing but the bypass, if any
 	}
+	set("cf.loaded", "on")
 	set("cf.superadmin", on(g.Platform(permission.PlatformRoleGrant)))
 	creator := a.Kind() == actor.KindUser || (a.Kind() == actor.KindAPIKey && a.OrganizationID() == "" && a.HasScope(actor.ScopeAll))
 	set("cf.org_create", on(g.Platform(permission.PlatformOrganizationManage) || creator))
@@ -448,6 +461,13 @@ func settingsOf(ctx context.Context) []string {
 		set("cf.impersonator", string(me))
 	}
 	set("cf.s_all", string(g.Self(actor.ScopeAll)))
+	set("cf.impersonated_by", string(a.Impersonator()))
+	var members []string
+	for _, o := range g.Organizations() {
+		members = append(members, string(o.OrganizationID))
+	}
+	set("cf.member_orgs", strings.Join(members, ","))
+	set("cf.key_scopes", keyScopes(g))
 	for _, e := range permission.Catalog {
 		if e.Platform {
 			continue
@@ -466,4 +486,24 @@ func settingsOf(ctx context.Context) []string {
 		set("cf.s_"+sfx, string(g.Self(e.Name)))
 	}
 	return vals
+}
+
+// keyScopes returns the value of cf.key_scopes: the scopes a personal API
+// key created by the actor of g may hold, as the Go policy decides them:
+// the scopes of the creating credential that its owner holds, through a
+// role of one of its organizations (authz.Grants.HeldAnywhere), its stored
+// platform role, or as self-service.
+func keyScopes(g *authz.Grants) string {
+	a := g.Actor()
+	var out []string
+	if a.HasScope(actor.ScopeAll) {
+		out = append(out, actor.ScopeAll)
+	}
+	for _, e := range permission.Catalog {
+		held := authz.PlatformCovers(g.PlatformRole(), e.Name) || (!e.Platform && (permission.SelfService(e.Name) || g.HeldAnywhere(e.Name)))
+		if held && a.HasScope(e.Name) {
+			out = append(out, e.Name)
+		}
+	}
+	return strings.Join(out, ",")
 }

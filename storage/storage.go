@@ -240,7 +240,7 @@ func Open(ctx context.Context, raw string, opts ...ent.Option) (*ent.Client, *sq
 func NewClient(db *sql.DB, dialectName string, opts ...ent.Option) *ent.Client {
 	drv := telemetry.Driver(entsql.OpenDB(dialectName, db))
 	if dialectName == dialect.Postgres {
-		drv = withRowSecurity(drv)
+		drv = WithRowSecurity(drv)
 	}
 	return ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
 }
