@@ -127,6 +127,9 @@ func TestCrossTenant(t *testing.T) {
 	})
 }
 
+// envRowSecuritySuite enables TestCrossTenantRowSecurity.
+const envRowSecuritySuite = "IDENTITY_TEST_ROW_SECURITY"
+
 // TestCrossTenantRowSecurity runs the suite on PostgreSQL as an
 // application role subject to row-level security: with the ent policies
 // on (same answers as without row-level security), and with them off (row
@@ -134,6 +137,11 @@ func TestCrossTenant(t *testing.T) {
 func TestCrossTenantRowSecurity(t *testing.T) {
 	if os.Getenv(testdb.EnvPostgres) == "" {
 		t.Skipf("row-level security is PostgreSQL's: set %s", testdb.EnvPostgres)
+	}
+	if os.Getenv(envRowSecuritySuite) == "" {
+		// Both runs take about 7 minutes on a loaded 2-core machine: with
+		// the package's other tests, more than go test's default timeout.
+		t.Skipf("set %s=1 to run the suite under row-level security (CI does, in a step of its own)", envRowSecuritySuite)
 	}
 	for _, m := range []mode{{rowSecurity: true}, {rowSecurity: true, policiesOff: true}} {
 		name := "policies on"
