@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -133,8 +134,12 @@ func rlsSides(tb testing.TB, e *env) []*rlsSide {
 	}
 	cleanups = append(cleanups, func() {
 		_, _ = e.sqlDB.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-		_, _ = e.sqlDB.ExecContext(ctx, "DROP OWNED BY "+role)
-		_, _ = e.sqlDB.ExecContext(ctx, "DROP ROLE "+role)
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := e.sqlDB.ExecContext(ctx, q); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", q, err)
+				return
+			}
+		}
 	})
 	u, err := url.Parse(os.Getenv(testdb.EnvPostgres))
 	if err != nil {
