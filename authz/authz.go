@@ -91,7 +91,18 @@ type Grants struct {
 	platform     map[string]bool
 	orgs         map[pulid.ID]*OrgGrant
 	display      string
+	// held are the organization permissions the user holds through a role
+	// of any of its active organizations, not narrowed by the active
+	// organization or the credential's scopes.
+	held map[string]bool
 }
+
+// HeldAnywhere reports whether the acting user holds organization
+// permission p through a role of one of its active organizations, whatever
+// organization the actor acts in and whatever its credential's scopes
+// (what a personal key of the user could be given; see rule.APIKey).
+// False for the system and for organization keys.
+func (g *Grants) HeldAnywhere(p string) bool { return g.held[p] }
 
 // Display returns how the actor is shown in the activity trail: the
 // user's display name, or its email without one (for an API key, its
@@ -381,14 +392,15 @@ type grantRow struct {
 
 // load resolves the grants of a in one statement: the user joined with its
 // active memberships in active organizations (only the one of an
-// organization key, or of the active organization, when set) and their
-// roles.
+// organization key) and their roles. With an active organization, the
+// grants in effect are those of that organization; the others count only
+// for HeldAnywhere.
 func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, error) {
 	sys := actor.NewContext(ctx, actor.System("authz"))
+	// An organization key reaches its organization alone. An active
+	// organization narrows what is in effect, not what is held (see
+	// HeldAnywhere), so all memberships are read for it.
 	only := a.OrganizationID()
-	if only == "" {
-		only = a.ActiveOrganization()
-	}
 	var rows []grantRow
 	err := client.User.Query().Where(user.ID(a.UserID())).
 		Select(user.FieldPlatformRole, user.FieldStatus, user.FieldBannedAt, user.FieldBanExpiresAt,
@@ -451,11 +463,32 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 		}
 		g.platform[p] = true
 	}
+	if a.OrganizationID() == "" {
+		g.held = map[string]bool{}
+	}
 	for _, row := range rows {
 		if !row.MembershipID.Valid {
 			continue
 		}
 		org := pulid.ID(row.OrganizationID.String)
+		var ps []string
+		if row.RoleID.Valid {
+			if err := json.Unmarshal(row.Permissions, &ps); err != nil {
+				return nil, fmt.Errorf("authz: the permissions of role %s: %w", row.RoleID.String, err)
+			}
+			if row.FullDataAccess.Bool {
+				// Full data access: every organization read permission.
+				ps = append(ps, permission.OrganizationReads()...)
+			}
+			if g.held != nil {
+				for _, p := range ps {
+					g.held[p] = true
+				}
+			}
+		}
+		if active := a.ActiveOrganization(); active != "" && org != active {
+			continue // held (above), not in effect
+		}
 		o := g.orgs[org]
 		if o == nil {
 			o = &OrgGrant{OrganizationID: org, MembershipID: pulid.ID(row.MembershipID.String), Level: -1, from: map[string][]string{}}
@@ -464,18 +497,10 @@ func load(ctx context.Context, client *ent.Client, a *actor.Actor) (*Grants, err
 		if !row.RoleID.Valid {
 			continue
 		}
-		var ps []string
-		if err := json.Unmarshal(row.Permissions, &ps); err != nil {
-			return nil, fmt.Errorf("authz: the permissions of role %s: %w", row.RoleID.String, err)
-		}
 		level := int(row.RoleLevel.Int64)
 		o.Roles = append(o.Roles, RoleRef{ID: pulid.ID(row.RoleID.String), Key: row.RoleKey.String, Level: level})
 		o.Level = max(o.Level, level)
 		o.FullDataAccess = o.FullDataAccess || row.FullDataAccess.Bool
-		if row.FullDataAccess.Bool {
-			// Full data access: every organization read permission.
-			ps = append(ps, permission.OrganizationReads()...)
-		}
 		for _, p := range ps {
 			if a.Kind() == actor.KindAPIKey && !a.HasScope(p) {
 				continue

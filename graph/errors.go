@@ -286,19 +286,20 @@ type dbError struct {
 // pgErrors maps PostgreSQL SQLSTATEs that a caller's input causes to what
 // the caller sees. Any other database error is INTERNAL.
 var pgErrors = map[string]dbError{
-	"22021": {code: CodeBadUserInput, msg: msgNUL},                                                                     // character_not_in_repertoire: NUL in text
-	"22P05": {code: CodeBadUserInput, msg: msgNUL},                                                                     // untranslatable_character: \u0000 in jsonb
-	"22001": {code: CodeBadUserInput, msg: "a value is longer than its field allows: shorten it"},                      // string_data_right_truncation
-	"22003": {code: CodeBadUserInput, msg: "a number is out of the range its field allows"},                            // numeric_value_out_of_range
-	"22008": {code: CodeBadUserInput, msg: "a time is out of the range the database can store"},                        // datetime_field_overflow
-	"22007": {code: CodeBadUserInput, msg: msgCursorOrder},                                                             // invalid_datetime_format: a cursor value compared with a time column
-	"22P02": {code: CodeBadUserInput, msg: msgCursorOrder},                                                             // invalid_text_representation: a cursor value compared with a column of another type
-	"54000": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // program_limit_exceeded
-	"54001": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // statement_too_complex (stack depth limit exceeded)
-	"54023": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                             // too_many_arguments
-	"42601": {match: "memory exhausted", code: CodeTooComplex, msg: msgTooComplexSQL},                                  // the SQL parser's stack: a syntax_error only by its code
-	"2201B": {code: CodeBadUserInput, msg: "a pattern of this query is not valid for the database"},                    // invalid_regular_expression
-	"22025": {code: CodeBadUserInput, msg: "a text filter ends with an escape character (\\): escape it or remove it"}, // invalid_escape_sequence
+	"42501": {match: "row-level security", code: CodeForbidden, msg: "forbidden: the database's row-level security refuses this write"}, // insufficient_privilege: a policy (or guard) of the second tenant boundary
+	"22021": {code: CodeBadUserInput, msg: msgNUL},                                                                                      // character_not_in_repertoire: NUL in text
+	"22P05": {code: CodeBadUserInput, msg: msgNUL},                                                                                      // untranslatable_character: \u0000 in jsonb
+	"22001": {code: CodeBadUserInput, msg: "a value is longer than its field allows: shorten it"},                                       // string_data_right_truncation
+	"22003": {code: CodeBadUserInput, msg: "a number is out of the range its field allows"},                                             // numeric_value_out_of_range
+	"22008": {code: CodeBadUserInput, msg: "a time is out of the range the database can store"},                                         // datetime_field_overflow
+	"22007": {code: CodeBadUserInput, msg: msgCursorOrder},                                                                              // invalid_datetime_format: a cursor value compared with a time column
+	"22P02": {code: CodeBadUserInput, msg: msgCursorOrder},                                                                              // invalid_text_representation: a cursor value compared with a column of another type
+	"54000": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                                              // program_limit_exceeded
+	"54001": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                                              // statement_too_complex (stack depth limit exceeded)
+	"54023": {code: CodeTooComplex, msg: msgTooComplexSQL},                                                                              // too_many_arguments
+	"42601": {match: "memory exhausted", code: CodeTooComplex, msg: msgTooComplexSQL},                                                   // the SQL parser's stack: a syntax_error only by its code
+	"2201B": {code: CodeBadUserInput, msg: "a pattern of this query is not valid for the database"},                                     // invalid_regular_expression
+	"22025": {code: CodeBadUserInput, msg: "a text filter ends with an escape character (\\): escape it or remove it"},                  // invalid_escape_sequence
 }
 
 // sqliteErrors are SQLite errors that a caller's input causes. SQLite

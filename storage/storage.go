@@ -233,8 +233,14 @@ func Open(ctx context.Context, raw string, opts ...ent.Option) (*ent.Client, *sq
 
 // NewClient returns an ent client on an open database of the given dialect.
 // Its driver is telemetry.Driver: statements are counted per request and
-// traced when the context carries a span.
+// traced when the context carries a span. On PostgreSQL it also writes the
+// settings of row-level security from the actor on each statement's
+// context, when the connected role is subject to it (see RowSecuritySettings
+// and the README's "Two tenant boundaries").
 func NewClient(db *sql.DB, dialectName string, opts ...ent.Option) *ent.Client {
 	drv := telemetry.Driver(entsql.OpenDB(dialectName, db))
+	if dialectName == dialect.Postgres {
+		drv = WithRowSecurity(drv)
+	}
 	return ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
 }

@@ -23,6 +23,7 @@ func commands() []command {
 	for _, sub := range []string{"verify", "export", "prune"} {
 		add("activity "+sub, func(w io.Writer) *flags { f, _ := newActivityFlags(sub, w); return f })
 	}
+	add("db create-role", func(w io.Writer) *flags { f, _ := newDBRoleFlags(w); return f })
 	for _, sub := range []string{"apply", "status", "validate", "drift", "diff", "check", "schema", "hash"} {
 		add("migrate "+sub, func(w io.Writer) *flags {
 			f, _, err := newMigrateFlags(sub, w)

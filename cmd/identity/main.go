@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = keysCmd(ctx, args[1:], stdout, stderr)
 	case "activity":
 		err = activityCmd(ctx, args[1:], stdout, stderr)
+	case "db":
+		err = dbCmd(ctx, args[1:], stdin, stdout)
 	case "version":
 		err = versionCmd(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
@@ -115,6 +117,9 @@ Usage:
                                       JSON Lines with its hashes, for verify --file
   identity activity prune             --older-than DURATION: delete old activities in
                                       batches; the chains stay verifiable
+  identity db create-role             create the PostgreSQL role the server connects
+                                      as, subject to row-level security (--name,
+                                      --password-stdin); run as the tables' owner
   identity migrate diff NAME          plan the next migration for both dialects
   identity migrate apply              apply pending migrations
   identity migrate status             list applied and pending migrations

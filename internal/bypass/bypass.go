@@ -34,7 +34,21 @@ const (
 // Allow returns a context whose next ent operations skip the privacy
 // policies. Use it for the single write named by reason, never for a
 // caller-provided operation.
+//
+// On PostgreSQL the reason also reaches the row-level security policies
+// (storage sets cf.bypass from ReasonFrom for the statements of this
+// context), which let each reason through for its own write only: an
+// activity insert (AuditRecord), the creator's owner membership and its
+// owner role (CreatorOwner), an activity delete (ActivityPrune).
 func Allow(ctx context.Context, reason Reason) context.Context {
-	_ = reason // the reason documents the call site; see the package doc.
+	ctx = context.WithValue(ctx, reasonKey{}, reason)
 	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
+type reasonKey struct{}
+
+// ReasonFrom returns the reason of a context built by Allow.
+func ReasonFrom(ctx context.Context) (Reason, bool) {
+	r, ok := ctx.Value(reasonKey{}).(Reason)
+	return r, ok
 }

@@ -44,6 +44,16 @@
 //     GraphQL mutations must leave it as it was, client writes run in a
 //     transaction that is compared row by row and rolled back.
 //
+// On PostgreSQL, with IDENTITY_TEST_ROW_SECURITY=1 (CI sets it),
+// TestCrossTenantRowSecurity runs the whole suite twice more, connected as
+// an application role subject to row-level security (testdb.AppRole): with
+// the ent policies on (the same answers), and with them switched off
+// (rule.DisablePoliciesForTest), where row-level security alone must keep
+// every case free of leaks, the Go edge predicates through subqueries
+// included (those that read a foreign key of the row itself stay
+// documented); answers that differ from the policies' without a leak (a
+// write matching nothing instead of privacy.Deny) are listed, by kind.
+//
 // A platform superadmin runs the read cases as a positive control: each
 // must return the A row it aims at, so that a generator that builds filters
 // matching nothing cannot pass; floors on the number of cases per channel

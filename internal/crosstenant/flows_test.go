@@ -159,7 +159,7 @@ func (s *suite) invitationReadCases() []readCase {
 // same, A's owner's address gets no link and no row names it.
 func TestEmailChangeTellsNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Target) {
-		s := newSuite(t, db)
+		s := newSuite(t, db, mode{})
 		const change = `mutation($e: String!, $p: String!) { r: requestEmailChange(email: $e, currentPassword: $p) }`
 		taken, err := s.postAs(s.signedIn, change, map[string]any{"e": "owner@alphasecret.example", "p": signedInPassword}, nil)
 		if err != nil {
@@ -179,7 +179,7 @@ func TestEmailChangeTellsNothing(t *testing.T) {
 			t.Errorf("LEAK: the answer holds %v", x)
 		}
 		var n int
-		if err := s.sqlDB.QueryRow(`SELECT COUNT(*) FROM cf_user_tokens WHERE email = 'owner@alphasecret.example'`).Scan(&n); err != nil || n != 0 {
+		if err := s.owner.QueryRow(`SELECT COUNT(*) FROM cf_user_tokens WHERE email = 'owner@alphasecret.example'`).Scan(&n); err != nil || n != 0 {
 			t.Errorf("LEAK: %d mailed tokens for A's owner's address (%v)", n, err)
 		}
 		deadline := time.Now().Add(10 * time.Second)

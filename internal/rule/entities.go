@@ -492,7 +492,7 @@ func Activity() ent.Policy {
 		return or(inOrgs(g, "organization_id", permission.ActivityRead), selfIn(g, "actor_user_id", "organization_id", permission.ActivityRead))
 	})
 	pol := p.(privacy.Policy)
-	pol.Mutation = append(privacy.MutationPolicy{DenyIfNoActor(), deny}, pol.Mutation...)
+	pol.Mutation = append(privacy.MutationPolicy{allowIfOff(), DenyIfNoActor(), deny}, pol.Mutation...)
 	return pol
 }
 

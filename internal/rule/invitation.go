@@ -58,8 +58,8 @@ func CheckInvitationRoles(ctx context.Context, c *gen.Client, g *authz.Grants, o
 // mailed single-use tokens); nobody else reaches them, through GraphQL or
 // the client.
 func SystemOnly() ent.Policy {
-	q := privacy.QueryPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
-	m := privacy.MutationPolicy{DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
+	q := privacy.QueryPolicy{allowIfOff(), DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
+	m := privacy.MutationPolicy{allowIfOff(), DenyIfNoActor(), AllowIfSystem(), privacy.AlwaysDenyRule()}
 	return privacy.Policy{Query: q, Mutation: m}
 }
 

@@ -56,7 +56,10 @@ func LifecycleGuard() ent.Hook {
 				return next.Mutate(ctx, m)
 			}
 			sys := system(ctx)
-			ids, err := um.IDs(sys)
+			// The rows the write reaches, as the actor sees them (not as
+			// the system does): the revocations below act on these only,
+			// whatever the write's predicates name.
+			ids, err := um.IDs(ctx)
 			if err != nil {
 				return nil, err
 			}

@@ -178,12 +178,12 @@ func ids(in []pulid.ID) []any {
 
 // policy assembles a policy from its read filter and mutation rules.
 func policy(read filter, mutation ...privacy.MutationRule) ent.Policy {
-	q := privacy.QueryPolicy{}
+	q := privacy.QueryPolicy{allowIfOff()}
 	for _, r := range head() {
 		q = append(q, r)
 	}
 	q = append(q, AllowIfSuperadmin(), filterRule(read))
-	m := privacy.MutationPolicy{}
+	m := privacy.MutationPolicy{allowIfOff()}
 	for _, r := range head() {
 		m = append(m, r)
 	}

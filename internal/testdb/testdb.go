@@ -6,6 +6,7 @@ package testdb
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,4 +98,54 @@ func Migrated(t testing.TB, target Target) (*ent.Client, *sql.DB) {
 	}
 	t.Cleanup(func() { client.Close() })
 	return client, db
+}
+
+// AppRole creates, for the PostgreSQL database of target (migrated), a
+// role of its own made by storage.CreateAppRole (not the tables' owner,
+// not a superuser, subject to row-level security) and returns target with
+// a URL that connects as that role. The role is dropped by t.Cleanup,
+// after the cleanups registered later (which close its connections).
+func AppRole(t testing.TB, target Target) Target {
+	t.Helper()
+	if target.Dialect != dialect.Postgres {
+		t.Fatalf("testdb: AppRole needs PostgreSQL, not %s", target.Dialect)
+	}
+	ctx := context.Background()
+	owner, _, err := storage.OpenDB(ctx, target.URL)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer owner.Close()
+	var dbName string
+	if err := owner.QueryRowContext(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	role := dbName + "_app"
+	if err := storage.CreateAppRole(ctx, owner, role, ""); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		owner, _, err := storage.OpenDB(ctx, target.URL)
+		if err != nil {
+			t.Errorf("testdb: dropping role %s: %v", role, err)
+			return
+		}
+		defer owner.Close()
+		// Connections of the role still open (a pool closed by a later
+		// cleanup may linger for a moment) would keep DROP ROLE from
+		// succeeding.
+		_, _ = owner.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := owner.ExecContext(ctx, q); err != nil {
+				t.Errorf("testdb: %s: %v", q, err)
+				return
+			}
+		}
+	})
+	u, err := url.Parse(target.URL)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	u.User = url.User(role)
+	return Target{Dialect: target.Dialect, URL: u.String()}
 }
