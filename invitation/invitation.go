@@ -452,6 +452,12 @@ func (s *Service) Accept(ctx context.Context, client *ent.Client, in AcceptInput
 		}
 		reset = &h
 	case existing != nil && in.Password != "":
+		// The account may be the one a concurrent acceptance of this
+		// token created after the check above: then the answer is that
+		// the invitation was accepted (it commits with the account).
+		if _, err := s.check(ctx, client, raw, false); err != nil {
+			return nil, err
+		}
 		return nil, validation.Errorf("password", "this address has an account already: leave the password out and sign in with the account's password")
 	case existing == nil && in.Password == "":
 		return nil, validation.Errorf("password", "required: the invitation creates your account")
