@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -264,7 +265,7 @@ func (t *securedTx) secure(ctx context.Context) error {
 	vals := settingsOf(ctx)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.applied != nil && equal(t.applied, vals) {
+	if t.applied != nil && slices.Equal(t.applied, vals) {
 		return nil
 	}
 	args := make([]any, len(vals))
@@ -347,18 +348,6 @@ func ignoreDone(err error) error {
 		return nil
 	}
 	return err
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // settingNames are the settings the policies read, in the order of
