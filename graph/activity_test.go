@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
@@ -227,12 +228,18 @@ func TestActivityViews(t *testing.T) {
 			for range 20 {
 				var d feedData
 				wantOK(t, gqlOn(t, e.srv, key, feed, map[string]any{"o": e.org.ID, "after": after}, nil), &d)
-				var last string
+				var last time.Time
 				for _, ed := range d.Activities.Edges {
-					if last != "" && ed.Node.OccurredAt > last {
-						t.Errorf("feed not newest first: %s after %s", ed.Node.OccurredAt, last)
+					// Compared as times: RFC 3339 drops trailing zeros of
+					// the fraction, so ".535Z" sorts after ".535894Z" as text.
+					at, err := time.Parse(time.RFC3339Nano, ed.Node.OccurredAt)
+					if err != nil {
+						t.Fatalf("occurredAt %q: %v", ed.Node.OccurredAt, err)
 					}
-					last = ed.Node.OccurredAt
+					if !last.IsZero() && at.After(last) {
+						t.Errorf("feed not newest first: %s after %s", ed.Node.OccurredAt, last.Format(time.RFC3339Nano))
+					}
+					last = at
 					verbs = append(verbs, ed.Node.Verb)
 				}
 				if !d.Activities.PageInfo.HasNextPage {
